@@ -1,0 +1,37 @@
+"""objstore: open and write data cubes (xarray + zarr) on any object store with one call."""
+
+from .api import Resolved, filesystem, resolve, store
+from .cube import open_cube, write_cube
+from .errors import (
+    BackendNotInstalledError,
+    ConfigError,
+    CredentialsError,
+    CubeExistsError,
+    CubeNotFoundError,
+    InvalidURLError,
+    ObjstoreError,
+    ProfileNotFoundError,
+    RemoteError,
+)
+from .registry import ProfileRegistry, default_registry
+
+__all__ = [
+    "open_cube",
+    "write_cube",
+    "resolve",
+    "filesystem",
+    "store",
+    "Resolved",
+    "ProfileRegistry",
+    "default_registry",
+    "ObjstoreError",
+    "ConfigError",
+    "ProfileNotFoundError",
+    "CredentialsError",
+    "InvalidURLError",
+    "BackendNotInstalledError",
+    "CubeExistsError",
+    "CubeNotFoundError",
+    "RemoteError",
+]
+__version__ = "0.1.0"

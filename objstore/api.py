@@ -1,0 +1,111 @@
+"""resolve(), filesystem(), store(): wire URL parsing, the profile registry and the backend adapters.
+
+Resolving does no network I/O. Filesystems are cached here, keyed by their full storage options and
+the credential environment, and built with ``skip_instance_cache`` so that fsspec's own instance
+cache can never hand a changed profile a filesystem made with old credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from . import backends
+from .profiles import Profile
+from .registry import ProfileRegistry, _fingerprint, default_registry
+from .urls import ObjectURL, parse
+
+if TYPE_CHECKING:
+    import fsspec
+    import zarr.abc.store
+
+__all__ = ["Resolved", "resolve", "filesystem", "store"]
+
+_fs_cache: dict[tuple[object, ...], Any] = {}
+_fs_lock = threading.Lock()
+
+
+def _make_fs(protocol: str, options: dict[str, Any], *, asynchronous: bool) -> fsspec.AbstractFileSystem:
+    import fsspec
+
+    key = (protocol, asynchronous, json.dumps(options, sort_keys=True, default=str),
+           _fingerprint(os.environ))
+    with _fs_lock:
+        if key in _fs_cache:
+            return _fs_cache[key]
+    cls = fsspec.get_filesystem_class(protocol)
+    if asynchronous and not cls.async_impl:
+        from fsspec.implementations.asyn_wrapper import AsyncFileSystemWrapper
+
+        fs = AsyncFileSystemWrapper(_make_fs(protocol, options, asynchronous=False), asynchronous=True)
+    elif asynchronous:
+        fs = cls(skip_instance_cache=True, asynchronous=True, **options)
+    else:
+        fs = cls(skip_instance_cache=True, **options)
+    with _fs_lock:
+        _fs_cache[key] = fs
+    return fs
+
+
+@dataclass(frozen=True, repr=False)
+class Resolved:
+    """A URL bound to a profile: the fsspec filesystem, path, storage options, zarr store, mapper."""
+
+    url: ObjectURL
+    profile: Profile
+    protocol: str
+    path: str
+    storage_options: dict[str, Any] = field(default_factory=dict)  # holds secrets: never printed
+
+    def __repr__(self) -> str:
+        return f"Resolved(url={self.url.url!r}, profile={self.profile.name!r}, protocol={self.protocol!r})"
+
+    @cached_property
+    def fs(self) -> fsspec.AbstractFileSystem:
+        """A synchronous fsspec filesystem for this URL."""
+        return _make_fs(self.protocol, self.storage_options, asynchronous=False)
+
+    @property
+    def fsspec_url(self) -> str:
+        """The URL as fsspec understands it (use with ``storage_options``)."""
+        return self.path if "://" in self.path else f"{self.protocol}://{self.path}"
+
+    def mapper(self) -> fsspec.FSMap:
+        return self.fs.get_mapper(self.path)
+
+    def zarr_store(self, read_only: bool = False) -> zarr.abc.store.Store:
+        """A zarr 3 store: LocalStore for files, FsspecStore (async filesystem) otherwise."""
+        if self.protocol == "file":
+            from zarr.storage import LocalStore
+
+            return LocalStore(self.path, read_only=read_only)
+        from zarr.storage import FsspecStore
+
+        fs = _make_fs(self.protocol, self.storage_options, asynchronous=True)
+        return FsspecStore(fs, path=self.path, read_only=read_only)
+
+
+def resolve(
+    url: str | os.PathLike[str], profile: str | Profile | None = None,
+    *, registry: ProfileRegistry | None = None,
+) -> Resolved:
+    """Bind ``url`` to a profile (explicit, then ``match``, then the backend's default)."""
+    parsed: ObjectURL = parse(url)
+    reg = registry or default_registry()
+    prof = reg.for_url(parsed, profile)
+    protocol, path, options = backends.storage_options(prof, parsed)
+    return Resolved(parsed, prof, protocol, path, options)
+
+
+def filesystem(url: str, profile: str | Profile | None = None) -> fsspec.AbstractFileSystem:
+    """The configured fsspec filesystem for ``url``."""
+    return resolve(url, profile).fs
+
+
+def store(url: str, profile: str | Profile | None = None, *, read_only: bool = False) -> Any:
+    """The zarr store for ``url``."""
+    return resolve(url, profile).zarr_store(read_only=read_only)

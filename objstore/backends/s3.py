@@ -1,0 +1,41 @@
+"""S3 and S3-compatible stores through s3fs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import InvalidURLError
+from ..profiles import Profile, S3Profile
+from ..urls import ObjectURL
+
+REQUIRES = ("s3fs",)
+
+
+def protocol(url: ObjectURL) -> str:
+    return "s3"
+
+
+def path(url: ObjectURL) -> str:
+    return url.path
+
+
+def storage_options(profile: Profile, url: ObjectURL) -> dict[str, Any]:
+    if not isinstance(profile, S3Profile):
+        raise InvalidURLError(f"{url.url}: profile {profile.name!r} is a {profile.backend} profile")
+    opts: dict[str, Any] = {}
+    if profile.anonymous:
+        opts["anon"] = True
+    elif profile.key is not None:
+        opts["key"] = profile.key.get_secret_value()
+        opts["secret"] = profile.secret.get_secret_value() if profile.secret else None
+        if profile.token is not None:
+            opts["token"] = profile.token.get_secret_value()
+    elif profile.aws_profile:
+        opts["profile"] = profile.aws_profile
+    if profile.endpoint_url:
+        opts["endpoint_url"] = profile.endpoint_url
+    if profile.region:
+        opts["client_kwargs"] = {"region_name": profile.region}
+    if profile.requester_pays:
+        opts["requester_pays"] = True
+    return opts

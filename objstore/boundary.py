@@ -1,0 +1,54 @@
+"""Map foreign errors (botocore, aiohttp, azure, google) to objstore's tree at the API boundary."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from .errors import CredentialsError, ObjstoreError, RemoteError
+
+if TYPE_CHECKING:
+    from .api import Resolved
+
+__all__ = ["mapped_errors"]
+
+_CREDENTIAL_HINTS = {
+    "s3": "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or ~/.aws/credentials",
+    "gcs": "GOOGLE_APPLICATION_CREDENTIALS or a gcs profile with token_file",
+    "azure": "AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_ACCOUNT_NAME/AZURE_STORAGE_ACCOUNT_KEY",
+    "swift": "ST_AUTH/ST_USER/ST_KEY or OS_AUTH_URL/OS_USERNAME/OS_PASSWORD",
+}
+
+
+def _credentials_missing(exc: BaseException) -> bool:
+    name = type(exc).__name__
+    return name in {"NoCredentialsError", "PartialCredentialsError", "DefaultCredentialsError",
+                    "ClientAuthenticationError"}
+
+
+@contextmanager
+def mapped_errors(r: Resolved) -> Iterator[None]:
+    """Re-raise failures of ``r`` as objstore errors that name the URL and profile."""
+    where = f"{r.url.url} (profile {r.profile.name!r}, from {r.profile.source})"
+    hint = _CREDENTIAL_HINTS.get(r.url.backend, "")
+    try:
+        yield
+    except ObjstoreError:
+        raise
+    except PermissionError as exc:
+        raise CredentialsError(f"access denied to {where}: {_short(exc)}. Credentials: {hint}") from None
+    except (FileNotFoundError, FileExistsError, KeyError, ValueError, TypeError):
+        raise
+    except Exception as exc:
+        if _credentials_missing(exc):
+            raise CredentialsError(f"no credentials for {where}: set {hint}") from None
+        if isinstance(exc, OSError) or type(exc).__module__.split(".")[0] in {
+            "botocore", "aiohttp", "azure", "google", "requests", "swiftclient"}:
+            raise RemoteError(f"{where}: {type(exc).__name__}: {_short(exc)}") from None
+        raise
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:300]

@@ -1,0 +1,82 @@
+"""``objstore profiles``: list, show and add profiles."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..profiles import redacted
+from ..registry import default_registry
+from ..sources import toml_file
+from .console import command, console, print_json
+
+app = typer.Typer(help="List, show and add profiles.", no_args_is_help=False)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+@app.callback(invoke_without_command=True)
+@command
+def list_profiles(ctx: typer.Context, json: JsonOpt = False) -> None:
+    """List every profile: name, backend, source, endpoint, match patterns."""
+    if ctx.invoked_subcommand:
+        return
+    reg = default_registry()
+    rows = [
+        {"name": p.name, "backend": p.backend, "source": str(p.source), "endpoint": p.endpoint,
+         "match": p.match}
+        for p in reg.profiles.values()
+    ]
+    if json:
+        print_json(rows)
+        return
+    table = Table("name", "backend", "source", "endpoint", "match", title="objstore profiles")
+    for row in rows:
+        table.add_row(row["name"], row["backend"], row["source"], row["endpoint"],
+                      ", ".join(row["match"]))
+    console.print(table)
+    if not rows:
+        console.print("No profiles found. Searched: " + "; ".join(reg.searched()))
+
+
+@app.command("show")
+@command
+def show(name: str, json: JsonOpt = False) -> None:
+    """Show one profile, secrets redacted."""
+    data = redacted(default_registry().get(name))
+    if json:
+        print_json(data)
+        return
+    for key, value in data.items():
+        console.print(f"[bold]{key}[/bold]: {value}")
+
+
+@app.command("add")
+@command
+def add(
+    name: str,
+    backend: Annotated[str, typer.Option(help="s3, gcs, azure, swift, http, file or memory")] = "s3",
+    endpoint_url: Annotated[str | None, typer.Option(help="Custom endpoint URL")] = None,
+    anonymous: Annotated[bool, typer.Option("--anonymous", help="Unsigned/anonymous access")] = False,
+    match: Annotated[list[str] | None, typer.Option("--match", help="URL glob it applies to")] = None,
+    region: Annotated[str | None, typer.Option(help="Region (s3)")] = None,
+    aws_profile: Annotated[str | None, typer.Option(help="AWS profile whose credentials to use")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Replace an existing profile")] = False,
+) -> None:
+    """Add a profile to objstore's TOML file (written atomically, mode 0600)."""
+    fields: dict[str, object] = {"backend": backend}
+    if endpoint_url:
+        fields["endpoint_url"] = endpoint_url
+    if anonymous:
+        fields["anonymous"] = True
+    if match:
+        fields["match"] = list(match)
+    if region:
+        fields["region"] = region
+    if aws_profile:
+        fields["aws_profile"] = aws_profile
+    path = toml_file.add_profile(toml_file.config_path(os.environ), name, fields, replace=replace)
+    console.print(f"added profile [bold]{name}[/bold] to {path}")

@@ -1,0 +1,186 @@
+"""Profiles: one pydantic model per backend, secrets as ``SecretStr``, provenance on every profile.
+
+A profile says *who you are and where*; :mod:`objstore.backends` turns it into the plain fsspec
+``storage_options`` dict. Field descriptions name the environment variable or file key each field
+mirrors. ``model_dump(mode="json")`` and ``repr`` redact every secret.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
+
+__all__ = [
+    "Source",
+    "S3Profile",
+    "GCSProfile",
+    "AzureProfile",
+    "SwiftProfile",
+    "HTTPProfile",
+    "LocalProfile",
+    "Profile",
+    "PROFILE_ADAPTER",
+    "redacted",
+]
+
+
+class Source(BaseModel):
+    """Where a profile came from: ``kind`` (toml, aws-config, env, preset, ...) and ``location``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    location: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.location}" if self.location else self.kind
+
+
+class _Base(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    name: str = Field("", description="Profile name (the TOML table name, AWS profile name, ...)")
+    match: list[str] = Field(
+        default_factory=list,
+        description="URL glob patterns this profile applies to, e.g. 's3://Pangeo/*'; longest wins",
+    )
+    source: Source = Field(default_factory=lambda: Source(kind="code"), description="Provenance")
+    storage_options: dict[str, Any] = Field(
+        default_factory=dict, description="Extra fsspec storage options, passed through as given"
+    )
+    max_concurrency: int | None = Field(
+        None, ge=1, description="Requests kept in flight for reads and writes (default: measured)"
+    )
+
+    @property
+    def endpoint(self) -> str:
+        """The endpoint to show in listings."""
+        return ""
+
+    def __repr_args__(self):  # type: ignore[no-untyped-def]
+        for k, v in super().__repr_args__():
+            yield (k, _redact_options(v) if k == "storage_options" else v)
+
+
+class S3Profile(_Base):
+    backend: Literal["s3"] = "s3"
+    aws_profile: str | None = Field(None, description="AWS profile name (AWS_PROFILE / [profile x])")
+    key: SecretStr | None = Field(None, description="AWS_ACCESS_KEY_ID / aws_access_key_id")
+    secret: SecretStr | None = Field(None, description="AWS_SECRET_ACCESS_KEY / aws_secret_access_key")
+    token: SecretStr | None = Field(None, description="AWS_SESSION_TOKEN / aws_session_token")
+    region: str | None = Field(None, description="AWS_DEFAULT_REGION / region")
+    endpoint_url: str | None = Field(
+        None, description="AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL / endpoint_url (OSN, Ceph, MinIO)"
+    )
+    anonymous: bool = Field(False, description="Unsigned requests, for public buckets")
+    requester_pays: bool = Field(False, description="Send x-amz-request-payer")
+
+    @property
+    def endpoint(self) -> str:
+        return self.endpoint_url or "aws"
+
+
+class GCSProfile(_Base):
+    backend: Literal["gcs"] = "gcs"
+    token_file: Path | None = Field(
+        None, description="Service-account JSON file (GOOGLE_APPLICATION_CREDENTIALS)"
+    )
+    token: SecretStr | None = Field(None, description="An OAuth2 access token")
+    google_default: bool = Field(False, description="Use google.auth.default() credentials")
+    anonymous: bool = Field(False, description="Unauthenticated access to public buckets")
+    endpoint_url: str | None = Field(None, description="STORAGE_EMULATOR_HOST or a custom endpoint")
+    project: str | None = Field(None, description="GOOGLE_CLOUD_PROJECT")
+    requester_pays: bool | str = Field(False, description="Bill requests to the project")
+
+    @property
+    def endpoint(self) -> str:
+        return self.endpoint_url or "gcs"
+
+
+class AzureProfile(_Base):
+    backend: Literal["azure"] = "azure"
+    account_name: str | None = Field(None, description="AZURE_STORAGE_ACCOUNT_NAME")
+    account_key: SecretStr | None = Field(None, description="AZURE_STORAGE_ACCOUNT_KEY")
+    sas_token: SecretStr | None = Field(None, description="AZURE_STORAGE_SAS_TOKEN")
+    connection_string: SecretStr | None = Field(
+        None, description="AZURE_STORAGE_CONNECTION_STRING"
+    )
+    anonymous: bool = Field(False, description="Anonymous access to public containers")
+    account_host: str | None = Field(None, description="Custom account host")
+    endpoint_url: str | None = Field(
+        None, description="Blob endpoint, e.g. http://127.0.0.1:10000/devstoreaccount1 (Azurite)"
+    )
+
+    @property
+    def endpoint(self) -> str:
+        if self.endpoint_url or self.account_host:
+            return self.endpoint_url or self.account_host or ""
+        return f"{self.account_name}.blob.core.windows.net" if self.account_name else "azure"
+
+
+class SwiftProfile(_Base):
+    backend: Literal["swift"] = "swift"
+    auth_url: str | None = Field(None, description="ST_AUTH (v1) or OS_AUTH_URL (Keystone v3)")
+    auth_version: Literal["1", "2", "3"] = Field("1", description="OS_IDENTITY_API_VERSION")
+    user: str | None = Field(None, description="ST_USER or OS_USERNAME")
+    key: SecretStr | None = Field(None, description="ST_KEY or OS_PASSWORD")
+    storage_url: str | None = Field(None, description="OS_STORAGE_URL (pre-authenticated)")
+    token: SecretStr | None = Field(None, description="OS_AUTH_TOKEN (pre-authenticated)")
+    project_name: str | None = Field(None, description="OS_PROJECT_NAME")
+    project_id: str | None = Field(None, description="OS_PROJECT_ID")
+    user_domain_name: str | None = Field(None, description="OS_USER_DOMAIN_NAME")
+    project_domain_name: str | None = Field(None, description="OS_PROJECT_DOMAIN_NAME")
+    region_name: str | None = Field(None, description="OS_REGION_NAME")
+    token_lifetime: int | None = Field(
+        None, ge=60, description="Requested token lifetime in seconds (X-Auth-Lifetime)"
+    )
+    segment_size: int | None = Field(
+        None, ge=1, description="Objects above this size upload as static large objects"
+    )
+    anonymous: bool = Field(False, description="Anonymous reads of public containers")
+
+    @property
+    def endpoint(self) -> str:
+        return self.storage_url or self.auth_url or ""
+
+
+class HTTPProfile(_Base):
+    backend: Literal["http"] = "http"
+    headers: dict[str, SecretStr] = Field(default_factory=dict, description="Request headers")
+
+    @property
+    def endpoint(self) -> str:
+        return "http"
+
+
+class LocalProfile(_Base):
+    backend: Literal["file", "memory"] = "file"
+
+
+Profile = Annotated[
+    Union[S3Profile, GCSProfile, AzureProfile, SwiftProfile, HTTPProfile, LocalProfile],
+    Field(discriminator="backend"),
+]
+PROFILE_ADAPTER: TypeAdapter[Profile] = TypeAdapter(Profile)
+
+
+_SECRET_WORDS = ("secret", "key", "token", "password", "credential", "sas", "signature", "auth")
+
+
+def _redact_options(options: Any) -> Any:
+    if not isinstance(options, dict):
+        return options
+    return {
+        k: "**********" if any(w in str(k).lower() for w in _SECRET_WORDS) else _redact_options(v)
+        for k, v in options.items()
+    }
+
+
+def redacted(profile: BaseModel) -> dict[str, Any]:
+    """A JSON-ready dict of the profile with every secret shown as ``**********``."""
+    data = profile.model_dump(mode="json", exclude_none=True)
+    if "storage_options" in data:
+        data["storage_options"] = _redact_options(data["storage_options"])
+    return data

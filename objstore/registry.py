@@ -1,0 +1,214 @@
+"""ProfileRegistry: gathers profiles from every source and picks one for a URL.
+
+Precedence is written once, in :data:`SOURCES`: the first source that defines a name wins, so a
+profile in your own TOML file overrides an environment profile, which overrides an AWS file profile,
+which overrides a built-in preset. Your file is what you wrote on purpose; the environment is what
+the session says now (as in botocore, where variables beat files); presets are the fallback.
+
+For a URL: an explicit profile wins, then the profile whose ``match`` pattern fits the URL (longest
+pattern wins), then the backend's default (``AWS_PROFILE``, the ``*-env`` profile, a profile named
+``default``, then ambient credentials).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from .errors import CredentialsError, ProfileNotFoundError
+from .profiles import (
+    AzureProfile,
+    GCSProfile,
+    HTTPProfile,
+    LocalProfile,
+    Profile,
+    S3Profile,
+    Source,
+    SwiftProfile,
+)
+from .sources import aws, azure, gcs, openstack, presets, toml_file
+from .urls import ObjectURL, parse
+
+__all__ = ["SOURCES", "ProfileRegistry", "default_registry", "ENV_PREFIXES"]
+
+Loader = Callable[[Mapping[str, str]], list[Profile]]
+
+#: Sources in precedence order, highest first.
+SOURCES: list[tuple[str, Loader]] = [
+    ("objstore config file", toml_file.load),
+    ("AWS environment variables", aws.load_env),
+    ("OpenStack environment variables", openstack.load),
+    ("Google Cloud environment variables", gcs.load),
+    ("Azure environment variables", azure.load),
+    ("AWS config and credentials files", aws.load_files),
+    ("built-in presets", lambda env: presets.load()),
+]
+
+#: Environment variables that can change what the registry returns.
+ENV_PREFIXES = ("AWS_", "OS_", "ST_", "GOOGLE_", "AZURE_", "STORAGE_EMULATOR_HOST", "SCRATCH_",
+                "OBJSTORE_")
+
+_SWIFT_HELP = (
+    "set ST_AUTH, ST_USER and ST_KEY (v1), or OS_STORAGE_URL and OS_AUTH_TOKEN, or OS_AUTH_URL, "
+    "OS_USERNAME, OS_PASSWORD and OS_PROJECT_NAME (Keystone v3), or pass profile= a swift profile"
+)
+
+
+@dataclass
+class ProfileRegistry:
+    """All profiles visible in ``env``. Loads lazily, once."""
+
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    sources: list[tuple[str, Loader]] = field(default_factory=lambda: list(SOURCES))
+    _profiles: dict[str, Profile] | None = field(default=None, repr=False)
+    shadowed: list[Profile] = field(default_factory=list, repr=False)
+
+    @property
+    def profiles(self) -> dict[str, Profile]:
+        if self._profiles is None:
+            found: dict[str, Profile] = {}
+            for _label, load in self.sources:
+                for p in load(self.env):
+                    if p.name in found:
+                        self.shadowed.append(p)
+                    else:
+                        found[p.name] = p
+            self._profiles = found
+        return self._profiles
+
+    def searched(self) -> list[str]:
+        """What was looked at, for error messages."""
+        return [
+            f"objstore config file {toml_file.config_path(self.env)}",
+            "environment variables AWS_*, OS_*/ST_*, GOOGLE_*, AZURE_STORAGE_*",
+            f"AWS files {aws.config_file(self.env)} and {aws.credentials_file(self.env)}",
+            f"presets in {presets.presets_dir()}",
+        ]
+
+    def get(self, name: str) -> Profile:
+        try:
+            return self.profiles[name]
+        except KeyError:
+            raise ProfileNotFoundError(self._unknown(name)) from None
+
+    def _unknown(self, name: str, why: str = "") -> str:
+        names = ", ".join(sorted(self.profiles)) or "none"
+        where = "; ".join(self.searched())
+        return f"unknown profile {name!r}{why}. Profiles found: {names}. Searched: {where}"
+
+    def for_url(self, url: str | ObjectURL, profile: str | Profile | None = None) -> Profile:
+        """The profile to use for ``url`` (see the module docstring for the order)."""
+        parsed = url if isinstance(url, ObjectURL) else parse(url)
+        if profile is not None:
+            return profile if not isinstance(profile, str) else self.get(profile)
+        if matched := self.matching(parsed.url):
+            return matched
+        return self.default_for(parsed)
+
+    def matching(self, url: str) -> Profile | None:
+        best: tuple[int, Profile] | None = None
+        candidates = (url, url.rstrip("/") + "/")
+        for p in self.profiles.values():  # precedence order breaks ties
+            for pattern in p.match:
+                hit = any(fnmatch.fnmatchcase(c, pattern) for c in candidates)
+                if hit and (best is None or len(pattern) > best[0]):
+                    best = (len(pattern), p)
+        return best[1] if best else None
+
+    def _named(self, name: str, backend: str) -> Profile | None:
+        p = self.profiles.get(name)
+        return p if p is not None and p.backend == backend else None
+
+    def default_for(self, parsed: ObjectURL) -> Profile:
+        backend = parsed.backend
+        if backend == "s3":
+            if name := self.env.get("AWS_PROFILE"):
+                if name not in self.profiles:
+                    raise ProfileNotFoundError(self._unknown(name, " (from AWS_PROFILE)"))
+                return self.profiles[name]
+            return (
+                self._named(aws.ENV_PROFILE, "s3")
+                or self._named("default", "s3")
+                or S3Profile(name="(ambient)", source=Source(kind="default", location="botocore"))
+            )
+        if backend == "swift":
+            return self._swift_default(parsed)
+        if backend == "gcs":
+            return (
+                self._named(gcs.ENV_PROFILE, "gcs")
+                or self._named("default", "gcs")
+                or GCSProfile(name="(anonymous)", anonymous=True, source=Source(kind="default"))
+            )
+        if backend == "azure":
+            found = self._named(azure.ENV_PROFILE, "azure") or self._named("default", "azure")
+            if found:
+                return found
+            if parsed.account:
+                return AzureProfile(
+                    name="(anonymous)", account_name=parsed.account, anonymous=True,
+                    source=Source(kind="default", location="account from the URL"),
+                )
+            raise CredentialsError(
+                f"no Azure credentials for {parsed.url}: set AZURE_STORAGE_CONNECTION_STRING, or "
+                "AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_ACCOUNT_KEY or AZURE_STORAGE_SAS_TOKEN, "
+                "or pass profile= an azure profile"
+            )
+        if backend == "http":
+            return HTTPProfile(name="(anonymous)", source=Source(kind="default"))
+        return LocalProfile(name=f"({backend})", backend=backend, source=Source(kind="default"))
+
+    def _swift_default(self, parsed: ObjectURL) -> Profile:
+        if parsed.host:  # https://HOST/v1/AUTH_x/...: a profile for that host, else anonymous
+            for p in self.profiles.values():
+                if p.backend == "swift" and _swift_host_matches(p, parsed):
+                    return p
+            return SwiftProfile(
+                name="(anonymous)", anonymous=True, storage_url=parsed.swift_storage_url,
+                source=Source(kind="default", location="public container read"),
+            )
+        found = self._named(openstack.ENV_PROFILE, "swift") or self._named("default", "swift")
+        if found:
+            return found
+        raise CredentialsError(f"no Swift credentials for {parsed.url}: {_SWIFT_HELP}")
+
+
+def _swift_host_matches(p: SwiftProfile, parsed: ObjectURL) -> bool:
+    from urllib.parse import urlsplit
+
+    if p.storage_url:
+        return p.storage_url.rstrip("/") == parsed.swift_storage_url
+    return bool(p.auth_url) and urlsplit(p.auth_url).netloc == parsed.host
+
+
+_cache: tuple[tuple[object, ...], ProfileRegistry] | None = None
+
+
+def _fingerprint(env: Mapping[str, str]) -> tuple[object, ...]:
+    items = tuple(sorted((k, v) for k, v in env.items() if k.startswith(ENV_PREFIXES)))
+    files = [toml_file.config_path(env), aws.config_file(env), aws.credentials_file(env)]
+    stamps = []
+    for f in files:
+        try:
+            st = f.stat()
+            stamps.append((str(f), st.st_mtime_ns, st.st_size))
+        except OSError:
+            stamps.append((str(f), None, None))
+    return items, tuple(stamps)
+
+
+def default_registry() -> ProfileRegistry:
+    """The registry for the current environment, rebuilt when a variable or file changes."""
+    global _cache
+    env = dict(os.environ)
+    key = _fingerprint(env)
+    if _cache is None or _cache[0] != key:
+        _cache = (key, ProfileRegistry(env=env))
+    return _cache[1]
+
+
+def _reset_cache() -> None:
+    global _cache
+    _cache = None
+

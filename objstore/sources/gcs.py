@@ -1,0 +1,37 @@
+"""Google Cloud Storage from the environment, as the profile ``gcs-env``.
+
+``GOOGLE_APPLICATION_CREDENTIALS`` (a service-account JSON file), ``STORAGE_EMULATOR_HOST`` (a custom
+endpoint), ``GOOGLE_CLOUD_PROJECT`` (the project).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..profiles import Profile, Source
+from ._validate import make_profile
+
+__all__ = ["load", "ENV_PROFILE"]
+
+ENV_PROFILE = "gcs-env"
+
+
+def load(env: Mapping[str, str]) -> list[Profile]:
+    f: dict[str, Any] = {"backend": "gcs"}
+    used = []
+    for var, field in (
+        ("GOOGLE_APPLICATION_CREDENTIALS", "token_file"),
+        ("STORAGE_EMULATOR_HOST", "endpoint_url"),
+        ("GOOGLE_CLOUD_PROJECT", "project"),
+    ):
+        if env.get(var):
+            f[field] = env[var]
+            used.append(var)
+    if not used:
+        return []
+    if "endpoint_url" in f and "://" not in f["endpoint_url"]:
+        f["endpoint_url"] = "http://" + f["endpoint_url"]
+    if "token_file" not in f:
+        f["anonymous"] = True  # an emulator without credentials
+    return [make_profile(ENV_PROFILE, f, Source(kind="env", location=", ".join(used)))]

@@ -1,0 +1,61 @@
+"""OpenStack Swift from the standard environment variables, as the profile ``swift-env``.
+
+v1: ``ST_AUTH``, ``ST_USER``, ``ST_KEY``. Pre-authenticated: ``OS_STORAGE_URL``, ``OS_AUTH_TOKEN``.
+Keystone v3: ``OS_AUTH_URL``, ``OS_USERNAME``, ``OS_PASSWORD``, ``OS_PROJECT_NAME`` or
+``OS_PROJECT_ID``, ``OS_USER_DOMAIN_NAME``, ``OS_PROJECT_DOMAIN_NAME``, ``OS_REGION_NAME``.
+A pre-authenticated pair may sit beside credentials: the token is used first, the credentials renew it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..profiles import Profile, Source
+from ._validate import make_profile
+
+__all__ = ["load", "ENV_PROFILE", "fields_from_env"]
+
+ENV_PROFILE = "swift-env"
+_V3 = {
+    "OS_PROJECT_NAME": "project_name",
+    "OS_PROJECT_ID": "project_id",
+    "OS_USER_DOMAIN_NAME": "user_domain_name",
+    "OS_PROJECT_DOMAIN_NAME": "project_domain_name",
+    "OS_REGION_NAME": "region_name",
+}
+
+
+def fields_from_env(env: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """Swift profile fields from ``env`` and the names of the variables used."""
+    f: dict[str, Any] = {"backend": "swift"}
+    used: list[str] = []
+
+    def take(var: str, field: str) -> None:
+        if env.get(var):
+            f[field] = env[var]
+            used.append(var)
+
+    if env.get("ST_AUTH"):
+        take("ST_AUTH", "auth_url")
+        take("ST_USER", "user")
+        take("ST_KEY", "key")
+        f["auth_version"] = "1"
+    elif env.get("OS_AUTH_URL"):
+        take("OS_AUTH_URL", "auth_url")
+        take("OS_USERNAME", "user")
+        take("OS_PASSWORD", "key")
+        for var, field in _V3.items():
+            take(var, field)
+        version = env.get("OS_IDENTITY_API_VERSION") or ("3" if "/v2" not in env["OS_AUTH_URL"] else "2")
+        f["auth_version"] = version.split(".")[0]
+    take("OS_STORAGE_URL", "storage_url")
+    take("OS_AUTH_TOKEN", "token")
+    return f, used
+
+
+def load(env: Mapping[str, str]) -> list[Profile]:
+    f, used = fields_from_env(env)
+    if not used:
+        return []
+    return [make_profile(ENV_PROFILE, f, Source(kind="env", location=", ".join(used)))]
