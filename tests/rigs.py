@@ -1,0 +1,48 @@
+"""One rig per backend: a fresh bucket on a real server, an authenticated profile, the variables a
+user would set for it, and how plain fsspec reaches it. The generic tests take a ``rig``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from objstore.profiles import Profile, S3Profile, Source
+
+BACKENDS = ["s3"]
+
+
+@dataclass
+class Rig:
+    backend: str
+    scheme: str
+    bucket: str
+    profile: Profile  # authenticated, built in code
+    env: dict[str, str] = field(default_factory=dict)  # what a user exports for ambient access
+    plain_options: dict[str, Any] = field(default_factory=dict)  # plain fsspec storage_options
+    server: Any = None
+
+    def url(self, key: str) -> str:
+        return f"{self.scheme}://{self.bucket}/{key}"
+
+    def plain_url(self, key: str) -> str:
+        protocol = {"s3": "s3", "gcs": "gs", "azure": "az", "swift": "swift"}[self.backend]
+        return f"{protocol}://{self.bucket}/{key}"
+
+
+def _s3(server: Any, bucket: str) -> Rig:
+    from servers.moto import KEY, SECRET
+
+    server.client().create_bucket(Bucket=bucket)
+    profile = S3Profile(name="moto", key=KEY, secret=SECRET, endpoint_url=server.endpoint_url,
+                        source=Source(kind="test"))
+    env = {"AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": SECRET,
+           "AWS_ENDPOINT_URL": server.endpoint_url, "AWS_DEFAULT_REGION": "us-east-1"}
+    plain = {"key": KEY, "secret": SECRET, "endpoint_url": server.endpoint_url}
+    return Rig("s3", "s3", bucket, profile, env, plain, server)
+
+
+_MAKERS = {"s3": _s3}
+
+
+def make_rig(backend: str, server: Any, bucket: str) -> Rig:
+    return _MAKERS[backend](server, bucket)
