@@ -8,7 +8,7 @@ mirrors. ``model_dump(mode="json")`` and ``repr`` redact every secret.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
 
@@ -160,7 +160,7 @@ class LocalProfile(_Base):
 
 
 Profile = Annotated[
-    Union[S3Profile, GCSProfile, AzureProfile, SwiftProfile, HTTPProfile, LocalProfile],
+    S3Profile | GCSProfile | AzureProfile | SwiftProfile | HTTPProfile | LocalProfile,
     Field(discriminator="backend"),
 ]
 PROFILE_ADAPTER: TypeAdapter[Profile] = TypeAdapter(Profile)

@@ -188,7 +188,7 @@ _cache: tuple[tuple[object, ...], ProfileRegistry] | None = None
 def _fingerprint(env: Mapping[str, str]) -> tuple[object, ...]:
     items = tuple(sorted((k, v) for k, v in env.items() if k.startswith(ENV_PREFIXES)))
     files = [toml_file.config_path(env), aws.config_file(env), aws.credentials_file(env)]
-    stamps = []
+    stamps: list[tuple[str, int | None, int | None]] = []
     for f in files:
         try:
             st = f.stat()

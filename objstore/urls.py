@@ -8,6 +8,7 @@ by their shape; anything else is plain HTTP.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,7 +65,7 @@ class ObjectURL:
         return f"{self.scheme}://{self.host}/v1/{self.account}" if self.account else ""
 
 
-def parse(url: str | Path) -> ObjectURL:
+def parse(url: str | os.PathLike[str]) -> ObjectURL:
     """Parse ``url``; a bare path is a local file. Raises :class:`InvalidURLError`."""
     text = str(url)
     if not text.strip():

@@ -51,9 +51,30 @@ def moto(server_logs: Path):
 
 
 @pytest.fixture(scope="session")
-def servers(request: pytest.FixtureRequest) -> dict[str, object]:
-    """Lazily started servers by backend name."""
-    return {}
+def swift_server(server_logs: Path):
+    from servers.swift import start_swift
+
+    server = start_swift(server_logs / "swift")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def gcs_server(server_logs: Path):
+    from servers.gcs import start_gcs
+
+    server = start_gcs(server_logs / "gcs")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def azurite(server_logs: Path):
+    from servers.azurite import start_azurite
+
+    server = start_azurite(server_logs / "azurite")
+    yield server
+    server.stop()
 
 
 def _server_for(request: pytest.FixtureRequest, backend: str) -> object:

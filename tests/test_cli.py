@@ -8,12 +8,11 @@ import stat
 from pathlib import Path
 
 import pytest
+from test_registry import SECRET, aws_credentials, toml
 from typer.testing import CliRunner
 
 import objstore
 from objstore.cli import app
-
-from test_registry import SECRET, aws_credentials, toml
 
 runner = CliRunner()
 

@@ -160,7 +160,7 @@ def test_unknown_profile_lists_profiles_and_sources():
 def test_malformed_toml_names_file_and_line():
     path = toml('[profiles.a]\nbackend = "s3"\nendpoint_url = https://no-quotes\n')
     with pytest.raises(ConfigError) as info:
-        registry().profiles
+        _ = registry().profiles
     assert str(path) in str(info.value) and "line 3" in str(info.value)
 
 
@@ -168,7 +168,7 @@ def test_invalid_field_names_file_line_and_field_but_not_the_value():
     path = toml(f'[profiles.a]\nbackend = "s3"\n\n[profiles.b]\nbackend = "s3"\nsecret = "{SECRET}"\n'
                 'anonymous = "perhaps"\nnot_a_field = 1\n')
     with pytest.raises(ConfigError) as info:
-        registry().profiles
+        _ = registry().profiles
     msg = str(info.value)
     assert f"{path}, line 4" in msg and "anonymous" in msg and "not_a_field" in msg
     assert SECRET not in msg and "perhaps" not in msg
@@ -177,7 +177,7 @@ def test_invalid_field_names_file_line_and_field_but_not_the_value():
 def test_unknown_backend_is_a_config_error():
     toml('[profiles.a]\nbackend = "ftp"\n')
     with pytest.raises(ConfigError, match="profile 'a'.*backend"):
-        registry().profiles
+        _ = registry().profiles
 
 
 def test_missing_swift_credentials_name_the_variables():

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 import xarray as xr
+from test_registry import SECRET, aws_config, aws_credentials, toml
 
 import objstore
 from objstore.errors import CredentialsError
-
-from test_registry import SECRET, aws_config, aws_credentials, toml
 
 
 def test_anonymous_read_of_public_bucket_through_matched_profile(s3_rig, small_cube):

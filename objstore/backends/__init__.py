@@ -8,6 +8,7 @@ A lazy table from backend name to module, with the extra to install when its lib
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from types import ModuleType
 from typing import Any
 

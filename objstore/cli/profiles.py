@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -25,7 +25,7 @@ def list_profiles(ctx: typer.Context, json: JsonOpt = False) -> None:
     if ctx.invoked_subcommand:
         return
     reg = default_registry()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"name": p.name, "backend": p.backend, "source": str(p.source), "endpoint": p.endpoint,
          "match": p.match}
         for p in reg.profiles.values()
