@@ -18,14 +18,14 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from typing import Callable, Iterable, Mapping, Optional, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import aiohttp
 import yarl
 
 __all__ = ["put_all", "get_all", "run_put_all", "run_get_all", "botocore_signer", "Signer"]
 
-Signer = Callable[[str, str, dict, Optional[bytes]], Mapping[str, str]]
+Signer = Callable[[str, str, dict, bytes | None], Mapping[str, str]]
 
 
 Counter = collections.Counter
@@ -46,17 +46,18 @@ def _stats(wall: float, n: int, nbytes: int, status: Counter) -> dict:
     }
 
 
-
 async def _run(
     method: str,
-    items: Sequence[tuple[str, Optional[bytes]]],
-    headers: Optional[Mapping[str, str]],
+    items: Sequence[tuple[str, bytes | None]],
+    headers: Mapping[str, str] | None,
     concurrency: int,
-    sign: Optional[Signer],
+    sign: Signer | None,
     raise_for_status: bool,
     timeout_s: float,
 ) -> dict:
-    connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency, ttl_dns_cache=300)
+    connector = aiohttp.TCPConnector(
+        limit=concurrency, limit_per_host=concurrency, ttl_dns_cache=300
+    )
     timeout = aiohttp.ClientTimeout(total=timeout_s)
     sem = asyncio.Semaphore(concurrency)
     status: Counter = collections.Counter()
@@ -64,10 +65,13 @@ async def _run(
     errors: list[str] = []
 
     async with aiohttp.ClientSession(
-        connector=connector, timeout=timeout, auto_decompress=False, skip_auto_headers=("Content-Type",)
+        connector=connector,
+        timeout=timeout,
+        auto_decompress=False,
+        skip_auto_headers=("Content-Type",),
     ) as session:
 
-        async def one(url: str, body: Optional[bytes]) -> None:
+        async def one(url: str, body: bytes | None) -> None:
             nonlocal nbytes
             async with sem:
                 h = dict(headers or {})
@@ -94,16 +98,18 @@ async def _run(
         wall = time.perf_counter() - t0
 
     if raise_for_status and errors:
-        raise FloorError(f"{sum(v for k, v in status.items() if k >= 400)} failed requests, e.g. {errors}")
+        raise FloorError(
+            f"{sum(v for k, v in status.items() if k >= 400)} failed requests, e.g. {errors}"
+        )
     return _stats(wall, len(items), nbytes, status)
 
 
 async def put_all(
     urls_and_bodies: Iterable[tuple[str, bytes]],
-    headers: Optional[Mapping[str, str]] = None,
+    headers: Mapping[str, str] | None = None,
     concurrency: int = 64,
     *,
-    sign: Optional[Signer] = None,
+    sign: Signer | None = None,
     raise_for_status: bool = True,
     timeout_s: float = 600.0,
 ) -> dict:
@@ -114,10 +120,10 @@ async def put_all(
 
 async def get_all(
     urls: Iterable[str],
-    headers: Optional[Mapping[str, str]] = None,
+    headers: Mapping[str, str] | None = None,
     concurrency: int = 64,
     *,
-    sign: Optional[Signer] = None,
+    sign: Signer | None = None,
     raise_for_status: bool = True,
     timeout_s: float = 600.0,
 ) -> dict:
@@ -142,7 +148,7 @@ def botocore_signer(
     secret: str,
     region: str = "us-east-1",
     *,
-    token: Optional[str] = None,
+    token: str | None = None,
     unsigned_payload: bool = True,
 ) -> Signer:
     """A ``sign`` hook producing S3 SigV4 headers with botocore.
@@ -164,7 +170,7 @@ def botocore_signer(
     auth = _Auth(Credentials(key, secret, token), "s3", region)
     prefix = endpoint_url.rstrip("/")
 
-    def sign(method: str, url: str, headers: dict, body: Optional[bytes]) -> dict:
+    def sign(method: str, url: str, headers: dict, body: bytes | None) -> dict:
         if not url.startswith(prefix):
             raise ValueError(f"{url!r} is not under endpoint {endpoint_url!r}")
         req = AWSRequest(method=method, url=url, headers=dict(headers), data=body or b"")
@@ -174,7 +180,9 @@ def botocore_signer(
     return sign
 
 
-if __name__ == "__main__":  # tiny smoke run against a local server: python floor.py URL_PREFIX N SIZE
+if (
+    __name__ == "__main__"
+):  # tiny smoke run against a local server: python floor.py URL_PREFIX N SIZE
     import sys
 
     prefix, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])

@@ -7,9 +7,12 @@ request/response round trip costs ``2 * delay_s`` extra, like a real WAN link.
 
 Delays are pipelined, not serialised: every chunk is scheduled for delivery at
 ``arrival_time + delay_s`` (order preserved), so a long stream keeps its
-throughput and only pays the latency once.  Each direction has a bounded
-queue; when it is full the proxy stops reading from that side (TCP
-backpressure), and every write is followed by ``drain()``.
+throughput and only pays the latency once.  It is built on asyncio
+Protocols (one timer per direction, no task per chunk) and applies the same
+flow control that ``StreamWriter.drain()`` is made of: each direction's queue
+is bounded by ``max_buffer`` (beyond it the proxy pauses reading that socket,
+so TCP backpressure reaches the sender), and nothing is written while the
+destination transport has asked to pause writing.
 
 The client->server stream is sniffed for HTTP/1.x request lines (keep-alive,
 ``Content-Length`` and ``Transfer-Encoding: chunked`` bodies), and requests
@@ -44,11 +47,10 @@ import socket
 import sys
 import threading
 import time
-from typing import Optional
+from typing import Any
 
 __all__ = ["LatencyProxy", "HttpRequestSniffer"]
 
-_READ_SIZE = 64 * 1024
 _MAX_HEAD = 64 * 1024  # give up sniffing a connection whose header block exceeds this
 
 _REQUEST_LINE = re.compile(rb"([A-Z][A-Z_-]{0,31}) (\S+) HTTP/\d\.\d")  # use .fullmatch
@@ -144,7 +146,8 @@ class HttpRequestSniffer:
 
     def _parse_head(self, head: bytes) -> tuple[str, str]:
         lines = head.split(b"\r\n")
-        m = _REQUEST_LINE.fullmatch(lines[0])  # checked by caller
+        m = _REQUEST_LINE.fullmatch(lines[0])
+        assert m is not None  # checked by the caller
         method = m.group(1).decode("ascii")
         target = m.group(2).decode("latin-1")
         length = 0
@@ -230,7 +233,7 @@ class LatencyProxy:
         self.record = record
         self.handshake_rtts = int(handshake_rtts)
         self.quickack = bool(quickack)
-        self._queue_len = max(4, int(max_buffer) // _READ_SIZE)
+        self._max_buffer = max(64 * 1024, int(max_buffer))
         self._lock = threading.Lock()
         self._counts: collections.Counter[str] = collections.Counter()
         self._requests: list[tuple[str, str]] = []
@@ -239,11 +242,11 @@ class LatencyProxy:
         self._bytes_up = 0
         self._bytes_down = 0
         self._unparsed = 0
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._thread: Optional[threading.Thread] = None
-        self._server: Optional[asyncio.base_events.Server] = None
-        self._tasks: set[asyncio.Task] = set()
-        self.port: Optional[int] = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: asyncio.base_events.Server | None = None
+        self._conns: set = set()
+        self.port: int | None = None
 
     # ------------------------------------------------------------------ API
     @property
@@ -296,7 +299,7 @@ class LatencyProxy:
             self._bytes_down = 0
             self._unparsed = 0
 
-    def start(self) -> "LatencyProxy":
+    def start(self) -> LatencyProxy:
         if self._thread is not None:
             raise RuntimeError("already started")
         loop = asyncio.new_event_loop()
@@ -328,7 +331,7 @@ class LatencyProxy:
         self._loop = None
         self._thread = None
 
-    def __enter__(self) -> "LatencyProxy":
+    def __enter__(self) -> LatencyProxy:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -342,26 +345,27 @@ class LatencyProxy:
 
     # ------------------------------------------------------------- internals
     def _run_loop(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_forever()
+        loop = self._loop
+        assert loop is not None
+        asyncio.set_event_loop(loop)
+        loop.run_forever()
 
     async def _start_server(self) -> int:
-        self._server = await asyncio.start_server(
-            self._handle, self.listen_host, self.listen_port, backlog=1024
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _Connection(self, loop), self.listen_host, self.listen_port, backlog=1024
         )
         return self._server.sockets[0].getsockname()[1]
 
     async def _shutdown(self) -> None:
         if self._server is not None:
             self._server.close()
-        tasks = list(self._tasks)
-        for t in tasks:
-            t.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        for conn in list(self._conns):
+            conn.abort()
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2)
+        await asyncio.sleep(0)  # let connection_lost callbacks run
 
     def _on_requests(self, reqs: list[tuple[str, str]]) -> None:
         with self._lock:
@@ -370,104 +374,271 @@ class LatencyProxy:
                 if self.record:
                     self._requests.append((method, target))
 
-    async def _handle(self, c_reader: asyncio.StreamReader, c_writer: asyncio.StreamWriter):
-        task = asyncio.current_task()
-        self._tasks.add(task)
-        loop = asyncio.get_running_loop()
-        accepted = loop.time()
-        with self._lock:
-            self._connections += 1
-            self._active += 1
-        _nodelay(c_writer)
-        s_writer = None
-        tasks: list[asyncio.Task] = []
-        try:
-            s_reader, s_writer = await asyncio.open_connection(self.target_host, self.target_port)
-            _nodelay(s_writer)
-            quickack_sock = None
-            if self.quickack and hasattr(socket, "TCP_QUICKACK"):
-                quickack_sock = s_writer.get_extra_info("socket")
-            sniffer = HttpRequestSniffer()
-            not_before = accepted + 2 * self.delay_s * self.handshake_rtts
-            q_up: asyncio.Queue = asyncio.Queue(self._queue_len)
-            q_down: asyncio.Queue = asyncio.Queue(self._queue_len)
-            tasks = [
-                asyncio.ensure_future(self._read_side(c_reader, q_up, sniffer, not_before, True)),
-                asyncio.ensure_future(self._write_side(q_up, s_writer)),
-                asyncio.ensure_future(
-                    self._read_side(s_reader, q_down, None, 0.0, False, quickack_sock)
-                ),
-                asyncio.ensure_future(self._write_side(q_down, c_writer)),
-            ]
-            # Normal end: both EOFs propagated (all four finish).  Any error
-            # (reset, broken pipe) tears the whole connection down.
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-            if sniffer.broken:
-                with self._lock:
-                    self._unparsed += 1
-        except (OSError, asyncio.CancelledError):
-            pass
-        finally:
-            for t in tasks:
-                t.cancel()
-            if tasks:
-                await asyncio.gather(*tasks, return_exceptions=True)
-            for w in (c_writer, s_writer):
-                if w is not None:
-                    with contextlib.suppress(Exception):
-                        w.close()
-            with self._lock:
-                self._active -= 1
-            self._tasks.discard(task)
 
-    async def _read_side(
-        self, reader, queue, sniffer, not_before: float, up: bool, sock=None
-    ) -> None:
-        """Read chunks, stamp each with its delivery time max(arrival, not_before) + delay.
+class _Pipe:
+    """One direction of a proxied connection.
 
-        ``queue.put`` blocks when the bounded queue is full, so we stop reading
-        and TCP backpressure reaches the sender."""
-        loop = asyncio.get_running_loop()
-        delay = self.delay_s
-        while True:
-            data = await reader.read(_READ_SIZE)
-            at = max(loop.time(), not_before) + delay
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
-            if not data:
-                await queue.put((at, None))
-                return
-            if sniffer is not None:
-                reqs = sniffer.feed(data)
-                if reqs:
-                    self._on_requests(reqs)
-            with self._lock:
-                if up:
-                    self._bytes_up += len(data)
-                else:
-                    self._bytes_down += len(data)
-            await queue.put((at, data))
+    Chunks are stamped ``max(arrival, not_before) + delay`` and delivered in
+    order by a single timer (so a stream is pipelined: latency is paid once,
+    not per chunk).  Backpressure: reading from ``src`` is paused while more
+    than ``limit`` bytes are queued, and nothing is written while ``dst`` has
+    asked us to pause writing (its kernel + transport buffers are full).
+    """
 
-    @staticmethod
-    async def _write_side(queue, writer) -> None:
-        """Deliver queued chunks in order, each not before its stamped time."""
-        loop = asyncio.get_running_loop()
-        while True:
-            at, data = await queue.get()
-            wait = at - loop.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
+    __slots__ = (
+        "loop",
+        "delay",
+        "not_before",
+        "limit",
+        "q",
+        "qbytes",
+        "timer",
+        "src",
+        "dst",
+        "src_paused",
+        "dst_paused",
+        "eof_queued",
+        "done",
+        "on_done",
+        "on_data",
+    )
+
+    def __init__(self, loop, delay: float, not_before: float, limit: int, on_data, on_done):
+        self.loop = loop
+        self.delay = delay
+        self.not_before = not_before
+        self.limit = limit
+        self.q: collections.deque = collections.deque()
+        self.qbytes = 0
+        self.timer: asyncio.TimerHandle | None = None
+        self.src: Any = None  # asyncio.Transport
+        self.dst: Any = None
+        self.src_paused = False
+        self.dst_paused = False
+        self.eof_queued = False
+        self.done = False
+        self.on_data = on_data
+        self.on_done = on_done
+
+    def feed(self, data: bytes) -> None:
+        if self.done or self.eof_queued:
+            return
+        self.on_data(data)
+        at = max(self.loop.time(), self.not_before) + self.delay
+        self.q.append((at, data))
+        self.qbytes += len(data)
+        if self.qbytes > self.limit and not self.src_paused and self.src is not None:
+            self.src_paused = True
+            with contextlib.suppress(Exception):
+                self.src.pause_reading()
+        self._arm()
+
+    def feed_eof(self) -> None:
+        if self.done or self.eof_queued:
+            return
+        self.eof_queued = True
+        self.q.append((max(self.loop.time(), self.not_before) + self.delay, None))
+        self._arm()
+
+    def set_dst(self, dst) -> None:
+        self.dst = dst
+        self._arm()
+
+    def pause_writing(self) -> None:
+        self.dst_paused = True
+
+    def resume_writing(self) -> None:
+        self.dst_paused = False
+        self._arm()
+
+    def kill(self) -> None:
+        """The destination is gone: drop everything, stop."""
+        self.q.clear()
+        self.qbytes = 0
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if not self.done:
+            self.done = True
+            self.on_done()
+
+    def _arm(self) -> None:
+        if self.timer is not None or not self.q or self.dst is None or self.dst_paused or self.done:
+            return
+        at = self.q[0][0]
+        if at <= self.loop.time():
+            self._flush()
+        else:
+            self.timer = self.loop.call_at(at, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self.timer = None
+        self._flush()
+
+    def _flush(self) -> None:
+        now = self.loop.time()
+        q, dst = self.q, self.dst
+        while q and q[0][0] <= now and not self.dst_paused:
+            _, data = q.popleft()
             if data is None:
-                if writer.can_write_eof():
-                    writer.write_eof()
+                if dst.can_write_eof():
+                    dst.write_eof()
+                self.done = True
+                self.on_done()
                 return
-            writer.write(data)
-            await writer.drain()
+            self.qbytes -= len(data)
+            dst.write(data)  # may call pause_writing() synchronously
+        if self.src_paused and self.qbytes <= self.limit // 2:
+            self.src_paused = False
+            with contextlib.suppress(Exception):
+                self.src.resume_reading()
+        self._arm()
 
 
-def _nodelay(writer: asyncio.StreamWriter) -> None:
-    sock = writer.get_extra_info("socket")
+class _Upstream(asyncio.Protocol):
+    def __init__(self, conn: _Connection):
+        self.conn = conn
+        self.sock = None
+
+    def connection_made(self, transport) -> None:
+        if self.conn.proxy.quickack and hasattr(socket, "TCP_QUICKACK"):
+            self.sock = transport.get_extra_info("socket")
+
+    def data_received(self, data: bytes) -> None:
+        if self.sock is not None:
+            with contextlib.suppress(OSError):
+                self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+        self.conn.down.feed(data)
+
+    def eof_received(self) -> bool:
+        self.conn.down.feed_eof()
+        return True  # keep our write side open (half-close)
+
+    def pause_writing(self) -> None:
+        self.conn.up.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.conn.up.resume_writing()
+
+    def connection_lost(self, exc) -> None:
+        self.conn.side_lost(upstream=True)
+
+
+class _Connection(asyncio.Protocol):
+    """Client-side protocol; owns the upstream connection and both pipes."""
+
+    def __init__(self, proxy: LatencyProxy, loop):
+        self.proxy = proxy
+        self.loop = loop
+        self.client = None
+        self.server = None
+        self.connect_task = None
+        self.closed = False
+        self.sniffer = HttpRequestSniffer()
+
+    def connection_made(self, transport) -> None:
+        p = self.proxy
+        self.client = transport
+        p._conns.add(self)
+        with p._lock:
+            p._connections += 1
+            p._active += 1
+        not_before = self.loop.time() + 2 * p.delay_s * p.handshake_rtts
+        self.up = _Pipe(
+            self.loop, p.delay_s, not_before, p._max_buffer, self._sniff, self._pipe_done
+        )
+        self.down = _Pipe(
+            self.loop, p.delay_s, 0.0, p._max_buffer, self._count_down, self._pipe_done
+        )
+        self.up.src = transport
+        self.down.dst = transport
+        self.connect_task = self.loop.create_task(self._connect())
+
+    async def _connect(self) -> None:
+        p = self.proxy
+        try:
+            transport, _ = await self.loop.create_connection(
+                lambda: _Upstream(self), p.target_host, p.target_port
+            )
+        except (OSError, asyncio.CancelledError):
+            self.abort()
+            return
+        if self.closed:
+            transport.abort()
+            return
+        _nodelay(transport)
+        self.server = transport
+        self.down.src = transport
+        self.up.set_dst(transport)
+
+    # data hooks
+    def _sniff(self, data: bytes) -> None:
+        p = self.proxy
+        reqs = self.sniffer.feed(data)
+        if reqs:
+            p._on_requests(reqs)
+        with p._lock:
+            p._bytes_up += len(data)
+
+    def _count_down(self, data: bytes) -> None:
+        p = self.proxy
+        with p._lock:
+            p._bytes_down += len(data)
+
+    # client transport callbacks
+    def data_received(self, data: bytes) -> None:
+        self.up.feed(data)
+
+    def eof_received(self) -> bool:
+        self.up.feed_eof()
+        return True
+
+    def pause_writing(self) -> None:
+        self.down.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.down.resume_writing()
+
+    def connection_lost(self, exc) -> None:
+        self.side_lost(upstream=False)
+
+    # lifecycle
+    def side_lost(self, upstream: bool) -> None:
+        """One socket is closed/reset: nothing more can be sent into it; what it
+        already sent is still delivered (then EOF) after the delay, like on a WAN."""
+        into, out_of = (self.up, self.down) if upstream else (self.down, self.up)
+        into.kill()
+        out_of.feed_eof()
+
+    def _pipe_done(self) -> None:
+        if self.up.done and self.down.done:
+            self._close(abort=False)
+
+    def abort(self) -> None:
+        self.up.kill()
+        self.down.kill()
+        self._close(abort=True)
+
+    def _close(self, abort: bool) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for t in (self.client, self.server):
+            if t is not None:
+                t.abort() if abort else t.close()
+        if self.connect_task is not None and not self.connect_task.done():
+            self.connect_task.cancel()
+        p = self.proxy
+        p._conns.discard(self)
+        if self.sniffer.broken:
+            with p._lock:
+                p._unparsed += 1
+        with p._lock:
+            p._active -= 1
+
+
+def _nodelay(transport) -> None:
+    sock = transport.get_extra_info("socket")
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -481,7 +652,7 @@ def _parse_target(s: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--target", required=True, type=_parse_target, help="HOST:PORT to forward to")
     p.add_argument("--delay-ms", type=float, default=25.0, help="one-way delay (default 25)")

@@ -45,7 +45,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            parts = []
+            parts: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip(), 16)
                 if size == 0:
@@ -181,7 +181,10 @@ def test_keepalive_counts_are_exact(server):
             s.put(f"{p.url}/p0", data=b"a" * 1000).raise_for_status()
             s.put(f"{p.url}/p1", data=b"").raise_for_status()
             # generator body -> Transfer-Encoding: chunked
-            s.put(f"{p.url}/p2", data=(b"chunk%d\r\n\r\nGET /fake HTTP/1.1\r\n\r\n" % i for i in range(3))).raise_for_status()
+            s.put(
+                f"{p.url}/p2",
+                data=(b"chunk%d\r\n\r\nGET /fake HTTP/1.1\r\n\r\n" % i for i in range(3)),
+            ).raise_for_status()
             s.head(f"{p.url}/h").raise_for_status()
             s.delete(f"{p.url}/p0").raise_for_status()
             s.post(f"{p.url}/q", data=b"GET /not-a-request HTTP/1.1\r\n\r\n").raise_for_status()
@@ -196,9 +199,13 @@ def test_keepalive_counts_are_exact(server):
 def test_sniffer_byte_by_byte_pipelined():
     body = b"GET /inside-body HTTP/1.1\r\n\r\n"
     stream = (
-        b"PUT /a HTTP/1.1\r\nHost: x\r\ncontent-length: %d\r\n\r\n" % len(body) + body
+        b"PUT /a HTTP/1.1\r\nHost: x\r\ncontent-length: %d\r\n\r\n" % len(body)
+        + body
         + b"POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-        + b"5;ext=1\r\nhello\r\n" + b"%x\r\n" % len(body) + body + b"\r\n0\r\nX-Trailer: 1\r\n\r\n"
+        + b"5;ext=1\r\nhello\r\n"
+        + b"%x\r\n" % len(body)
+        + body
+        + b"\r\n0\r\nX-Trailer: 1\r\n\r\n"
         + b"\r\nGET /c?q=1 HTTP/1.1\r\nHost: x\r\n\r\n"
         + b"garbage line\r\nDELETE /d HTTP/1.0\r\n\r\n"
     )
@@ -234,11 +241,22 @@ def test_stop_and_refused_upstream():
 
 def test_cli(server):
     proc = subprocess.Popen(
-        [sys.executable, str(BENCH / "latency_proxy.py"), "--target", f"127.0.0.1:{server}",
-         "--delay-ms", "1", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            str(BENCH / "latency_proxy.py"),
+            "--target",
+            f"127.0.0.1:{server}",
+            "--delay-ms",
+            "1",
+            "--port",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
+        assert proc.stdout is not None
         port = int(proc.stdout.readline())
         for _ in range(3):
             _get(port, "/cli")
