@@ -70,15 +70,19 @@ def open_cube(
 def write_cube(
     ds: xr.Dataset, url: str, profile: str | Profile | None = None, *,
     mode: Literal["w-", "w", "a", "r+"] = "w-", zarr_format: Literal[2, 3] = 2,
-    consolidated: bool = True, **kwargs: Any,
+    consolidated: bool = True, force: bool = False, **kwargs: Any,
 ) -> Resolved:
     """Write ``ds`` to ``url`` as zarr; refuse to overwrite an existing cube unless ``mode="w"``.
 
     Chunks are written first and consolidated metadata last, so a half-written cube never looks
     complete. ``mode="a"`` with ``append_dim=`` appends. Dask-backed data is written by the current
-    dask scheduler, a ``dask.distributed`` cluster included.
+    dask scheduler, a ``dask.distributed`` cluster included. Writing into the shared scratch bucket
+    outside your own ``$SCRATCH_BUCKET`` prefix is refused unless ``force=True``.
     """
+    from .scratch import check_write_allowed
+
     r = resolve(url, profile)
+    check_write_allowed(r.url, force=force)
     with mapped_errors(r):
         existing = cube_contents(r)
         if existing and mode == "w-":

@@ -76,7 +76,26 @@ class ProfileRegistry:
                     else:
                         found[p.name] = p
             self._profiles = found
+            if (scratch := self._scratch_profile()) is not None:
+                found.setdefault(scratch.name, scratch)
         return self._profiles
+
+    def _scratch_profile(self) -> Profile | None:
+        """``scratch``: the default credentials of ``$SCRATCH_BUCKET``'s backend, matching its prefix."""
+        from . import scratch
+        from .errors import ObjstoreError
+
+        if not self.env.get(scratch.VARIABLE):
+            return None
+        try:
+            parsed = scratch._parsed_prefix(self.env)
+            base = self.default_for(parsed)
+        except ObjstoreError:
+            return None  # reported when used: objstore.scratch names the variable
+        return base.model_copy(update={
+            "name": "scratch", "match": [parsed.url.rstrip("/") + "/*"],
+            "source": Source(kind="env", location=f"{scratch.VARIABLE} (credentials: {base.source})"),
+        })
 
     def searched(self) -> list[str]:
         """What was looked at, for error messages."""
@@ -142,14 +161,19 @@ class ProfileRegistry:
                 or GCSProfile(name="(anonymous)", anonymous=True, source=Source(kind="default"))
             )
         if backend == "azure":
-            found = self._named(azure.ENV_PROFILE, "azure") or self._named("default", "azure")
-            if found:
-                return found
-            if parsed.account:
+            named = [p for p in (self._named(azure.ENV_PROFILE, "azure"),
+                                 self._named("default", "azure")) if p is not None]
+            if parsed.account:  # the URL names the account: a profile for it, else anonymous
+                others = [p for p in self.profiles.values() if p.backend == "azure"]
+                for p in named + others:
+                    if (p.account or "").lower() == parsed.account.lower():
+                        return p
                 return AzureProfile(
                     name="(anonymous)", account_name=parsed.account, anonymous=True,
                     source=Source(kind="default", location="account from the URL"),
                 )
+            if named:
+                return named[0]
             raise CredentialsError(
                 f"no Azure credentials for {parsed.url}: set AZURE_STORAGE_CONNECTION_STRING, or "
                 "AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_ACCOUNT_KEY or AZURE_STORAGE_SAS_TOKEN, "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import demo, files, profiles
+from . import demo, files, profiles, scratch
 
 app = typer.Typer(
     help="Open and write data cubes on any object store with named profiles.",
@@ -12,6 +12,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(profiles.app, name="profiles")
+app.add_typer(scratch.app, name="scratch")
 app.command("ls")(files.ls)
 app.command("open")(files.open_)
 app.command("demo")(demo.demo)
