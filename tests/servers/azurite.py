@@ -192,8 +192,7 @@ def start_azurite(tmp: Path, timeout: float = 30.0, debug_log: bool = False) -> 
         cmd = [
             str(AZURITE_BIN), "--blobHost", "127.0.0.1", "--blobPort", str(port),
             "--inMemoryPersistence", "--skipApiVersionCheck", "--disableTelemetry", "--silent",
-            "--location", str(tmp / "azurite-workspace"),
-        ]
+        ]  # (--location is refused together with --inMemoryPersistence; cwd is tmp)
         if debug_log:
             cmd += ["--debug", str(tmp / "azurite-debug.log")]
         with open(log, "wb") as out:

@@ -127,11 +127,22 @@ def test_azurite_reset(azurite):
     admin = _abfs(**azurite.storage_options("key"))
     admin.mkdir(_name("tmp"))
     azurite.reset()
-    assert _abfs(**azurite.storage_options("key")).ls("") == []
+    with azurite.service_client() as svc:
+        assert list(svc.list_containers()) == []
+    # (adlfs ls("") needs the listings cache: see test_adlfs_ls_root_needs_listings_cache)
+    assert adlfs.AzureBlobFileSystem(
+        skip_instance_cache=True, **azurite.storage_options("key")
+    ).ls("") == []
     c = _name("after")  # usable right after a reset
     admin.mkdir(c)
     admin.pipe(f"{c}/z", b"z")
     assert admin.cat(f"{c}/z") == b"z"
+
+
+@pytest.mark.xfail(raises=KeyError, strict=True,
+                   reason="adlfs bug: _ls_containers reads back dircache['/'] it cannot store")
+def test_adlfs_ls_root_needs_listings_cache(azurite):
+    _abfs(**azurite.storage_options("key")).ls("")
 
 
 # ---------------------------------------------------------------- GCS emulator
