@@ -60,6 +60,15 @@ def swift_server(server_logs: Path):
 
 
 @pytest.fixture(scope="session")
+def keystone_server(server_logs: Path, swift_server):
+    from servers.keystone import start_keystone
+
+    server = start_keystone(server_logs / "keystone", swift_server)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def gcs_server(server_logs: Path):
     from servers.gcs import start_gcs
 
