@@ -15,8 +15,9 @@ __all__ = ["mapped_errors"]
 
 _CREDENTIAL_HINTS = {
     "s3": "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or ~/.aws/credentials",
-    "gcs": "GOOGLE_APPLICATION_CREDENTIALS or a gcs profile with token_file",
-    "azure": "AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_ACCOUNT_NAME/AZURE_STORAGE_ACCOUNT_KEY",
+    "gcs": "GOOGLE_APPLICATION_CREDENTIALS, or a gcs profile with token_file, token or google_default",
+    "azure": "AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT_NAME with "
+             "AZURE_STORAGE_ACCOUNT_KEY or AZURE_STORAGE_SAS_TOKEN",
     "swift": "ST_AUTH/ST_USER/ST_KEY or OS_AUTH_URL/OS_USERNAME/OS_PASSWORD",
 }
 
@@ -25,6 +26,14 @@ def _credentials_missing(exc: BaseException) -> bool:
     name = type(exc).__name__
     return name in {"NoCredentialsError", "PartialCredentialsError", "DefaultCredentialsError",
                     "ClientAuthenticationError"}
+
+
+def _denied(exc: BaseException) -> bool:
+    """An azure/google/gcsfs answer 401/403 (gcsfs raises a plain ``OSError("Forbidden: ...")``)."""
+    if type(exc).__module__.split(".")[0] not in {"azure", "google", "gcsfs"}:
+        return isinstance(exc, OSError) and str(exc).startswith("Forbidden:")  # gcsfs
+    status = getattr(exc, "status_code", None) or getattr(exc, "code", None)
+    return status in (401, 403)
 
 
 @contextmanager
@@ -41,6 +50,10 @@ def mapped_errors(r: Resolved) -> Iterator[None]:
     except (FileNotFoundError, FileExistsError, KeyError, ValueError, TypeError):
         raise
     except Exception as exc:
+        if _denied(exc):
+            anon = " (anonymous access: is it public?)" if getattr(r.profile, "anonymous", False) else ""
+            raise CredentialsError(f"access denied to {where}{anon}: {_short(exc).rstrip('.')}. "
+                                   f"Credentials: {hint}") from None
         if _credentials_missing(exc):
             raise CredentialsError(f"no credentials for {where}: set {hint}") from None
         if isinstance(exc, OSError) or type(exc).__module__.split(".")[0] in {

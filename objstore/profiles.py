@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
 
@@ -114,10 +115,31 @@ class AzureProfile(_Base):
     )
 
     @property
+    def account(self) -> str | None:
+        """The storage account: ``account_name``, else the connection string's AccountName or
+        ``ACCOUNT.blob...`` BlobEndpoint host."""
+        if self.account_name:
+            return self.account_name
+        fields = self.connection_string_fields()
+        if fields.get("accountname"):
+            return fields["accountname"]
+        host = urlsplit(fields.get("blobendpoint", "")).hostname or ""
+        return host.split(".")[0] if ".blob." in host else None
+
+    def connection_string_fields(self) -> dict[str, str]:
+        """The connection string's ``Key=Value`` pairs, keys lower-cased (secrets included)."""
+        if self.connection_string is None:
+            return {}
+        pairs = (p.partition("=") for p in self.connection_string.get_secret_value().split(";"))
+        return {k.strip().lower(): v.strip() for k, _, v in pairs if k.strip()}
+
+    @property
     def endpoint(self) -> str:
         if self.endpoint_url or self.account_host:
             return self.endpoint_url or self.account_host or ""
-        return f"{self.account_name}.blob.core.windows.net" if self.account_name else "azure"
+        if blob := self.connection_string_fields().get("blobendpoint"):
+            return blob.split("?")[0]  # never a query (SAS) part
+        return f"{self.account}.blob.core.windows.net" if self.account else "azure"
 
 
 class SwiftProfile(_Base):

@@ -1,7 +1,10 @@
 """Google Cloud Storage from the environment, as the profile ``gcs-env``.
 
 ``GOOGLE_APPLICATION_CREDENTIALS`` (a service-account JSON file), ``STORAGE_EMULATOR_HOST`` (a custom
-endpoint), ``GOOGLE_CLOUD_PROJECT`` (the project).
+endpoint, ``host:port`` or a URL), ``GOOGLE_CLOUD_PROJECT`` (the project). Without
+``GOOGLE_APPLICATION_CREDENTIALS`` the profile is anonymous: objstore never probes the GCE metadata
+server unless a profile says ``google_default = true``. The file is checked when the profile is
+used, not here, so that ``objstore profiles`` still lists everything.
 """
 
 from __future__ import annotations
@@ -25,13 +28,14 @@ def load(env: Mapping[str, str]) -> list[Profile]:
         ("STORAGE_EMULATOR_HOST", "endpoint_url"),
         ("GOOGLE_CLOUD_PROJECT", "project"),
     ):
-        if env.get(var):
-            f[field] = env[var]
+        value = env.get(var, "").strip()
+        if value and not (var == "STORAGE_EMULATOR_HOST" and value == "default"):  # gcsfs: unset
+            f[field] = value
             used.append(var)
     if not used:
         return []
     if "endpoint_url" in f and "://" not in f["endpoint_url"]:
         f["endpoint_url"] = "http://" + f["endpoint_url"]
     if "token_file" not in f:
-        f["anonymous"] = True  # an emulator without credentials
+        f["anonymous"] = True  # an emulator or public data: no credentials, no metadata probe
     return [make_profile(ENV_PROFILE, f, Source(kind="env", location=", ".join(used)))]

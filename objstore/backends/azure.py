@@ -1,0 +1,121 @@
+"""Azure Blob Storage through adlfs, always with a connection string built from the profile.
+
+Why a connection string every time:
+
+* adlfs fills every option you leave out from ``AZURE_STORAGE_*`` variables, and a connection
+  string (even one from the environment) beats an explicit account key or SAS. Passing the profile's
+  own connection string means the profile you chose is the one used, here and in dask workers.
+* ``account_name``/``account_host`` options make adlfs build ``https://{host}`` URLs, which cannot
+  reach an http endpoint such as Azurite; ``BlobEndpoint=`` can.
+* Anonymous access is ``BlobEndpoint=...;`` with ``anon=True``: no credential chain is probed.
+
+``use_listings_cache=False`` always: with adlfs's listings cache on, ``zarr.consolidate_metadata``
+lists a directory cached before the chunks were written and writes *empty* consolidated metadata,
+so the cube later opens with no variables.
+
+Azure AD (``DefaultAzureCredential``, service principals) is adlfs's business: put ``anon = false``
+or ``client_id``/``tenant_id``/``client_secret``/``credential`` in the profile's ``storage_options``
+and objstore passes only the account.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..errors import CredentialsError, InvalidURLError
+from ..profiles import AzureProfile, Profile
+from ..urls import ObjectURL
+
+REQUIRES = ("adlfs",)
+
+_CREDENTIAL_HELP = (
+    "set AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_ACCOUNT_KEY "
+    "or AZURE_STORAGE_SAS_TOKEN (or AZURE_STORAGE_ANON=true for a public container)"
+)
+_ADLFS_AUTH = ("anon", "credential", "client_id", "client_secret", "tenant_id")
+
+
+def protocol(url: ObjectURL) -> str:
+    return "az"
+
+
+def path(url: ObjectURL) -> str:
+    return url.path
+
+
+def storage_options(profile: Profile, url: ObjectURL) -> dict[str, Any]:
+    if not isinstance(profile, AzureProfile):
+        raise InvalidURLError(f"{url.url}: profile {profile.name!r} is a {profile.backend} profile")
+    who = f"profile {profile.name or '(unnamed)'!r} (from {profile.source})"
+    account = profile.account or url.account or None
+    if url.account and profile.account and url.account.lower() != profile.account.lower():
+        raise CredentialsError(
+            f"{url.url} is in storage account {url.account!r} but {who} is for account "
+            f"{profile.account!r}: pass profile= one for {url.account!r}, or none for anonymous access"
+        )
+    opts: dict[str, Any] = {"use_listings_cache": False}
+    if profile.connection_string is not None:
+        opts["connection_string"] = profile.connection_string.get_secret_value()
+        return opts
+    if any(k in profile.storage_options for k in _ADLFS_AUTH) and not profile.anonymous:
+        if account:
+            opts["account_name"] = account  # adlfs resolves the credential itself
+        if profile.account_host:
+            opts["account_host"] = profile.account_host
+        return opts
+
+    endpoint = _blob_endpoint(profile, url, account)
+    if profile.anonymous:
+        if not endpoint:
+            raise CredentialsError(
+                f"anonymous access to {url.url} needs the storage account: use "
+                "https://ACCOUNT.blob.core.windows.net/container/key or "
+                "abfs://container@ACCOUNT.dfs.core.windows.net/key, or set account_name "
+                f"(AZURE_STORAGE_ACCOUNT_NAME) or endpoint_url in {who}"
+            )
+        opts["connection_string"] = f"BlobEndpoint={endpoint};"
+        opts["anon"] = True
+        return opts
+    if profile.account_key is None and profile.sas_token is None:
+        missing = "AZURE_STORAGE_ACCOUNT_KEY or AZURE_STORAGE_SAS_TOKEN (account_key or sas_token)"
+        if account:
+            raise CredentialsError(
+                f"no credentials for {url.url}: {who} names account {account!r} but no key or SAS; "
+                f"set {missing}, or anonymous = true for a public container"
+            )
+        raise CredentialsError(f"no credentials for {url.url} in {who}: {_CREDENTIAL_HELP}")
+    if not endpoint:
+        raise CredentialsError(
+            f"{url.url}: {who} has an account key or SAS token but no account: set "
+            "AZURE_STORAGE_ACCOUNT_NAME (account_name), or endpoint_url"
+        )
+    if profile.account_key is not None:
+        if not account:
+            raise CredentialsError(
+                f"{url.url}: {who} has an account key but no account name: set "
+                "AZURE_STORAGE_ACCOUNT_NAME (account_name)"
+            )
+        scheme = urlsplit(endpoint).scheme or "https"
+        opts["connection_string"] = (
+            f"DefaultEndpointsProtocol={scheme};AccountName={account};"
+            f"AccountKey={profile.account_key.get_secret_value()};BlobEndpoint={endpoint};"
+        )
+        return opts
+    assert profile.sas_token is not None
+    sas = profile.sas_token.get_secret_value().lstrip("?")
+    opts["connection_string"] = f"BlobEndpoint={endpoint};SharedAccessSignature={sas}"
+    return opts
+
+
+def _blob_endpoint(profile: AzureProfile, url: ObjectURL, account: str | None) -> str:
+    """``http(s)://.../`` of the blob service, without a trailing slash ('' if unknown)."""
+    if profile.endpoint_url:
+        endpoint = profile.endpoint_url.rstrip("/")
+        return endpoint if "://" in endpoint else f"https://{endpoint}"
+    if profile.account_host:
+        host = profile.account_host.rstrip("/")
+        return host if "://" in host else f"https://{host}"
+    if url.host and url.account:  # https://ACCOUNT.blob..., abfs://container@ACCOUNT.dfs...
+        return f"https://{url.host.replace('.dfs.', '.blob.', 1)}"
+    return f"https://{account}.blob.core.windows.net" if account else ""

@@ -1,0 +1,153 @@
+"""Google Cloud Storage through gcsfs, with the two defaults gcsfs gets wrong set right.
+
+* ``GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT``: gcsfs reads it once, when it is imported, and unless it is
+  ``false`` every bucket operation first runs a gRPC "is this a zonal/HNS bucket" probe, which stalls
+  about 60 s wherever the gRPC endpoint is unreachable (emulators, firewalled networks). This module
+  sets it to ``false`` (unless you set it yourself) *before* anything imports gcsfs: objstore imports
+  gcsfs only through this adapter (``fsspec.get_filesystem_class("gs")`` after this module ran).
+* Credentials: gcsfs given no token tries ``google.auth.default()``, then the GCE metadata server
+  (up to ~12 s where there is none). objstore's default GCS profile without credentials is
+  anonymous (``token="anon"``, no probe); ``google_default = true`` is the explicit opt-in.
+
+Token precedence in a profile: ``anonymous``, then ``token_file`` (a service-account or
+authorized-user JSON file; its path is what travels to dask workers), then ``token`` (an OAuth2
+access token), then ``google_default``; nothing set means anonymous.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")  # before gcsfs is imported
+
+import hashlib  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+from ..errors import CredentialsError, InvalidURLError  # noqa: E402
+from ..profiles import GCSProfile, Profile  # noqa: E402
+from ..urls import ObjectURL  # noqa: E402
+
+REQUIRES = ("gcsfs",)
+
+_warned_late_import = False
+
+
+def protocol(url: ObjectURL) -> str:
+    return "gs"
+
+
+def path(url: ObjectURL) -> str:
+    return url.path
+
+
+def storage_options(profile: Profile, url: ObjectURL) -> dict[str, Any]:
+    if not isinstance(profile, GCSProfile):
+        raise InvalidURLError(f"{url.url}: profile {profile.name!r} is a {profile.backend} profile")
+    _warn_if_gcsfs_was_imported_too_early()
+    opts: dict[str, Any] = {"token": _token(profile), "use_listings_cache": False}
+    if profile.endpoint_url:
+        endpoint = profile.endpoint_url.rstrip("/")
+        opts["endpoint_url"] = endpoint if "://" in endpoint else f"http://{endpoint}"
+    if profile.project:
+        opts["project"] = profile.project
+    if profile.requester_pays:
+        opts["requester_pays"] = profile.requester_pays
+    return opts
+
+
+def _token(profile: GCSProfile) -> Any:
+    if profile.anonymous:
+        return "anon"
+    if profile.token_file is not None:
+        return _checked_token_file(profile)
+    if profile.token is not None:
+        return _access_token(profile.token.get_secret_value())
+    if profile.google_default:
+        return "google_default"
+    return "anon"  # never let gcsfs probe the metadata server behind the user's back
+
+
+def _where(profile: GCSProfile, file: Path) -> str:
+    if profile.source.kind == "env" and "GOOGLE_APPLICATION_CREDENTIALS" in profile.source.location:
+        return f"GOOGLE_APPLICATION_CREDENTIALS={file}"
+    return f"token_file {file} of profile {profile.name or '(unnamed)'!r} (from {profile.source})"
+
+
+def _checked_token_file(profile: GCSProfile) -> str:
+    """The file's path, after checking it is a readable Google credentials JSON file.
+
+    gcsfs would otherwise take a missing path for a raw access token and send it to Google.
+    """
+    assert profile.token_file is not None
+    file = profile.token_file.expanduser()
+    where = _where(profile, file)
+    if not file.exists():
+        raise CredentialsError(f"{where}: no such file. Point it at a service-account JSON key file")
+    try:
+        info = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CredentialsError(f"{where}: cannot read it ({type(exc).__name__})") from None
+    except json.JSONDecodeError:
+        raise CredentialsError(f"{where}: not a JSON credentials file") from None
+    if not isinstance(info, dict) or "type" not in info:
+        raise CredentialsError(
+            f"{where}: not a Google credentials file (no 'type'; expected a service-account key)"
+        )
+    return str(file)
+
+
+def _access_token(token: str) -> Any:
+    """An OAuth2 access token as google-auth credentials (picklable, never refreshed).
+
+    Passed as a string, gcsfs would first ask https://oauth2.googleapis.com/tokeninfo for its expiry.
+    """
+    return _access_token_class()(token)
+
+
+class _FingerprintRepr:
+    """A repr that fingerprints the token (stable: objstore's filesystem cache key) and hides it."""
+
+    token: str | None
+
+    def __repr__(self) -> str:
+        digest = hashlib.sha256((self.token or "").encode()).hexdigest()[:12]
+        return f"AccessToken(sha256:{digest})"
+
+    __str__ = __repr__
+
+
+def _access_token_class() -> type:
+    """``AccessToken``: made on first use, so importing this module never needs google-auth."""
+    cls = globals().get("AccessToken")
+    if cls is None:
+        from google.oauth2.credentials import Credentials
+
+        cls = type("AccessToken", (_FingerprintRepr, Credentials), {"__module__": __name__})
+        globals()["AccessToken"] = cls
+    return cls
+
+
+def __getattr__(name: str) -> Any:  # unpickling an AccessToken in a fresh (dask worker) process
+    if name == "AccessToken":
+        return _access_token_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _warn_if_gcsfs_was_imported_too_early() -> None:
+    global _warned_late_import
+    gcsfs = sys.modules.get("gcsfs")
+    if gcsfs is None or _warned_late_import:
+        return
+    if getattr(gcsfs, "GCSFileSystem", None) is not None and \
+            gcsfs.GCSFileSystem.__name__ == "ExtendedGcsFileSystem":
+        _warned_late_import = True
+        warnings.warn(
+            "gcsfs was imported before objstore with GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT enabled: "
+            "bucket operations may stall ~60 s on a gRPC probe. Import objstore first, or export "
+            "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT=false.",
+            stacklevel=4,
+        )

@@ -1,0 +1,206 @@
+"""Google Cloud Storage specifics against gcp-storage-emulator and a local OAuth2 token endpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import xarray as xr
+from rigs_gcs import make, service_account_file, token_endpoint
+from test_registry import toml
+from typer.testing import CliRunner
+
+import objstore
+from objstore.boundary import mapped_errors
+from objstore.cli import app
+from objstore.errors import CredentialsError
+from objstore.profiles import GCSProfile, Source
+
+TOKEN = "ya29.explicit-" + "S3CR3T" * 6
+
+
+@pytest.fixture
+def gcs_rig(gcs_server):
+    return make(gcs_server, f"t{uuid.uuid4().hex[:12]}")
+
+
+def _cli(*args: str) -> str:
+    result = CliRunner().invoke(app, list(args), catch_exceptions=False, env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+# --- credentials, for real ------------------------------------------------------------------
+
+def test_service_account_file_is_exchanged_for_a_bearer_token(gcs_rig, small_cube):
+    """google-auth signs a JWT with the key in the file; the token it gets back reaches the server."""
+    ep = token_endpoint()
+    gcs_rig.server.clear_request_log()
+    url = gcs_rig.url("sa.zarr")
+    r = objstore.write_cube(small_cube, url, profile=gcs_rig.profile)
+    assert r.storage_options["token"] == str(service_account_file())
+    xr.testing.assert_identical(objstore.open_cube(url, profile=gcs_rig.profile).load(),
+                                small_cube.load())
+
+    seen = gcs_rig.server.seen_bearer_tokens()
+    assert seen and set(seen) <= set(ep.issued_tokens)  # every request carried an issued token
+    assert not ep.rejected
+    email = json.loads(service_account_file().read_text())["client_email"]
+    assert ep.assertions and ep.assertions[-1]["iss"] == email
+
+
+def test_google_application_credentials_from_the_environment(gcs_rig, small_cube, monkeypatch):
+    for k, v in gcs_rig.env.items():
+        monkeypatch.setenv(k, v)
+    gcs_rig.server.clear_request_log()
+    url = gcs_rig.url("env.zarr")
+    r = objstore.write_cube(small_cube, url)
+    assert r.profile.name == "gcs-env" and str(r.profile.source).startswith("env: ")
+    assert r.storage_options["token"] == str(service_account_file())
+    assert objstore.open_cube(url)["tas"].attrs["units"] == "K"
+    assert set(gcs_rig.server.seen_bearer_tokens()) <= set(token_endpoint().issued_tokens)
+    assert gcs_rig.server.seen_bearer_tokens()
+
+
+def test_explicit_access_token_is_sent_as_is(gcs_rig, small_cube):
+    toml(f'[profiles.tok]\nbackend = "gcs"\ntoken = "{TOKEN}"\n'
+         f'endpoint_url = "{gcs_rig.server.endpoint}"\nproject = "test"\n'
+         f'match = ["gs://{gcs_rig.bucket}/*"]\n')
+    gcs_rig.server.clear_request_log()
+    url = gcs_rig.url("tok.zarr")
+    objstore.write_cube(small_cube, url)
+    assert objstore.open_cube(url).sizes["time"] == 8
+    assert set(gcs_rig.server.seen_bearer_tokens()) == {TOKEN}
+    assert TOKEN not in repr(objstore.resolve(url).storage_options)  # fingerprint, not the token
+
+
+# --- errors name the variable or file -------------------------------------------------------
+
+def test_missing_credentials_file_names_the_variable_and_the_path(tmp_path, monkeypatch):
+    missing = tmp_path / "nowhere" / "sa.json"
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(missing))
+    assert "gcs-env" in _cli("profiles")  # listing still works
+    with pytest.raises(CredentialsError) as info:
+        objstore.open_cube("gs://bucket/cube.zarr")
+    assert "GOOGLE_APPLICATION_CREDENTIALS" in str(info.value) and str(missing) in str(info.value)
+
+
+def test_bad_token_file_in_a_profile_names_the_profile_and_the_file(tmp_path):
+    bad = tmp_path / "not-json.txt"
+    bad.write_text("hello")
+    toml(f'[profiles.broken]\nbackend = "gcs"\ntoken_file = "{bad}"\n'
+         f'[profiles.gone]\nbackend = "gcs"\ntoken_file = "{tmp_path / "gone.json"}"\n')
+    with pytest.raises(CredentialsError, match=rf"token_file {re.escape(str(bad))} of profile "
+                                               r"'broken' \(from toml: .*line 1\).*not a JSON"):
+        objstore.resolve("gs://b/k", "broken")
+    with pytest.raises(CredentialsError, match="gone.json of profile 'gone'.*no such file"):
+        objstore.resolve("gs://b/k", "gone")
+
+
+def test_forbidden_from_gcsfs_is_a_credentials_error():
+    r = objstore.resolve("gs://b/cube.zarr")
+    with pytest.raises(CredentialsError, match="access denied to gs://b/cube.zarr.*anonymous"):
+        with mapped_errors(r):
+            raise OSError("Forbidden: https://storage.googleapis.com/b\nAnonymous caller ...")
+
+
+# --- safe defaults --------------------------------------------------------------------------
+
+def test_default_without_credentials_is_anonymous_not_a_metadata_probe(gcs_rig, small_cube,
+                                                                       monkeypatch):
+    assert objstore.resolve("gs://b/k").storage_options["token"] == "anon"
+    explicit = GCSProfile(name="gd", google_default=True, source=Source(kind="test"))
+    assert objstore.resolve("gs://b/k", explicit).storage_options["token"] == "google_default"
+
+    url = gcs_rig.url("anon.zarr")
+    objstore.write_cube(small_cube, url, profile=gcs_rig.profile)
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_rig.server.endpoint.removeprefix("http://"))
+    r = objstore.resolve(url)
+    assert r.profile.name == "gcs-env" and r.storage_options == {
+        "token": "anon", "use_listings_cache": False, "endpoint_url": gcs_rig.server.endpoint}
+    start = time.monotonic()
+    assert objstore.open_cube(url).sizes["lat"] == 4
+    assert time.monotonic() - start < 10  # the metadata probe alone takes ~12 s; this takes ~0.1 s
+
+
+def test_objstore_switches_off_the_gcsfs_grpc_probe_before_gcsfs_is_imported(gcs_rig, small_cube):
+    """In a fresh interpreter without the variable: objstore sets it, then gcsfs is imported."""
+    url = gcs_rig.url("fresh.zarr")
+    objstore.write_cube(small_cube, url, profile=gcs_rig.profile)
+    code = textwrap.dedent(f"""
+        import os, sys, time
+        import objstore
+        from objstore.profiles import GCSProfile
+        assert "gcsfs" not in sys.modules
+        p = GCSProfile(anonymous=True, endpoint_url={gcs_rig.server.endpoint!r})
+        r = objstore.resolve({url!r}, p)
+        assert "gcsfs" not in sys.modules  # resolving imports only the adapter
+        t = time.monotonic()
+        ds = objstore.open_cube({url!r}, profile=p)
+        import gcsfs
+        print(os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"], gcsfs.GCSFileSystem.__name__,
+              dict(ds.sizes)["time"], round(time.monotonic() - t, 2))
+    """)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("GCSFS_", "GOOGLE_", "STORAGE_EMULATOR_HOST"))}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=50)
+    assert out.returncode == 0, out.stderr[-2000:]
+    flag, cls, ntime, seconds = out.stdout.split()
+    assert (flag, cls, ntime) == ("false", "GCSFileSystem", "8")
+    assert float(seconds) < 30  # ~0.2 s; the experimental probe would stall ~60 s
+
+
+def test_objstore_imports_gcsfs_only_through_fsspec_after_the_adapter():
+    root = Path(objstore.__file__).parent
+    direct = [str(p.relative_to(root)) for p in root.rglob("*.py")
+              if re.search(r"^\s*(import gcsfs|from gcsfs\b)", p.read_text(), re.M)]
+    assert direct == []
+    head = (root / "backends" / "gcs.py").read_text().split("import hashlib")[0]
+    assert 'os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")' in head
+
+
+def test_warns_when_gcsfs_was_imported_first_with_the_probe_on(monkeypatch):
+    import importlib.util
+    import types
+
+    from objstore.backends import gcs
+
+    fake = types.ModuleType("gcsfs")
+    fake.__spec__ = importlib.util.find_spec("gcsfs")  # the adapter's REQUIRES check reads it
+    fake.GCSFileSystem = type("ExtendedGcsFileSystem", (), {})  # what gcsfs exports with it on
+    monkeypatch.setitem(sys.modules, "gcsfs", fake)
+    monkeypatch.setattr(gcs, "_warned_late_import", False)
+    with pytest.warns(UserWarning, match="GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT=false"):
+        objstore.resolve("gs://b/k")
+
+
+def test_project_requester_pays_and_a_bare_emulator_host_reach_gcsfs():
+    toml('[profiles.billed]\nbackend = "gcs"\ngoogle_default = true\nproject = "mine"\n'
+         'requester_pays = "billing-project"\nendpoint_url = "127.0.0.1:4443"\n'
+         'storage_options = { default_block_size = 1048576 }\n')
+    assert objstore.resolve("gs://b/k", "billed").storage_options == {
+        "token": "google_default", "use_listings_cache": False,
+        "endpoint_url": "http://127.0.0.1:4443", "project": "mine",
+        "requester_pays": "billing-project", "default_block_size": 1048576}
+
+
+def test_cli_shows_gcs_profiles_with_source_and_never_the_token(monkeypatch, tmp_path):
+    toml(f'[profiles.tok]\nbackend = "gcs"\ntoken = "{TOKEN}"\n')
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "sa.json"))
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", "127.0.0.1:4443")
+    rows = {r["name"]: r for r in json.loads(_cli("profiles", "--json"))}
+    assert rows["gcs-env"]["source"] == "env: GOOGLE_APPLICATION_CREDENTIALS, STORAGE_EMULATOR_HOST"
+    assert rows["gcs-env"]["endpoint"] == "http://127.0.0.1:4443"
+    outputs = [_cli("profiles"), _cli("profiles", "--json"), _cli("profiles", "show", "tok"),
+               _cli("profiles", "show", "tok", "--json")]
+    assert all(TOKEN not in out for out in outputs)
+    assert "**********" in outputs[2]
