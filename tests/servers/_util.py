@@ -290,3 +290,37 @@ def wait_for_http(
 ) -> None:
     """Wait until ``url`` answers with a status for which ``ok(status)`` holds."""
     wait_until(lambda: ok(http_request(method, url, timeout=2.0).status), timeout, url, procs)
+
+
+def popen_kwargs() -> dict:
+    """Popen options for a server: its own process group, killed with us if we die (main thread)."""
+    import threading
+
+    kw: dict = {"start_new_session": True}
+    # PDEATHSIG fires when the *thread* that forked exits, so only use it from the main thread.
+    if threading.current_thread() is threading.main_thread():
+        kw["preexec_fn"] = _set_pdeathsig
+    return kw
+
+
+def kill_group(proc: subprocess.Popen, timeout: float = 5.0) -> None:
+    """SIGTERM the process group, then SIGKILL if it lingers."""
+    if proc.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def tail_file(path: Path, n: int = 3000) -> str:
+    try:
+        return path.read_text(errors="replace")[-n:]
+    except OSError:
+        return ""

@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import atexit
 import datetime as _dt
-import os
-import signal
-import socket
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+try:
+    from ._util import free_port, kill_group, popen_kwargs, tail_file
+except ImportError:  # run as a script (tests/servers on sys.path)
+    from _util import free_port, kill_group, popen_kwargs, tail_file  # type: ignore[no-redef]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AZURITE_BIN = REPO_ROOT / ".servers" / "node_modules" / ".bin" / "azurite-blob"
@@ -36,53 +37,6 @@ ACCOUNT_NAME = "devstoreaccount1"
 ACCOUNT_KEY = (
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 )
-
-
-# ---------------------------------------------------------------- small inline helpers
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _pdeathsig_preexec():  # pragma: no cover - runs in the child
-    """Ask Linux to SIGTERM the child if the parent dies (even on SIGKILL)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
-
-
-def _popen_kwargs() -> dict:
-    kw: dict = {"start_new_session": True}
-    # PDEATHSIG fires when the *thread* that forked exits, so only use it from the main thread.
-    if threading.current_thread() is threading.main_thread():
-        kw["preexec_fn"] = _pdeathsig_preexec
-    return kw
-
-
-def _kill_group(proc: subprocess.Popen, timeout: float = 5.0) -> None:
-    if proc.poll() is not None:
-        return
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def _tail(path: Path, n: int = 2000) -> str:
-    try:
-        return path.read_text(errors="replace")[-n:]
-    except OSError:
-        return ""
 
 
 # ---------------------------------------------------------------- server
@@ -147,7 +101,7 @@ class AzuriteServer:
 
     def stop(self) -> None:
         if self._proc is not None:
-            _kill_group(self._proc)
+            kill_group(self._proc)
             self._proc = None
 
     def __enter__(self):
@@ -162,7 +116,7 @@ def _wait_ready(proc: subprocess.Popen, port: int, log: Path, timeout: float) ->
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"azurite-blob exited with {proc.returncode}:\n{_tail(log)}")
+            raise RuntimeError(f"azurite-blob exited with {proc.returncode}:\n{tail_file(log)}")
         try:
             urllib.request.urlopen(url, timeout=1).close()
             return
@@ -170,7 +124,7 @@ def _wait_ready(proc: subprocess.Popen, port: int, log: Path, timeout: float) ->
             return  # 403 for an unsigned request: it is answering
         except OSError:
             time.sleep(0.05)
-    raise TimeoutError(f"azurite-blob not ready on port {port} after {timeout}s:\n{_tail(log)}")
+    raise TimeoutError(f"azurite-blob not ready on port {port} after {timeout}s:\n{tail_file(log)}")
 
 
 def start_azurite(tmp: Path, timeout: float = 30.0, debug_log: bool = False) -> AzuriteServer:
@@ -187,7 +141,7 @@ def start_azurite(tmp: Path, timeout: float = 30.0, debug_log: bool = False) -> 
     tmp.mkdir(parents=True, exist_ok=True)
     last_err: Exception | None = None
     for attempt in range(3):  # retry if another process grabbed the port meanwhile
-        port = _free_port()
+        port = free_port()
         log = tmp / f"azurite-{port}.log"
         cmd = [
             str(AZURITE_BIN), "--blobHost", "127.0.0.1", "--blobPort", str(port),
@@ -198,7 +152,7 @@ def start_azurite(tmp: Path, timeout: float = 30.0, debug_log: bool = False) -> 
         with open(log, "wb") as out:
             proc = subprocess.Popen(
                 cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                cwd=tmp, **_popen_kwargs(),
+                cwd=tmp, **popen_kwargs(),
             )
         server = AzuriteServer(port=port, log_path=log, _proc=proc)
         atexit.register(server.stop)
@@ -208,7 +162,7 @@ def start_azurite(tmp: Path, timeout: float = 30.0, debug_log: bool = False) -> 
         except Exception as e:  # noqa: BLE001
             last_err = e
             server.stop()
-            if "EADDRINUSE" not in _tail(log):
+            if "EADDRINUSE" not in tail_file(log):
                 break
     raise RuntimeError(f"could not start Azurite: {last_err}")
 

@@ -26,7 +26,6 @@ os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 import atexit  # noqa: E402
 import json  # noqa: E402
 import signal  # noqa: E402
-import socket  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402
@@ -36,6 +35,11 @@ import urllib.request  # noqa: E402
 import warnings  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+try:
+    from ._util import free_port, kill_group, popen_kwargs, tail_file
+except ImportError:  # run as a script (tests/servers on sys.path)
+    from _util import free_port, kill_group, popen_kwargs, tail_file  # type: ignore[no-redef]
 
 if "gcsfs" in sys.modules and os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"].lower() in (
     "true",
@@ -49,51 +53,6 @@ if "gcsfs" in sys.modules and os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"].lo
 
 # Environment that keeps google-auth/gcsfs from probing the GCE metadata server.
 NO_METADATA_ENV = {"NO_GCE_CHECK": "true", "GCE_METADATA_HOST": "127.0.0.1:9", "GCE_METADATA_IP": "127.0.0.1:9"}
-
-
-# ---------------------------------------------------------------- small inline helpers
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _pdeathsig_preexec():  # pragma: no cover - runs in the child
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
-
-
-def _popen_kwargs() -> dict:
-    kw: dict = {"start_new_session": True}
-    if threading.current_thread() is threading.main_thread():
-        kw["preexec_fn"] = _pdeathsig_preexec
-    return kw
-
-
-def _kill_group(proc: subprocess.Popen, timeout: float = 5.0) -> None:
-    if proc.poll() is not None:
-        return
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def _tail(path: Path, n: int = 3000) -> str:
-    try:
-        return path.read_text(errors="replace")[-n:]
-    except OSError:
-        return ""
 
 
 # ---------------------------------------------------------------- server handle
@@ -160,7 +119,7 @@ class GCSServer:
 
     def stop(self) -> None:
         if self._proc is not None:
-            _kill_group(self._proc)
+            kill_group(self._proc)
             self._proc = None
 
     def __enter__(self):
@@ -174,14 +133,14 @@ def _wait_ready(proc, port, log, timeout):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"gcs emulator exited with {proc.returncode}:\n{_tail(log)}")
+            raise RuntimeError(f"gcs emulator exited with {proc.returncode}:\n{tail_file(log)}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as r:
                 if r.status == 200:
                     return
         except (urllib.error.URLError, OSError):
             time.sleep(0.05)
-    raise TimeoutError(f"gcs emulator not ready on port {port} after {timeout}s:\n{_tail(log)}")
+    raise TimeoutError(f"gcs emulator not ready on port {port} after {timeout}s:\n{tail_file(log)}")
 
 
 def start_gcs(tmp: Path, timeout: float = 30.0, verbose: bool = False) -> GCSServer:
@@ -190,7 +149,7 @@ def start_gcs(tmp: Path, timeout: float = 30.0, verbose: bool = False) -> GCSSer
     tmp.mkdir(parents=True, exist_ok=True)
     last_err: Exception | None = None
     for _ in range(3):
-        port = _free_port()
+        port = free_port()
         log = tmp / f"gcs-emulator-{port}.log"
         reqlog = tmp / f"gcs-requests-{port}.jsonl"
         reqlog.touch()
@@ -200,7 +159,7 @@ def start_gcs(tmp: Path, timeout: float = 30.0, verbose: bool = False) -> GCSSer
             cmd.append("--verbose")
         with open(log, "wb") as out:
             proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, cwd=tmp, **_popen_kwargs())
+                                    stdin=subprocess.DEVNULL, cwd=tmp, **popen_kwargs())
         server = GCSServer(port=port, request_log=reqlog, log_path=log, _proc=proc)
         atexit.register(server.stop)
         try:
@@ -209,7 +168,7 @@ def start_gcs(tmp: Path, timeout: float = 30.0, verbose: bool = False) -> GCSSer
         except Exception as e:  # noqa: BLE001
             last_err = e
             server.stop()
-            if "Address already in use" not in _tail(log):
+            if "Address already in use" not in tail_file(log):
                 break
     raise RuntimeError(f"could not start the GCS emulator: {last_err}")
 

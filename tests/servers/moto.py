@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,13 +12,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from servers._util import free_port
+
 KEY, SECRET = "testing", "testing"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -48,7 +43,7 @@ class MotoServer:
 
 
 def start_moto(log_dir: Path) -> MotoServer:
-    port = _free_port()
+    port = free_port()
     exe = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
     log = open(log_dir / "moto.log", "wb")
     proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=log,
