@@ -70,6 +70,25 @@ def url(name: str, env: Mapping[str, str] | None = None) -> str:
     return f"{prefix(env)}/{clean}"
 
 
+def _is_under(target: ObjectURL, mine: ObjectURL) -> bool:
+    own = mine.path.rstrip("/") + "/"
+    return (target.backend, target.bucket, target.host) == (mine.backend, mine.bucket, mine.host) \
+        and (target.path.rstrip("/") + "/").startswith(own)
+
+
+def object_expiry_headers(target: ObjectURL) -> dict[str, str]:
+    """``X-Delete-After`` for Swift objects under the scratch prefix, so the store expires them."""
+    if not os.environ.get(VARIABLE):
+        return {}
+    try:
+        mine = _parsed_prefix()
+    except ConfigError:
+        return {}
+    if not _is_under(target, mine):
+        return {}
+    return {"X-Delete-After": str(int(expiry_days() * 86400))}
+
+
 def check_write_allowed(target: ObjectURL, *, force: bool = False) -> None:
     """Refuse writes into the scratch bucket that fall outside ``$SCRATCH_BUCKET``."""
     if force or not os.environ.get(VARIABLE):
@@ -80,8 +99,7 @@ def check_write_allowed(target: ObjectURL, *, force: bool = False) -> None:
         return
     if (target.backend, target.bucket, target.host) != (mine.backend, mine.bucket, mine.host):
         return  # another bucket: none of scratch's business
-    own = mine.path.rstrip("/") + "/"
-    if not (target.path.rstrip("/") + "/").startswith(own):
+    if not _is_under(target, mine):
         raise ScratchPrefixError(
             f"refusing to write {target.url}: it is in the shared scratch bucket but outside your "
             f"prefix {mine.url.rstrip('/')}/ ({VARIABLE}), where you could clobber someone else's data. "

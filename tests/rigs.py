@@ -8,7 +8,7 @@ from typing import Any
 
 from objstore.profiles import Profile, S3Profile, Source
 
-BACKENDS = ["s3", "gcs", "azure"]
+BACKENDS = ["s3", "swift", "gcs", "azure"]
 
 
 @dataclass

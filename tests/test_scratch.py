@@ -118,3 +118,25 @@ def test_expiry_is_configurable(monkeypatch):
     monkeypatch.setenv("OBJSTORE_SCRATCH_EXPIRY_DAYS", "soon")
     with pytest.raises(ConfigError, match="OBJSTORE_SCRATCH_EXPIRY_DAYS"):
         scratch.expiry_days()
+
+
+def test_swift_scratch_objects_expire_on_their_own(swift_server, monkeypatch, small_cube):
+    """On Swift every object under the prefix carries X-Delete-After (the expiry period)."""
+    from rigs import make_rig
+    from servers._util import http_request
+
+    rig = make_rig("swift", swift_server, "scratchexp")
+    for k, v in rig.env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("SCRATCH_BUCKET", rig.url("alice"))
+    monkeypatch.setenv("OBJSTORE_SCRATCH_EXPIRY_DAYS", "2")
+    objstore.write_cube(small_cube, scratch.url("e.zarr"))
+    storage_url, token = swift_server.get_token()
+    head = http_request("HEAD", f"{storage_url}/scratchexp/alice/e.zarr/.zmetadata",
+                        headers={"X-Auth-Token": token})
+    delete_at = int(head.header("x-delete-at"))
+    assert abs(delete_at - (datetime.now(UTC) + timedelta(days=2)).timestamp()) < 120
+    objstore.write_cube(small_cube, rig.url("elsewhere.zarr"), force=True)  # not scratch: no expiry
+    head = http_request("HEAD", f"{storage_url}/scratchexp/elsewhere.zarr/.zmetadata",
+                        headers={"X-Auth-Token": token})
+    assert head.header("x-delete-at") is None
