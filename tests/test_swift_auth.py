@@ -180,3 +180,24 @@ def test_keystone_v3_from_the_environment(keystone_server, monkeypatch, small_cu
     with pytest.raises(CredentialsError, match=ks.auth_url) as err:
         SwiftFileSystem(token_cache=False, skip_instance_cache=True).ls("kcubes")
     assert "wrong-SECRET" not in str(err.value)
+
+
+def test_cli_swift_token_prints_exports_usable_by_the_swift_cli(swift_server, monkeypatch):
+    import subprocess
+
+    from typer.testing import CliRunner
+
+    from objstore.cli import app
+
+    monkeypatch.setenv("ST_AUTH", swift_server.auth_url)
+    monkeypatch.setenv("ST_USER", swift_server.user)
+    monkeypatch.setenv("ST_KEY", swift_server.key)
+    out = CliRunner().invoke(app, ["swift", "token"])
+    assert out.exit_code == 0, out.output
+    line = out.stdout.strip()
+    assert line.startswith("export OS_STORAGE_URL=") and " OS_AUTH_TOKEN=" in line
+    env = dict(p.split("=", 1) for p in line.removeprefix("export ").split())
+    assert env["OS_STORAGE_URL"] == swift_server.storage_url
+    stat = subprocess.run(["swift", "--os-storage-url", env["OS_STORAGE_URL"], "--os-auth-token",
+                           env["OS_AUTH_TOKEN"], "stat"], capture_output=True, text=True, timeout=60)
+    assert stat.returncode == 0 and "AUTH_test" in stat.stdout
