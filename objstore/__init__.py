@@ -13,11 +13,17 @@ from .errors import (
     ProfileNotFoundError,
     RemoteError,
 )
+from .public import make_private, make_public
+from .publish import PublishResult, publish
 from .registry import ProfileRegistry, default_registry
 
 __all__ = [
     "open_cube",
     "write_cube",
+    "publish",
+    "PublishResult",
+    "make_public",
+    "make_private",
     "resolve",
     "filesystem",
     "store",

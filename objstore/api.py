@@ -78,15 +78,27 @@ class Resolved:
         return self.fs.get_mapper(self.path)
 
     def zarr_store(self, read_only: bool = False) -> zarr.abc.store.Store:
-        """A zarr 3 store: LocalStore for files, FsspecStore (async filesystem) otherwise."""
+        """A zarr 3 store: LocalStore for files, FsspecStore (async filesystem) otherwise, in a
+        :class:`~objstore.cubestore.CubeStore` (``max_concurrency`` in flight, no HEAD before GET;
+        see docs/performance.md)."""
+        from . import perf
+        from .cubestore import CubeStore
+
+        n = perf.max_concurrency(self.profile)
         if self.protocol == "file":
             from zarr.storage import LocalStore
 
-            return LocalStore(self.path, read_only=read_only)
+            return CubeStore(LocalStore(self.path, read_only=read_only), max_concurrency=n)
+        if perf.engine(self.profile, self.protocol, self.storage_options) == "obstore":
+            from .cubestore import obstore_store
+
+            inner = obstore_store(self.protocol, self.path, self.storage_options, n, read_only)
+            return CubeStore(inner, max_concurrency=n)
         from zarr.storage import FsspecStore
 
-        fs = _make_fs(self.protocol, self.storage_options, asynchronous=True)
-        return FsspecStore(fs, path=self.path, read_only=read_only)
+        options = perf.io_storage_options(self.protocol, self.storage_options, n)
+        fs = _make_fs(self.protocol, options, asynchronous=True)
+        return CubeStore(FsspecStore(fs, path=self.path, read_only=read_only), max_concurrency=n)
 
 
 def resolve(

@@ -46,25 +46,26 @@ def open_cube(
 
     Without consolidated metadata the cube still opens, with a warning (``consolidated=None``).
     """
-    import xarray as xr
+    from .cubestore import NoConsolidatedMetadata, open_dataset
 
     r = resolve(url, profile)
     with mapped_errors(r):
-        store = r.zarr_store(read_only=True)
-        if consolidated is not None:
-            return xr.open_zarr(store, consolidated=consolidated, **kwargs)
+        if consolidated is False:
+            return open_dataset(r, consolidated=False, **kwargs)
         try:
-            return xr.open_zarr(store, consolidated=True, **kwargs)
-        except (FileNotFoundError, KeyError, ValueError) as exc:
-            if not cube_contents(r):
+            return open_dataset(r, consolidated=True, **kwargs)
+        except NoConsolidatedMetadata as exc:
+            if not exc.found and not cube_contents(r):
                 raise CubeNotFoundError(f"no cube at {url}") from None
+            if consolidated:
+                raise CubeNotFoundError(f"{url} has no consolidated metadata") from None
             warnings.warn(
-                f"{url} has no consolidated metadata ({type(exc).__name__}); opening it object by "
-                "object, which costs a request per array. Fix: write it with objstore.write_cube "
-                "or publish it, which consolidate metadata.",
+                f"{url} has no consolidated metadata; opening it object by object, which costs "
+                "several requests per array. Fix: publish it with consolidated metadata "
+                "(objstore publish, objstore.write_cube, or zarr.consolidate_metadata).",
                 stacklevel=2,
             )
-            return xr.open_zarr(store, consolidated=False, **kwargs)
+            return open_dataset(r, consolidated=False, **kwargs)
 
 
 def write_cube(
@@ -90,12 +91,8 @@ def write_cube(
                 f"{url} already holds {_describe(existing)}; pass mode='w' to replace it "
                 "or mode='a' to append"
             )
-        store = r.zarr_store()
-        ds.to_zarr(store, mode=mode, consolidated=False, zarr_format=zarr_format, **kwargs)
-        if consolidated:
-            import zarr
+        from .cubestore import write_dataset
 
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-                zarr.consolidate_metadata(store, zarr_format=zarr_format)
+        write_dataset(ds, r, mode=mode, zarr_format=zarr_format, consolidated=consolidated,
+                      fresh=not existing, **kwargs)
     return r

@@ -54,6 +54,9 @@ class _Base(BaseModel):
     max_concurrency: int | None = Field(
         None, ge=1, description="Requests kept in flight for reads and writes (default: measured)"
     )
+    engine: Literal["auto", "fsspec", "obstore"] | None = Field(
+        None, description="I/O engine for zarr stores (OBJSTORE_ENGINE; default auto)"
+    )
 
     @property
     def endpoint(self) -> str:

@@ -164,9 +164,9 @@ class ProfileRegistry:
             named = [p for p in (self._named(azure.ENV_PROFILE, "azure"),
                                  self._named("default", "azure")) if p is not None]
             if parsed.account:  # the URL names the account: a profile for it, else anonymous
-                others = [p for p in self.profiles.values() if p.backend == "azure"]
+                others = [p for p in self.profiles.values() if isinstance(p, AzureProfile)]
                 for p in named + others:
-                    if (p.account or "").lower() == parsed.account.lower():
+                    if isinstance(p, AzureProfile) and (p.account or "").lower() == parsed.account.lower():
                         return p
                 return AzureProfile(
                     name="(anonymous)", account_name=parsed.account, anonymous=True,

@@ -121,3 +121,23 @@ def small_cube():
         coords={"time": time, "lat": [10.0, 20.0, 30.0, 40.0], "lon": [0.0, 1.0, 2.0, 3.0, 4.0]},
         attrs={"title": "test cube", "Conventions": "CF-1.8"},
     ).chunk({"time": 2})
+
+
+_exit_status: list[int] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _exit_status.append(int(exitstatus))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """End the process right after pytest's summary: at interpreter exit adlfs's and aiohttp's
+    finalizers print 'Loop is not running' tracebacks, which would bury the summary line. The
+    servers are already stopped by their session fixtures. OBJSTORE_TEST_SOFT_EXIT=1 disables it."""
+    if _exit_status and not os.environ.get("OBJSTORE_TEST_SOFT_EXIT"):
+        import sys
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_exit_status[-1])

@@ -104,7 +104,8 @@ def dask_cluster():
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster:
-        with distributed.Client(cluster) as client:
+        # not the default scheduler: other tests must keep running their dask work in-process
+        with distributed.Client(cluster, set_as_default=False) as client:
             yield client
 
 
@@ -114,7 +115,10 @@ def test_dask_distributed_write(rig, small_cube, dask_cluster):
     big = small_cube.chunk({"time": 1})
     big["pid"] = big["tas"].copy(data=big["tas"].data.map_blocks(
         lambda b: np.full(b.shape, __import__("os").getpid(), "f4")))
-    objstore.write_cube(big, url, profile=rig.profile)
+    import dask
+
+    with dask.config.set(scheduler=dask_cluster.get):
+        objstore.write_cube(big, url, profile=rig.profile)
     back = objstore.open_cube(url, profile=rig.profile).load()
     assert (back["pid"].values != __import__("os").getpid()).all()  # written in the workers
     xr.testing.assert_identical(back[["tas", "pr", "mask"]], small_cube.load())

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from . import demo, files, profiles, scratch
+from . import demo, files, profiles, public, scratch, swift
+from . import publish as publish_cmd
+from . import transfer as transfer_cmd
 
 app = typer.Typer(
     help="Open and write data cubes on any object store with named profiles.",
@@ -13,9 +15,14 @@ app = typer.Typer(
 )
 app.add_typer(profiles.app, name="profiles")
 app.add_typer(scratch.app, name="scratch")
+app.add_typer(swift.app, name="swift")
 app.command("ls")(files.ls)
 app.command("open")(files.open_)
 app.command("demo")(demo.demo)
+app.command("public")(public.public)
+app.command("publish")(publish_cmd.publish)
+app.command("cp")(transfer_cmd.cp)
+app.command("rm")(transfer_cmd.rm)
 
 
 def main() -> None:

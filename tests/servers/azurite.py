@@ -140,7 +140,7 @@ def start_azurite(tmp: Path, timeout: float = 30.0, debug_log: bool = False) -> 
     tmp = Path(tmp)
     tmp.mkdir(parents=True, exist_ok=True)
     last_err: Exception | None = None
-    for attempt in range(3):  # retry if another process grabbed the port meanwhile
+    for _attempt in range(3):  # retry if another process grabbed the port meanwhile
         port = free_port()
         log = tmp / f"azurite-{port}.log"
         cmd = [
@@ -174,7 +174,7 @@ def make_sas(
     """Container SAS token (no leading '?') signed with the account key."""
     from azure.storage.blob import ContainerSasPermissions, generate_container_sas
 
-    now = _dt.datetime.now(_dt.timezone.utc)
+    now = _dt.datetime.now(_dt.UTC)
     return generate_container_sas(
         account_name=server.account_name,
         container_name=container,

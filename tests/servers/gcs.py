@@ -174,6 +174,34 @@ def start_gcs(tmp: Path, timeout: float = 30.0, verbose: bool = False) -> GCSSer
 
 
 # ---------------------------------------------------------------- child process entry point
+def _exact_multipart_uploads(emu) -> None:  # pragma: no cover - runs in the child
+    """The emulator parses multipart uploads with ``email``, which drops a trailing ``\\r`` from the
+    object's bytes (1 object in 256 of random data). Split the body on the boundary instead."""
+    original = emu._read_data
+
+    def read_data(handler, query):
+        ctype = handler.headers.get("Content-Type") or ""
+        if not ctype.startswith("multipart/related"):
+            return original(handler, query)
+        raw = emu._decode_raw_data(emu._read_raw_data(handler), handler)
+        boundary = ctype.split("boundary=", 1)[1].strip().strip('"').encode()
+        parts = [p for p in raw.split(b"--" + boundary)[1:] if not p.startswith(b"--")]
+        eol = b"\r\n" if parts and parts[0].startswith(b"\r\n") else b"\n"  # gcsfs sends bare \n
+        docs = []
+        for part in parts:
+            head, _, body = part.partition(eol + eol)
+            docs.append((head, body[: -len(eol)] if body.endswith(eol) else body))
+        meta_head, meta = docs[0]
+        content_head, content = docs[1]
+        content_type = "application/octet-stream"
+        for line in content_head.decode("latin-1").splitlines():
+            if line.lower().startswith("content-type:"):
+                content_type = line.split(":", 1)[1].strip()
+        return {"meta": json.loads(meta), "content": content, "content-type": content_type}
+
+    emu._read_data = read_data
+
+
 def _serve(argv: list[str]) -> None:  # pragma: no cover - runs in the child
     import argparse
     import logging
@@ -217,6 +245,7 @@ def _serve(argv: list[str]) -> None:  # pragma: no cover - runs in the child
         httpd.serve_forever()
 
     emu.APIThread.run = run
+    _exact_multipart_uploads(emu)
     srv = emu.create_server(a.host, a.port, in_memory=True)
 
     stop = threading.Event()

@@ -1,0 +1,233 @@
+"""Request concurrency for cube I/O: the knobs, their defaults, and how dask chunks are grouped.
+
+Object stores answer each request in 10-100 ms, so a cube of many small chunks is fast only when
+many requests are in flight at once. objstore keeps ``max_concurrency`` requests in flight per
+process for reads and writes (a profile field, default :data:`DEFAULT_MAX_CONCURRENCY`, measured
+with ``benchmarks/bench_io.py``), whatever the number of cores:
+
+* the HTTP connection pool of the filesystem that zarr uses is sized to ``max_concurrency``;
+* zarr's per-call limit (``async.concurrency``, default 10) is raised to ``max_concurrency``;
+* a dask task reads or writes a *group* of up to ``max_concurrency`` stored chunks concurrently
+  (:func:`group_chunks`), so dask's few threads (one per core) still keep the pipe full; the
+  client's working set stays near ``threads x max_concurrency x chunk size``.
+
+This module imports nothing heavy: zarr and dask are imported inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "DEFAULT_MAX_CONCURRENCY",
+    "ENGINES",
+    "DEFAULT_ENGINE",
+    "engine",
+    "DEFAULT_GROUP_BYTES",
+    "max_concurrency",
+    "io_storage_options",
+    "raise_zarr_concurrency",
+    "ArrayInfo",
+    "group_factors",
+    "group_chunks",
+]
+
+#: Requests in flight per process when a profile sets no ``max_concurrency``. Measured with
+#: ``benchmarks/bench_io.py --sweep`` (25 ms each way): 16 leaves throughput on the table, 64 and
+#: 128 reach the raw-client floor; 64 keeps connection counts polite.
+DEFAULT_MAX_CONCURRENCY = 64
+
+#: Upper bound on the bytes of one grouped dask chunk when dask's ``array.chunk-size`` is unset.
+DEFAULT_GROUP_BYTES = 128 * 2**20
+
+
+#: I/O engines behind the same profiles. ``fsspec`` (s3fs, gcsfs, adlfs, objstore's Swift) works
+#: everywhere; ``obstore`` (Rust, zarr's ``ObjectStore``) is offered for S3.
+ENGINES = ("auto", "fsspec", "obstore")
+#: ``auto``: obstore for S3 where it can do exactly what the profile says (see
+#: :func:`obstore_translatable`), fsspec otherwise. Measured with ``benchmarks/bench_io.py``:
+#: on S3, obstore reaches the raw-client floor for reads and writes, s3fs spends 2-3 ms of CPU per
+#: request and writes at about twice the floor (docs/performance.md).
+DEFAULT_ENGINE = "auto"
+OBSTORE_PROTOCOLS = ("s3", "s3a")
+#: s3fs storage options the obstore engine translates; any other option means fsspec.
+OBSTORE_OPTIONS = frozenset({"key", "secret", "token", "anon", "endpoint_url", "client_kwargs",
+                             "requester_pays"})
+
+
+def engine(profile: Any, protocol: str, options: Mapping[str, Any] | None = None) -> str:
+    """The I/O engine (``fsspec`` or ``obstore``) for ``protocol`` under ``profile``.
+
+    The profile's ``engine`` field if it has one, else ``OBJSTORE_ENGINE``, else
+    :data:`DEFAULT_ENGINE`; ``auto`` picks obstore for S3 when it is installed and the storage
+    options translate (explicit keys or anonymous; endpoint, region, requester pays), else fsspec.
+    Backends other than S3 always use fsspec.
+    """
+    import os
+
+    name = str(getattr(profile, "engine", None) or os.environ.get("OBJSTORE_ENGINE")
+               or DEFAULT_ENGINE).lower()
+    if name not in ENGINES:
+        from .errors import ConfigError
+
+        raise ConfigError(f"unknown I/O engine {name!r}: expected one of {', '.join(ENGINES)}")
+    if protocol not in OBSTORE_PROTOCOLS:
+        return "fsspec"
+    if name == "auto":
+        return "obstore" if obstore_translatable(options or {}) else "fsspec"
+    return name
+
+
+def obstore_translatable(options: Mapping[str, Any]) -> bool:
+    """True if obstore is installed and can use exactly these s3fs storage options."""
+    import importlib.util
+
+    if importlib.util.find_spec("obstore") is None:
+        return False
+    if set(options) - OBSTORE_OPTIONS:
+        return False
+    if set(options.get("client_kwargs") or {}) - {"region_name", "endpoint_url"}:
+        return False
+    return bool(options.get("anon") or options.get("key"))  # ambient credentials: botocore
+
+
+def max_concurrency(profile: Any) -> int:
+    """The profile's ``max_concurrency``, or the measured default."""
+    n = getattr(profile, "max_concurrency", None)
+    return int(n) if n else DEFAULT_MAX_CONCURRENCY
+
+
+def io_storage_options(protocol: str, options: Mapping[str, Any], n: int) -> dict[str, Any]:
+    """``options`` plus a connection pool of at least ``n`` connections (what the user set wins).
+
+    s3fs: ``config_kwargs.max_pool_connections`` (botocore's default is 10). Swift (objstore's own
+    filesystem): ``max_concurrency`` is its pool size. gcsfs and adlfs use aiohttp sessions whose
+    pools hold 100 connections, enough for the default.
+    """
+    out = dict(options)
+    if protocol in ("s3", "s3a"):
+        config = dict(out.get("config_kwargs") or {})
+        config.setdefault("max_pool_connections", n)
+        out["config_kwargs"] = config
+    elif protocol == "swift":
+        out.setdefault("max_concurrency", n)
+    return out
+
+
+_raised_to = 0
+
+
+def raise_zarr_concurrency(n: int) -> None:
+    """Raise zarr's ``async.concurrency`` (requests per zarr call) to at least ``n``.
+
+    Process-wide and only ever upwards: a larger value set by the user is kept.
+    """
+    global _raised_to
+    if n <= _raised_to:
+        return
+    import zarr
+
+    if int(zarr.config.get("async.concurrency") or 0) < n:
+        zarr.config.set({"async.concurrency": n})
+    _raised_to = n
+
+
+# ------------------------------------------------------------------------------ chunk grouping
+@dataclass(frozen=True)
+class ArrayInfo:
+    """What grouping needs to know about one stored array."""
+
+    dims: tuple[str, ...]
+    shape: tuple[int, ...]
+    chunks: tuple[int, ...]  # stored chunk (or shard) shape: one object per chunk
+    itemsize: int
+
+    @property
+    def chunk_bytes(self) -> int:
+        return math.prod(self.chunks) * max(1, self.itemsize)
+
+
+def group_factors(info: ArrayInfo, target: int, max_bytes: int) -> tuple[int, ...]:
+    """How many stored chunks, per dimension, one dask chunk should cover.
+
+    Outermost dimension first, and an inner dimension only once the outer ones are covered whole
+    (so a group is a contiguous block): at most ``target`` chunks and ``max_bytes`` per group.
+    """
+    factors = [1] * len(info.shape)
+    budget = max(1, target)
+    nbytes = info.chunk_bytes
+    for d, (size, chunk) in enumerate(zip(info.shape, info.chunks, strict=True)):
+        n_chunks = max(1, math.ceil(size / chunk)) if chunk else 1
+        f = max(1, min(n_chunks, budget, max_bytes // max(1, nbytes)))
+        factors[d] = f
+        budget //= f
+        nbytes *= f
+        if f < n_chunks or budget <= 1:
+            break
+    return tuple(factors)
+
+
+def group_chunks(arrays: Iterable[ArrayInfo], target: int,
+                 max_bytes: int | None = None) -> dict[str, int]:
+    """A dims -> dask chunk size mapping (for ``xr.open_zarr(chunks=...)`` / ``Dataset.chunk``).
+
+    Each dimension's size is a whole number of stored chunks, chosen so that a dask chunk of every
+    array covers at most ``target`` stored chunks and ``max_bytes``. A dimension whose arrays
+    disagree on the stored chunk size is left out (xarray then uses the stored chunks).
+    """
+    if max_bytes is None:
+        max_bytes = _dask_chunk_bytes()
+    stored: dict[str, set[int]] = {}
+    extent: dict[str, int] = {}
+    limit: dict[str, int] = {}
+    for info in arrays:
+        if not info.shape:
+            continue
+        factors = group_factors(info, target, max_bytes)
+        for dim, size, chunk, f in zip(info.dims, info.shape, info.chunks, factors, strict=True):
+            stored.setdefault(dim, set()).add(chunk)
+            extent[dim] = max(extent.get(dim, 0), size)
+            if f * chunk < size:  # this array is constrained along dim
+                limit[dim] = min(limit.get(dim, f), f)
+    out: dict[str, int] = {}
+    for dim, sizes in stored.items():
+        if len(sizes) != 1:
+            continue
+        (chunk,) = sizes
+        out[dim] = min(extent[dim], limit[dim] * chunk) if dim in limit else max(extent[dim], 1)
+    return out
+
+
+def _dask_chunk_bytes() -> int:
+    try:
+        import dask
+        from dask.utils import parse_bytes
+
+        value = dask.config.get("array.chunk-size", None)
+        return int(parse_bytes(value)) if value else DEFAULT_GROUP_BYTES
+    except Exception:  # noqa: BLE001 - dask missing or a strange setting: use the default
+        return DEFAULT_GROUP_BYTES
+
+
+def write_chunks(dask_chunks: Sequence[Sequence[int]], stored: Sequence[int], target: int,
+                 max_bytes: int, itemsize: int) -> tuple[int, ...] | None:
+    """Dask chunk sizes grouping ``stored`` chunks for writing, or None to leave the array alone.
+
+    Only regular dask chunkings that are whole multiples of the stored chunks are regrouped (so
+    no two dask chunks ever write to the same stored chunk); the groups never shrink a dask chunk.
+    """
+    shape = tuple(sum(c) for c in dask_chunks)
+    current = []
+    for sizes, s in zip(dask_chunks, stored, strict=True):
+        body = sizes[:-1] if len(sizes) > 1 else sizes
+        if not s or len(set(body)) > 1 or body[0] % s:
+            return None
+        current.append(body[0])
+    per_chunk = math.prod(c // s for c, s in zip(current, stored, strict=True))
+    info = ArrayInfo(tuple(str(i) for i in range(len(shape))), shape, tuple(current), itemsize)
+    factors = group_factors(info, max(1, target // per_chunk), max_bytes)
+    new = tuple(c * f for c, f in zip(current, factors, strict=True))
+    return None if new == tuple(current) else new

@@ -1,0 +1,207 @@
+"""Performance behaviour that can be asserted exactly: request counts through the counting proxy,
+which objects are written and in what order, dask chunk grouping, connection pools, memory.
+
+No timings here: times are printed by ``benchmarks/`` (see docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import sys
+import tracemalloc
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+import objstore
+from objstore import perf
+from objstore.profiles import S3Profile, Source
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from latency_proxy import LatencyProxy  # noqa: E402
+
+ENGINES = ["fsspec", "obstore"]
+
+
+@pytest.fixture
+def proxy(s3_rig):
+    with LatencyProxy("127.0.0.1", s3_rig.server.port, delay_s=0.0, record=True) as px:
+        yield px
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request, monkeypatch):
+    monkeypatch.setenv("OBJSTORE_ENGINE", request.param)
+    return request.param
+
+
+def _profile(proxy, **kw) -> S3Profile:
+    return S3Profile(name="counted", key="testing", secret="testing", endpoint_url=proxy.url,
+                     source=Source(kind="test"), **kw)
+
+
+def _cube(n_time: int = 12) -> xr.Dataset:
+    rng = np.random.default_rng(0)
+    return xr.Dataset(
+        {"tas": (("time", "lat", "lon"), rng.standard_normal((n_time, 8, 16)).astype("f4"))},
+        coords={"time": pd.date_range("2001-01-01", periods=n_time),
+                "lat": np.arange(8.0), "lon": np.arange(16.0)},
+    )
+
+
+ONE_PER_STEP = {"tas": {"chunks": (1, 8, 16)}}
+
+
+def _names(proxy, method: str | None = None) -> list[str]:
+    return [t.split("?")[0].rsplit("/", 1)[-1] for m, t in proxy.requests
+            if method is None or m == method]
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_open_reaches_the_data_in_four_requests(s3_rig, proxy, engine, fmt):
+    url = s3_rig.url(f"open{fmt}.zarr")
+    objstore.write_cube(_cube(), url, profile=s3_rig.profile, zarr_format=fmt,
+                        encoding=ONE_PER_STEP)
+    prof = _profile(proxy)
+    proxy.reset_counts()
+    ds = objstore.open_cube(url, profile=prof, zarr_format=fmt)
+    assert proxy.counts == {"GET": 4, "total": 4}  # metadata, then time, lat, lon at once
+    assert ds["tas"].shape == (12, 8, 16) and ds.time.size == 12
+
+    if fmt == 3:  # format unknown: ask for .zmetadata first, then zarr.json; remembered after
+        from objstore.cubestore import _formats
+
+        _formats.clear()
+        proxy.reset_counts()
+        objstore.open_cube(url, profile=prof)
+        assert proxy.counts["total"] == 5
+        proxy.reset_counts()
+        objstore.open_cube(url, profile=prof)
+        assert proxy.counts["total"] == 4
+
+
+def test_full_read_sends_one_get_per_chunk_and_no_head(s3_rig, proxy, engine):
+    url = s3_rig.url("read.zarr")
+    cube = _cube()
+    objstore.write_cube(cube, url, profile=s3_rig.profile, encoding=ONE_PER_STEP)
+    prof = _profile(proxy)
+    proxy.reset_counts()
+    back = objstore.open_cube(url, profile=prof).load()
+    xr.testing.assert_identical(back, cube)
+    assert proxy.counts == {"GET": 4 + 12, "total": 4 + 12}
+
+    proxy.reset_counts()
+    objstore.open_cube(url, profile=prof, chunks=None).load()
+    assert proxy.counts == {"GET": 4 + 12, "total": 4 + 12}
+
+    proxy.reset_counts()  # a slice of a grouped dask chunk still reads only its own chunk
+    one = objstore.open_cube(url, profile=prof)["tas"].isel(time=3).values
+    np.testing.assert_array_equal(one, cube["tas"].values[3])
+    assert proxy.counts == {"GET": 4 + 1, "total": 4 + 1}
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_write_puts_each_metadata_object_once_consolidated_last(s3_rig, proxy, engine, fmt):
+    url = s3_rig.url(f"write{fmt}.zarr")
+    prof = _profile(proxy)
+    objstore.write_cube(_cube().chunk({"time": 1}), url, profile=prof, zarr_format=fmt)
+    puts = [t.split("?")[0] for m, t in proxy.requests if m == "PUT"]
+    assert "HEAD" not in proxy.counts
+    keys = [p.split(f"write{fmt}.zarr/", 1)[1] for p in puts]
+    assert Counter(keys).most_common(1)[0][1] == 1  # every object written once
+    meta = [k for k in keys if k.rsplit("/", 1)[-1] in (".zarray", ".zattrs", ".zgroup",
+                                                        ".zmetadata", "zarr.json")]
+    assert keys[-1] == (".zmetadata" if fmt == 2 else "zarr.json")  # the commit point, last
+    n_chunks = 12 + 3
+    assert len(keys) == n_chunks + len(meta)
+    xr.testing.assert_identical(objstore.open_cube(url, profile=prof).load(), _cube())
+
+
+def test_unconsolidated_cube_opens_with_a_warning_that_says_the_fix(s3_rig, small_cube):
+    url = s3_rig.url("loose.zarr")
+    objstore.write_cube(small_cube, url, profile=s3_rig.profile, consolidated=False)
+    with pytest.warns(UserWarning, match="no consolidated metadata.*publish it with consolidated"):
+        ds = objstore.open_cube(url, profile=s3_rig.profile)
+    xr.testing.assert_identical(ds.load(), small_cube.load())
+
+
+def test_dask_chunks_group_stored_chunks_up_to_max_concurrency(s3_rig, proxy):
+    url = s3_rig.url("grouped.zarr")
+    objstore.write_cube(_cube(40), url, profile=s3_rig.profile, encoding=ONE_PER_STEP)
+    ds = objstore.open_cube(url, profile=_profile(proxy, max_concurrency=16))
+    assert ds["tas"].chunks == ((16, 16, 8), (8,), (16,))
+    assert ds["tas"].encoding["chunks"] == (1, 8, 16)  # what is stored is unchanged
+    assert objstore.open_cube(url, profile=s3_rig.profile, chunks={})["tas"].chunks[0] == (1,) * 40
+
+
+def test_dask_writes_group_chunks_but_store_the_users_chunking(s3_rig, proxy):
+    url = s3_rig.url("wgroup.zarr")
+    prof = _profile(proxy, max_concurrency=8)
+    objstore.write_cube(_cube(20).chunk({"time": 1}), url, profile=prof)
+    back = objstore.open_cube(url, profile=prof)
+    assert back["tas"].encoding["chunks"] == (1, 8, 16)
+    assert sum(1 for n in _names(proxy, "PUT") if n.endswith(".0.0")) == 20
+
+
+def test_connection_pool_matches_max_concurrency(monkeypatch):
+    monkeypatch.setenv("OBJSTORE_ENGINE", "fsspec")
+    prof = S3Profile(name="p", key="k", secret="s", endpoint_url="http://127.0.0.1:9",
+                     max_concurrency=24)
+    store = objstore.resolve("s3://b/c.zarr", prof).zarr_store()
+    assert store.max_concurrency == 24
+    assert store._store.fs.config_kwargs["max_pool_connections"] == 24
+    default = objstore.resolve("s3://b/c.zarr", S3Profile(name="q", key="k", secret="s"))
+    assert default.zarr_store().max_concurrency == perf.DEFAULT_MAX_CONCURRENCY
+
+
+def test_engine_choice():
+    keys = {"key": "k", "secret": "s", "endpoint_url": "http://x"}
+    prof = S3Profile(name="p")
+    assert perf.engine(prof, "s3", keys) == "obstore"
+    assert perf.engine(prof, "s3", {"anon": True}) == "obstore"
+    assert perf.engine(prof, "s3", {"profile": "sso"}) == "fsspec"  # botocore's credential chain
+    assert perf.engine(prof, "s3", {**keys, "config_kwargs": {"x": 1}}) == "fsspec"
+    assert perf.engine(prof, "gcs", {}) == "fsspec"
+
+
+def test_group_chunks():
+    a = perf.ArrayInfo(("time", "lat", "lon"), (1000, 128, 128), (1, 128, 128), 4)
+    assert perf.group_factors(a, 64, 2**30) == (64, 1, 1)
+    assert perf.group_chunks([a], 64, 2**30) == {"time": 64, "lat": 128, "lon": 128}
+    assert perf.group_chunks([a], 64, 4 * 65536)["time"] == 4  # the byte cap wins
+    b = perf.ArrayInfo(("time", "y"), (10, 1000), (10, 10), 8)  # outer dim covered: go inner
+    assert perf.group_factors(b, 20, 2**30) == (1, 20)
+
+
+def test_memory_stays_near_requests_in_flight_times_chunk_size(s3_rig, monkeypatch):
+    """A 128 MiB dask cube written and reduced with max_concurrency=4: the client's Python-side
+    allocations stay a small multiple of 4 x 256 KiB (measured: about 16 MB writing, 7 MB
+    reading), far from the cube's size."""
+    import dask.array as da
+
+    monkeypatch.setenv("OBJSTORE_ENGINE", "fsspec")  # its buffers are all Python objects
+    n, chunk = 512, (1, 256, 256)  # 512 chunks of 256 KiB
+    data = da.random.default_rng(0).standard_normal((n, 256, 256), chunks=chunk, dtype="f4")
+    cube = xr.Dataset({"v": (("t", "y", "x"), data)})
+    prof = s3_rig.profile.model_copy(update={"max_concurrency": 4})
+    url = s3_rig.url("big.zarr")
+    size = n * 256 * 256 * 4
+    warm = cube.isel(t=slice(0, 8))  # first use imports and allocates once: not the point here
+    objstore.write_cube(warm, s3_rig.url("warm.zarr"), profile=prof)
+    objstore.open_cube(s3_rig.url("warm.zarr"), profile=prof)["v"].sum().compute()
+
+    tracemalloc.start()
+    try:
+        objstore.write_cube(cube, url, profile=prof, encoding={"v": {"compressors": None}})
+        _, peak_write = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        total = float(objstore.open_cube(url, profile=prof)["v"].sum().compute())
+        _, peak_read = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert np.isfinite(total)
+    assert peak_write < size / 4, (peak_write, size)
+    assert peak_read < size / 4, (peak_read, size)
