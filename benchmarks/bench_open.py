@@ -25,7 +25,7 @@ def run(delays: list[float], repeat: int = 3) -> list[list[str]]:
     import xarray as xr
 
     import objstore
-    from objstore.cubestore import _formats
+    from objstore.cube_open import _formats
     from objstore.profiles import S3Profile
 
     rows: list[list[str]] = []

@@ -46,7 +46,7 @@ def open_cube(
 
     Without consolidated metadata the cube still opens, with a warning (``consolidated=None``).
     """
-    from .cubestore import NoConsolidatedMetadata, open_dataset
+    from .cube_open import NoConsolidatedMetadata, open_dataset
 
     r = resolve(url, profile)
     with mapped_errors(r):
@@ -91,7 +91,7 @@ def write_cube(
                 f"{url} already holds {_describe(existing)}; pass mode='w' to replace it "
                 "or mode='a' to append"
             )
-        from .cubestore import write_dataset
+        from .cube_write import write_dataset
 
         write_dataset(ds, r, mode=mode, zarr_format=zarr_format, consolidated=consolidated,
                       fresh=not existing, **kwargs)

@@ -72,7 +72,7 @@ def test_open_reaches_the_data_in_four_requests(s3_rig, proxy, engine, fmt):
     assert ds["tas"].shape == (12, 8, 16) and ds.time.size == 12
 
     if fmt == 3:  # format unknown: ask for .zmetadata first, then zarr.json; remembered after
-        from objstore.cubestore import _formats
+        from objstore.cube_open import _formats
 
         _formats.clear()
         proxy.reset_counts()

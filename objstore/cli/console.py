@@ -6,14 +6,16 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 from ..errors import ObjstoreError
 
-__all__ = ["console", "err_console", "print_json", "cli_errors"]
+__all__ = ["console", "err_console", "print_json", "cli_errors", "command", "ProfileOpt"]
+
+ProfileOpt = Annotated[str | None, typer.Option("--profile", "-p", help="Profile name")]
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False)

@@ -8,9 +8,7 @@ import typer
 
 from ..api import resolve
 from ..boundary import mapped_errors
-from .console import command, console, print_json
-
-ProfileOpt = Annotated[str | None, typer.Option("--profile", "-p", help="Profile name")]
+from .console import ProfileOpt, command, console, print_json
 
 
 @command

@@ -6,9 +6,7 @@ from typing import Annotated
 
 import typer
 
-from .console import command, console
-
-ProfileOpt = Annotated[str | None, typer.Option("--profile", "-p", help="Profile name")]
+from .console import ProfileOpt, command, console
 
 
 @command

@@ -6,10 +6,8 @@ from typing import Annotated
 
 import typer
 
-from .console import command, console, err_console, print_json
+from .console import ProfileOpt, command, console, err_console, print_json
 from .progress import TransferReporter
-
-ProfileOpt = Annotated[str | None, typer.Option("--profile", "-p", help="Profile name")]
 
 
 @command

@@ -324,3 +324,23 @@ def tail_file(path: Path, n: int = 3000) -> str:
         return path.read_text(errors="replace")[-n:]
     except OSError:
         return ""
+
+
+class ProcessServer:
+    """Mixin for a server dataclass with a ``_proc`` field: is_running, stop, context manager."""
+
+    _proc: subprocess.Popen | None
+
+    def is_running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            kill_group(self._proc)
+            self._proc = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 try:
-    from ._util import free_port, kill_group, popen_kwargs, tail_file
+    from ._util import ProcessServer, free_port, popen_kwargs, tail_file
 except ImportError:  # run as a script (tests/servers on sys.path)
-    from _util import free_port, kill_group, popen_kwargs, tail_file  # type: ignore[no-redef]
+    from _util import ProcessServer, free_port, popen_kwargs, tail_file  # type: ignore[no-redef]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AZURITE_BIN = REPO_ROOT / ".servers" / "node_modules" / ".bin" / "azurite-blob"
@@ -41,7 +41,7 @@ ACCOUNT_KEY = (
 
 # ---------------------------------------------------------------- server
 @dataclass
-class AzuriteServer:
+class AzuriteServer(ProcessServer):
     port: int
     account_name: str = ACCOUNT_NAME
     account_key: str = ACCOUNT_KEY
@@ -96,19 +96,6 @@ class AzuriteServer:
             for c in list(svc.list_containers()):
                 svc.delete_container(c.name)
 
-    def is_running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    def stop(self) -> None:
-        if self._proc is not None:
-            kill_group(self._proc)
-            self._proc = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
 def _wait_ready(proc: subprocess.Popen, port: int, log: Path, timeout: float) -> None:

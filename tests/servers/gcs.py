@@ -37,9 +37,9 @@ from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 try:
-    from ._util import free_port, kill_group, popen_kwargs, tail_file
+    from ._util import ProcessServer, free_port, popen_kwargs, tail_file
 except ImportError:  # run as a script (tests/servers on sys.path)
-    from _util import free_port, kill_group, popen_kwargs, tail_file  # type: ignore[no-redef]
+    from _util import ProcessServer, free_port, popen_kwargs, tail_file  # type: ignore[no-redef]
 
 if "gcsfs" in sys.modules and os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"].lower() in (
     "true",
@@ -57,7 +57,7 @@ NO_METADATA_ENV = {"NO_GCE_CHECK": "true", "GCE_METADATA_HOST": "127.0.0.1:9", "
 
 # ---------------------------------------------------------------- server handle
 @dataclass
-class GCSServer:
+class GCSServer(ProcessServer):
     port: int
     request_log: Path
     log_path: Path
@@ -114,19 +114,6 @@ class GCSServer:
         with open(self.request_log, "w"):
             pass
 
-    def is_running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    def stop(self) -> None:
-        if self._proc is not None:
-            kill_group(self._proc)
-            self._proc = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
 def _wait_ready(proc, port, log, timeout):

@@ -1,0 +1,240 @@
+"""Open a cube in two round trips: consolidated metadata, then every index coordinate at once,
+served to zarr and xarray from a :class:`~objstore.cubestore.CubeStore`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import threading
+import warnings
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from zarr.core.buffer import default_buffer_prototype
+from zarr.core.sync import sync
+
+from . import perf
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from .api import Resolved
+
+
+from .cubestore import CubeStore
+
+__all__ = ["NoConsolidatedMetadata", "open_dataset"]
+
+
+class NoConsolidatedMetadata(Exception):
+    """The cube has no consolidated metadata (``.zmetadata`` / ``consolidated_metadata``)."""
+
+    def __init__(self, found: bool) -> None:
+        super().__init__("no consolidated metadata")
+        self.found = found  # some metadata exists (an unconsolidated cube)
+
+
+# (url, profile name) -> zarr format seen last time: later opens ask for one key, not two.
+_formats: OrderedDict[tuple[str, str], int] = OrderedDict()
+_formats_lock = threading.Lock()
+
+
+def _remember_format(key: tuple[str, str], fmt: int) -> None:
+    with _formats_lock:
+        _formats[key] = fmt
+        _formats.move_to_end(key)
+        while len(_formats) > 512:
+            _formats.popitem(last=False)
+
+
+def _known_format(key: tuple[str, str]) -> int | None:
+    with _formats_lock:
+        return _formats.get(key)
+
+
+async def _prefetch(store: CubeStore, zarr_format: int | None, group: str | None) -> tuple[int, dict]:
+    """Fetch the consolidated metadata, then every index coordinate's chunks; cache them.
+
+    Returns ``(zarr_format, arrays)`` where ``arrays`` maps array paths to their parsed metadata
+    (``{"dims", "shape", "chunks", "itemsize", "keys"}``). Raises NoConsolidatedMetadata.
+    """
+    proto = default_buffer_prototype()
+    order = [zarr_format] if zarr_format in (2, 3) else [2, 3]
+    fmt = None
+    raw: bytes | None = None
+    found_any = False
+    for f in order:  # format 2 first: objstore's default and most published cubes
+        key = ".zmetadata" if f == 2 else "zarr.json"
+        buf = await store._fetch(key, proto)
+        if buf is None:
+            continue
+        raw = buf.to_bytes()
+        found_any = True
+        if f == 3 and not (json.loads(raw).get("consolidated_metadata") or {}).get("metadata"):
+            store._cache["zarr.json"] = raw
+            raise NoConsolidatedMetadata(found=True)
+        fmt = f
+        break
+    if fmt is None or raw is None:
+        raise NoConsolidatedMetadata(found=found_any)
+
+    cache: dict[str, bytes | None] = {}
+    arrays: dict[str, dict[str, Any]] = {}
+    if fmt == 2:
+        cache[".zmetadata"] = raw
+        cache["zarr.json"] = None
+        flat = json.loads(raw).get("metadata", {})
+        for k, v in flat.items():
+            cache[k] = json.dumps(v).encode()
+        for k, v in flat.items():
+            if k.endswith(".zarray"):
+                path = k[: -len(".zarray")].rstrip("/")
+                attrs = flat.get(f"{path}/.zattrs" if path else ".zattrs", {})
+                arrays[path] = _info_v2(path, v, attrs)
+    else:
+        doc = json.loads(raw)
+        cache["zarr.json"] = raw
+        cache[".zmetadata"] = None
+        for path, meta in _flatten_v3(doc.get("consolidated_metadata", {}).get("metadata", {})):
+            cache[f"{path}/zarr.json"] = json.dumps(meta).encode()
+            if meta.get("node_type") == "array":
+                arrays[path] = _info_v3(path, meta)
+    store._cache.update(cache)
+    store._authoritative = True
+
+    # index coordinates of the group being opened: 1-D arrays named like their dimension
+    gp = (group or "").strip("/")
+    wanted: list[str] = []
+    for path, info in arrays.items():
+        parent, _, name = path.rpartition("/")
+        if parent == gp and info["dims"] == (name,):
+            wanted.extend(info["keys"])
+    sem = asyncio.Semaphore(store.max_concurrency)
+
+    async def one(key: str) -> None:
+        async with sem:
+            buf = await store._fetch(key, proto)
+        store._cache[key] = None if buf is None else buf.to_bytes()
+
+    await asyncio.gather(*(one(k) for k in wanted))
+    return fmt, arrays
+
+
+def _chunk_keys(path: str, shape: list[int], chunks: list[int], encode: Any) -> list[str]:
+    if not shape:
+        return [f"{path}/{encode(())}" if path else encode(())]
+    if any(s == 0 for s in shape):
+        return []
+    grid = [range(math.ceil(s / c)) for s, c in zip(shape, chunks, strict=True)]
+    import itertools
+
+    prefix = f"{path}/" if path else ""
+    return [prefix + encode(idx) for idx in itertools.product(*grid)]
+
+
+def _itemsize(dtype: Any) -> int:
+    import numpy as np
+
+    try:
+        return int(np.dtype(dtype).itemsize) or 8
+    except TypeError:
+        try:
+            return int(np.dtype([tuple(f) for f in dtype]).itemsize) or 8
+        except Exception:  # noqa: BLE001
+            return 8
+
+
+def _info_v2(path: str, zarray: Mapping[str, Any], attrs: Mapping[str, Any]) -> dict[str, Any]:
+    shape = list(zarray.get("shape", []))
+    chunks = list(zarray.get("chunks", shape))
+    sep = zarray.get("dimension_separator") or "."
+    dims = tuple(attrs.get("_ARRAY_DIMENSIONS") or ())
+    n = len(shape)
+    dims = dims if len(dims) == n else tuple(f"dim_{i}" for i in range(n))
+    keys = _chunk_keys(path, shape, chunks, lambda idx: sep.join(map(str, idx)) if idx else "0")
+    return {"dims": dims, "shape": tuple(shape), "chunks": tuple(chunks),
+            "itemsize": _itemsize(zarray.get("dtype", "<f8")), "keys": keys}
+
+
+def _info_v3(path: str, meta: Mapping[str, Any]) -> dict[str, Any]:
+    shape = list(meta.get("shape", []))
+    grid = meta.get("chunk_grid", {}).get("configuration", {})
+    chunks = list(grid.get("chunk_shape", shape))
+    enc = meta.get("chunk_key_encoding", {"name": "default"})
+    sep = enc.get("configuration", {}).get("separator")
+    if enc.get("name") == "v2":
+        sep = sep or "."
+        encode = lambda idx: sep.join(map(str, idx)) if idx else "0"  # noqa: E731
+    else:
+        sep = sep or "/"
+        encode = lambda idx: "c" + "".join(sep + str(i) for i in idx)  # noqa: E731
+    names = meta.get("dimension_names") or []
+    n = len(shape)
+    dims = tuple(d or f"dim_{i}" for i, d in enumerate(names)) if len(names) == n else tuple(
+        f"dim_{i}" for i in range(n))
+    dtype = meta.get("data_type", "float64")
+    if isinstance(dtype, Mapping):
+        dtype = dtype.get("name", "float64")
+    dtype = {"numpy.datetime64": "M8[ns]", "numpy.timedelta64": "m8[ns]"}.get(str(dtype), dtype)
+    return {"dims": dims, "shape": tuple(shape), "chunks": tuple(chunks),
+            "itemsize": _itemsize(dtype), "keys": _chunk_keys(path, shape, chunks, encode)}
+
+
+def _flatten_v3(nodes: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, dict]]:
+    for name, meta in nodes.items():
+        path = f"{prefix}/{name}" if prefix else name
+        inner = (meta.get("consolidated_metadata") or {}).get("metadata") or {}
+        yield path, meta
+        if inner:
+            yield from _flatten_v3(inner, path)
+
+
+def _default_chunks(arrays: Mapping[str, dict[str, Any]], group: str | None,
+                    drop: Iterable[str], n: int) -> dict[str, int]:
+    """Grouped dask chunks for the arrays of ``group`` that xarray makes dask arrays of."""
+    gp = (group or "").strip("/")
+    dropped = set(drop)
+    infos = []
+    for path, a in arrays.items():
+        parent, _, name = path.rpartition("/")
+        if parent != gp or name in dropped or a["dims"] == (name,) or not a["shape"]:
+            continue
+        infos.append(perf.ArrayInfo(a["dims"], a["shape"], a["chunks"], a["itemsize"]))
+    return perf.group_chunks(infos, n)
+
+
+def open_dataset(r: Resolved, *, consolidated: bool | None = None,
+                 **kwargs: Any) -> xr.Dataset:
+    """Open the cube of ``r`` (see :func:`objstore.open_cube`). Raises NoConsolidatedMetadata
+    when ``consolidated`` is None/True and there is none (the caller decides how to fall back)."""
+    import xarray as xr
+
+    store = r.zarr_store(read_only=True)
+    if not isinstance(store, CubeStore):
+        store = CubeStore(store, max_concurrency=perf.max_concurrency(r.profile))
+    store.cache_metadata = True
+    perf.raise_zarr_concurrency(store.max_concurrency)
+    if consolidated is False:
+        return xr.open_zarr(store, consolidated=False, **kwargs)
+
+    memo_key = (r.url.url, r.profile.name)
+    hint = kwargs.get("zarr_format") or _known_format(memo_key)
+    try:
+        fmt, arrays = sync(_prefetch(store, hint, kwargs.get("group")))
+    except NoConsolidatedMetadata:
+        if hint and not kwargs.get("zarr_format"):  # the remembered format may be stale
+            fmt, arrays = sync(_prefetch(store, None, kwargs.get("group")))
+        else:
+            raise
+    _remember_format(memo_key, fmt)
+    if "chunks" not in kwargs:
+        drop = kwargs.get("drop_variables") or ()
+        drop = [drop] if isinstance(drop, str) else list(drop)
+        kwargs["chunks"] = _default_chunks(arrays, kwargs.get("group"), drop,
+                                           store.max_concurrency)
+    kwargs.setdefault("zarr_format", fmt)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+        return xr.open_zarr(store, consolidated=True, **kwargs)
