@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -11,7 +12,7 @@ from .errors import CredentialsError, ObjstoreError, RemoteError
 if TYPE_CHECKING:
     from .api import Resolved
 
-__all__ = ["mapped_errors"]
+__all__ = ["mapped_errors", "scrub"]
 
 _CREDENTIAL_HINTS = {
     "s3": "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or ~/.aws/credentials",
@@ -62,6 +63,19 @@ def mapped_errors(r: Resolved) -> Iterator[None]:
         raise
 
 
+# Secrets that foreign messages may carry: SAS signatures and tokens in URLs, account keys in
+# connection strings, bearer tokens and AWS signatures.
+_SECRETS = re.compile(
+    r"(?i)((?:sig|signature|x-amz-signature|x-amz-security-token|token|access_token|key)=)[^&;\s'\"]+"
+    r"|(AccountKey=)[^;\s'\"]+|(Bearer\s+)[^\s'\"]+"
+)
+
+
+def scrub(text: str) -> str:
+    """``text`` with SAS signatures, tokens, account keys and bearer tokens replaced by ``***``."""
+    return _SECRETS.sub(lambda m: (m.group(1) or m.group(2) or m.group(3)) + "***", text)
+
+
 def _short(exc: BaseException) -> str:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:300]
+    return scrub(text)[:300]

@@ -32,6 +32,7 @@ from zarr.storage._common import _dereference_path
 from zarr.storage._wrapper import WrapperStore
 
 from . import perf
+from .boundary import scrub
 
 if TYPE_CHECKING:
     from zarr.abc.store import Store
@@ -425,7 +426,7 @@ def _translate(exc: BaseException) -> BaseException:
     if not type(exc).__module__.startswith("obstore"):
         return exc
     name = type(exc).__name__
-    text = (str(exc).splitlines() or [name])[0]
+    text = scrub((str(exc).splitlines() or [name])[0])
     if name in ("PermissionDeniedError", "UnauthenticatedError"):
         return PermissionError(text)
     if name == "NotFoundError":

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from .boundary import scrub
 from .errors import CredentialsError, InvalidURLError, RemoteError
 
 if TYPE_CHECKING:
@@ -213,7 +214,7 @@ def _s3_policy(r: Resolved) -> None:
         except PermissionError as exc:
             raise CredentialsError(
                 f"cannot make s3://{bucket} public: the bucket refuses ACLs and the bucket policy "
-                f"was denied ({exc}); S3 Block Public Access may be on for the bucket or account"
+                f"was denied ({scrub(str(exc))}); S3 Block Public Access may be on for the bucket or account"
             ) from None
 
     sync(fs.loop, go)
@@ -272,7 +273,7 @@ def _gcs_public(r: Resolved) -> PublicResult:
         raise
     except Exception as exc:
         raise RemoteError(f"cannot make gs://{bucket} public: setting its IAM policy failed "
-                          f"({type(exc).__name__}: {str(exc)[:200]})") from None
+                          f"({type(exc).__name__}: {scrub(str(exc))[:200]})") from None
     return PublicResult(public_url(r), f"GCS IAM: allUsers as {GCS_READER_ROLE}")
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from .boundary import scrub
 from .errors import CubeExistsError, CubeNotFoundError, InvalidURLError, ObjstoreError
 from .transfer import (
     Item,
@@ -246,7 +247,7 @@ def _stage(src: Any, chunks: dict[str, Any], zarr_format: int, reporter: Reporte
     except Exception as exc:
         tmp.cleanup()
         raise SourceError(f"{path}: xarray cannot open it ({type(exc).__name__}: "
-                          f"{str(exc).splitlines()[0][:200] if str(exc) else ''})") from None
+                          f"{scrub(str(exc).splitlines()[0])[:200] if str(exc) else ''})") from None
     say(f"converting {path.name} to zarr"
         + (f" ({_chunks_text(chunks)})" if chunks else f" (chunks about {DEFAULT_CHUNK_TARGET})"))
     with ds:
@@ -314,7 +315,7 @@ def _check_consolidated(staged: _Staged, reporter: Reporter) -> None:
         fresh = _consolidate_in_memory(items, fmt)
     except Exception as exc:
         raise SourceError(f"{staged.root}: its zarr metadata cannot be read "
-                          f"({type(exc).__name__}: {str(exc)[:200]})") from None
+                          f"({type(exc).__name__}: {scrub(str(exc))[:200]})") from None
     current = items.get(key)
     try:
         present = _consolidated_part(_read(current), fmt) if current is not None else None
@@ -625,7 +626,7 @@ def _prove(url: str, staged: _Staged) -> None:
     except Exception as exc:
         raise PublicReadError(
             f"{url} was published and made public, but an anonymous reader cannot open it "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''})"
+            f"({type(exc).__name__}: {scrub(str(exc).splitlines()[0])[:200] if str(exc) else ''})"
         ) from None
     ours = staged.dataset()
     problems = []

@@ -228,3 +228,13 @@ def test_resolved_repr_hides_secrets():
     toml(f'[profiles.p]\nkey = "AKIA1"\nsecret = "{SECRET}"\n')
     r = objstore.resolve("s3://b/k", "p")
     assert SECRET not in repr(r) and SECRET not in repr(r.profile) and SECRET not in str(r.profile)
+
+
+def test_foreign_error_text_is_scrubbed_of_secrets():
+    from objstore.boundary import scrub
+
+    text = scrub("403, url='http://h/c/k?sv=2020-10&sig=abc%2Fdef&se=1' AccountKey=Eby8==;X "
+                 "Authorization: Bearer ya29.secret X-Amz-Signature=deadbeef")
+    for secret in ("abc%2Fdef", "Eby8==", "ya29.secret", "deadbeef"):
+        assert secret not in text
+    assert "sv=2020-10" in text and "se=1" in text

@@ -10,7 +10,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
+from ..boundary import scrub
 from ..errors import ObjstoreError
 
 __all__ = ["console", "err_console", "print_json", "cli_errors", "command", "ProfileOpt"]
@@ -31,7 +33,7 @@ def cli_errors() -> Iterator[None]:
     try:
         yield
     except ObjstoreError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", markup=True)
+        err_console.print(f"[red]error:[/red] {escape(scrub(str(exc)))}", markup=True)
         raise typer.Exit(1) from None
 
 

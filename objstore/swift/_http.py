@@ -18,6 +18,8 @@ from urllib.parse import quote, urlsplit
 
 import aiohttp
 
+from ..boundary import scrub
+
 __all__ = ["RequestStats"]
 
 _CHUNK = 1 << 20
@@ -157,7 +159,7 @@ async def _file_chunks(path: str | Path | IO[bytes], offset: int, length: int
 
 def _safe(exc: BaseException) -> str:
     """An exception's text without URLs' query strings (tokens never travel there, but be sure)."""
-    text = str(exc).splitlines()[0] if str(exc) else ""
+    text = scrub(str(exc).splitlines()[0]) if str(exc) else ""
     for word in text.split():
         if "://" in word and "?" in word:
             u = urlsplit(word.strip("'\"(),"))
