@@ -35,9 +35,9 @@ __all__ = [
     "group_chunks",
 ]
 
-#: Requests in flight per process when a profile sets no ``max_concurrency``. Measured with
-#: ``benchmarks/bench_io.py --sweep`` (25 ms each way): 16 leaves throughput on the table, 64 and
-#: 128 reach the raw-client floor; 64 keeps connection counts polite.
+#: Requests in flight per process when a profile sets no ``max_concurrency``: the raw-client
+#: floor's setting, at which full reads and writes measured 1.1-1.5x of that floor (25 ms each
+#: way, docs/performance.md); ``benchmarks/bench_io.py --sweep`` measures other values.
 DEFAULT_MAX_CONCURRENCY = 64
 
 #: Upper bound on the bytes of one grouped dask chunk when dask's ``array.chunk-size`` is unset.
