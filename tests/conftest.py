@@ -41,22 +41,26 @@ def server_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("servers")
 
 
-@pytest.fixture(scope="session")
-def moto(server_logs: Path):
-    from servers.moto import start_moto
+def _session_server(start: str, subdir: str):  # type: ignore[no-untyped-def]
+    """A session fixture that starts ``servers.<module>.<start>(server_logs / subdir)``."""
 
-    server = start_moto(server_logs)
-    yield server
-    server.stop()
+    @pytest.fixture(scope="session")
+    def fixture(server_logs: Path):  # type: ignore[no-untyped-def]
+        import importlib
+
+        module, func = start.rsplit(".", 1)
+        (server_logs / subdir).mkdir(exist_ok=True)
+        server = getattr(importlib.import_module(module), func)(server_logs / subdir)
+        yield server
+        server.stop()
+
+    return fixture
 
 
-@pytest.fixture(scope="session")
-def swift_server(server_logs: Path):
-    from servers.swift import start_swift
-
-    server = start_swift(server_logs / "swift")
-    yield server
-    server.stop()
+moto = _session_server("servers.moto.start_moto", "moto")
+swift_server = _session_server("servers.swift.start_swift", "swift")
+gcs_server = _session_server("servers.gcs.start_gcs", "gcs")
+azurite = _session_server("servers.azurite.start_azurite", "azurite")
 
 
 @pytest.fixture(scope="session")
@@ -64,24 +68,6 @@ def keystone_server(server_logs: Path, swift_server):
     from servers.keystone import start_keystone
 
     server = start_keystone(server_logs / "keystone", swift_server)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def gcs_server(server_logs: Path):
-    from servers.gcs import start_gcs
-
-    server = start_gcs(server_logs / "gcs")
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def azurite(server_logs: Path):
-    from servers.azurite import start_azurite
-
-    server = start_azurite(server_logs / "azurite")
     yield server
     server.stop()
 

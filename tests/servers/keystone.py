@@ -19,8 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-try:
-    from ._util import (
+from servers._util import (
         SYSTEM_PYTHON,
         ManagedProcess,
         ServerError,
@@ -31,20 +30,7 @@ try:
         stop_all,
         wait_for_http,
     )
-    from .swift import SwiftServer, port_clash, reset_account
-except ImportError:  # imported as a top-level module (tests/servers on sys.path)
-    from _util import (  # type: ignore
-        SYSTEM_PYTHON,
-        ManagedProcess,
-        ServerError,
-        free_ports,
-        http_request,
-        run_checked,
-        start_process,
-        stop_all,
-        wait_for_http,
-    )
-    from swift import SwiftServer, port_clash, reset_account  # type: ignore
+from servers.swift import SwiftServer, port_clash, reset_account
 
 __all__ = ["KeystoneServer", "start_keystone"]
 

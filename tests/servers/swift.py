@@ -33,22 +33,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
-try:
-    from ._util import (
-        SYSTEM_PYTHON,
-        ManagedProcess,
-        ServerError,
-        free_ports,
-        free_udp_port,
-        http_request,
-        start_process,
-        stop_all,
-        supports_user_xattr,
-        tcp_open,
-        wait_until,
-    )
-except ImportError:  # imported as a top-level module (tests/servers on sys.path)
-    from _util import (  # type: ignore
+from servers._util import (
         SYSTEM_PYTHON,
         ManagedProcess,
         ServerError,

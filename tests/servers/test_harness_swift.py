@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
-from pathlib import Path
 
 import pytest
-
-try:
-    from tests.servers._util import http_request
-    from tests.servers.keystone import KeystoneServer, start_keystone
-    from tests.servers.swift import SwiftServer, start_swift
-except ModuleNotFoundError:  # repo root not on sys.path
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from tests.servers._util import http_request
-    from tests.servers.keystone import KeystoneServer, start_keystone
-    from tests.servers.swift import SwiftServer, start_swift
+from servers._util import http_request
+from servers.keystone import KeystoneServer, start_keystone
+from servers.swift import SwiftServer, start_swift
 
 
 @pytest.fixture(scope="session")
