@@ -202,7 +202,8 @@ def list_tree(r: Resolved, base: str | None = None) -> dict[str, Item]:
             continue
         out[rel] = Item(rel, int(info.get("size") or 0), remote=str(name).rstrip("/"),
                         md5=remote_md5(info), info=info)
-    if not out and base and "/" in base:  # a single object: find() may not list it
+    if not out and base and "/" in base and r.protocol != "swift":  # a single object: find()
+        # may not list it (objstore's Swift find() does, with one HEAD)
         try:
             info = fs.info(base)
         except (FileNotFoundError, NotADirectoryError):

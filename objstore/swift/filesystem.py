@@ -391,20 +391,26 @@ class SwiftFileSystem(AsyncFileSystem):
             h = reply.headers
             return {"name": container, "size": int(h.get("X-Container-Bytes-Used", 0)),
                     "type": "directory", "count": int(h.get("X-Container-Object-Count", 0))}
-        reply = await self._request("HEAD", container, key, allow=(404,))
-        if reply.status != 404:
-            h = reply.headers
-            ctype = h.get("Content-Type", "")
-            return {
-                "name": self._full(container, key), "size": int(h.get("Content-Length", 0)),
-                "type": "directory" if ctype.split(";")[0] in _DIR_TYPES else "file",
-                "ETag": h.get("Etag", "").strip('"'), "last_modified": h.get("Last-Modified"),
-                "content_type": ctype, "slo": h.get("X-Static-Large-Object", "").lower() == "true",
-            }
+        if (found := await self._head(container, key)) is not None:
+            return found
         if await self._listing(container, key + "/", limit=1):
             return {"name": self._full(container, key), "size": 0, "type": "directory"}
         url = self.url_of(path)
         raise FileNotFoundError(errno.ENOENT, f"not found: {container}/{key} ({url})")
+
+    async def _head(self, container: str, key: str) -> dict[str, Any] | None:
+        """The object's info from one HEAD, or None if there is no such object."""
+        reply = await self._request("HEAD", container, key, allow=(404,))
+        if reply.status == 404:
+            return None
+        h = reply.headers
+        ctype = h.get("Content-Type", "")
+        return {
+            "name": self._full(container, key), "size": int(h.get("Content-Length", 0)),
+            "type": "directory" if ctype.split(";")[0] in _DIR_TYPES else "file",
+            "ETag": h.get("Etag", "").strip('"'), "last_modified": h.get("Last-Modified"),
+            "content_type": ctype, "slo": h.get("X-Static-Large-Object", "").lower() == "true",
+        }
 
     async def _find(self, path: str, maxdepth: int | None = None, withdirs: bool = False,
                     **kwargs: Any) -> Any:
@@ -431,13 +437,10 @@ class SwiftFileSystem(AsyncFileSystem):
                     if "/" not in parent:
                         break
                     parent = parent.rsplit("/", 1)[0]
-        if not out and key:
-            try:
-                info = await self._info(root)
-                if info["type"] == "file":
-                    out[root] = info
-            except FileNotFoundError:
-                pass
+        if not out and key:  # the listing said "no directory": one HEAD says whether it's a file
+            info = await self._head(container, key)
+            if info is not None and info["type"] == "file":
+                out[root] = info
         if maxdepth:  # one listing, then keep what lies at most maxdepth levels below
             out = {n: i for n, i in out.items() if n == root or n.count("/") < depth}
         names = sorted(out)
