@@ -159,7 +159,8 @@ def test_connection_pool_matches_max_concurrency(monkeypatch):
 
 def test_engine_choice():
     keys = {"key": "k", "secret": "s", "endpoint_url": "http://x"}
-    prof = S3Profile(name="p")
+    assert perf.engine(S3Profile(name="d"), "s3", keys) == "fsspec"  # the default
+    prof = S3Profile(name="p", engine="auto")
     assert perf.engine(prof, "s3", keys) == "obstore"
     assert perf.engine(prof, "s3", {"anon": True}) == "obstore"
     assert perf.engine(prof, "s3", {"profile": "sso"}) == "fsspec"  # botocore's credential chain
