@@ -43,6 +43,7 @@ SOURCES: list[tuple[str, Loader]] = [
     ("Google Cloud environment variables", gcs.load),
     ("Azure environment variables", azure.load),
     ("AWS config and credentials files", aws.load_files),
+    ("OpenStack clouds.yaml", openstack.load_clouds),
     ("built-in presets", lambda env: presets.load()),
 ]
 
@@ -103,6 +104,7 @@ class ProfileRegistry:
             f"objstore config file {toml_file.config_path(self.env)}",
             "environment variables AWS_*, OS_*/ST_*, GOOGLE_*, AZURE_STORAGE_*",
             f"AWS files {aws.config_file(self.env)} and {aws.credentials_file(self.env)}",
+            f"OpenStack clouds.yaml {openstack.clouds_file(self.env) or '(none found)'}",
             f"presets in {presets.presets_dir()}",
         ]
 
@@ -212,6 +214,8 @@ _cache: tuple[tuple[object, ...], ProfileRegistry] | None = None
 def _fingerprint(env: Mapping[str, str]) -> tuple[object, ...]:
     items = tuple(sorted((k, v) for k, v in env.items() if k.startswith(ENV_PREFIXES)))
     files = [toml_file.config_path(env), aws.config_file(env), aws.credentials_file(env)]
+    if (clouds := openstack.clouds_file(env)) is not None:
+        files.append(clouds)
     stamps: list[tuple[str, int | None, int | None]] = []
     for f in files:
         try:

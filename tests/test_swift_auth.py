@@ -3,6 +3,7 @@ short-lived and rejected tokens, and errors that name what is wrong without leak
 
 from __future__ import annotations
 
+import os
 import pickle
 import stat
 import time
@@ -201,3 +202,30 @@ def test_cli_swift_token_prints_exports_usable_by_the_swift_cli(swift_server, mo
     stat = subprocess.run(["swift", "--os-storage-url", env["OS_STORAGE_URL"], "--os-auth-token",
                            env["OS_AUTH_TOKEN"], "stat"], capture_output=True, text=True, timeout=60)
     assert stat.returncode == 0 and "AUTH_test" in stat.stdout
+
+
+def test_os_cloud_with_clouds_yaml(keystone_server, monkeypatch, small_cube, tmp_path):
+    ks = keystone_server
+    clouds = tmp_path / "clouds.yaml"
+    clouds.write_text(
+        "clouds:\n  lab:\n    auth:\n"
+        f"      auth_url: {ks.auth_url}\n      username: {ks.username}\n"
+        f"      password: {ks.password}\n      project_name: {ks.project_name}\n"
+        f"      user_domain_name: {ks.user_domain_name}\n"
+        f"      project_domain_name: {ks.project_domain_name}\n"
+        f"    region_name: {ks.region_name}\n    identity_api_version: 3\n")
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds))
+    reg = objstore.ProfileRegistry(env=dict(os.environ))
+    lab = reg.get("lab")
+    assert lab.backend == "swift" and lab.source.kind == "clouds.yaml" and "[lab]" in str(lab.source)
+    assert ks.password not in repr(lab)
+
+    monkeypatch.setenv("OS_CLOUD", "lab")
+    url = "swift://ccubes/c.zarr"
+    objstore.write_cube(small_cube, url)  # swift-env from OS_CLOUD
+    assert objstore.resolve(url).profile.source.location.startswith("OS_CLOUD=lab")
+    xr.testing.assert_identical(objstore.open_cube(url, profile="lab").load(), small_cube.load())
+
+    monkeypatch.setenv("OS_CLOUD", "nope")
+    with pytest.raises(objstore.ConfigError, match="OS_CLOUD='nope'.*clouds there: lab"):
+        objstore.resolve(url)
