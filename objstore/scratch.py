@@ -119,14 +119,13 @@ def temporary(name: str | None = None) -> Iterator[str]:
 
 
 def _remove(target: str) -> None:
-    from .api import resolve
+    """Delete everything under ``target``; nothing there is fine."""
+    from .transfer import remove
 
-    r = resolve(target)
     try:
-        r.fs.rm(r.path, recursive=True)
-    except FileNotFoundError:
+        remove(target, recursive=True)
+    except CubeNotFoundError:
         pass
-    r.fs.invalidate_cache()
 
 
 @dataclass(frozen=True)

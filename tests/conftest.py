@@ -77,16 +77,29 @@ def _server_for(request: pytest.FixtureRequest, backend: str) -> object:
     return request.getfixturevalue(fixture)
 
 
+def _fresh_rig(request: pytest.FixtureRequest, backend: str) -> Rig:
+    return make_rig(backend, _server_for(request, backend), f"t{uuid.uuid4().hex[:12]}")
+
+
 @pytest.fixture(params=BACKENDS)
 def rig(request: pytest.FixtureRequest) -> Rig:
     """A fresh bucket on one real server, with an authenticated profile for it."""
-    backend = request.param
-    return make_rig(backend, _server_for(request, backend), f"t{uuid.uuid4().hex[:12]}")
+    return _fresh_rig(request, request.param)
 
 
 @pytest.fixture
 def s3_rig(request: pytest.FixtureRequest) -> Rig:
-    return make_rig("s3", _server_for(request, "s3"), f"t{uuid.uuid4().hex[:12]}")
+    return _fresh_rig(request, "s3")
+
+
+@pytest.fixture
+def gcs_rig(request: pytest.FixtureRequest) -> Rig:
+    return _fresh_rig(request, "gcs")
+
+
+@pytest.fixture
+def azure_rig(request: pytest.FixtureRequest) -> Rig:
+    return _fresh_rig(request, "azure")
 
 
 @pytest.fixture

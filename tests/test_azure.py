@@ -9,13 +9,11 @@ import uuid
 import fsspec
 import pytest
 import xarray as xr
-from rigs_azure import make
+from cli_runner import run_cli
 from servers.azurite import create_container, create_public_container, make_sas
 from test_registry import toml
-from typer.testing import CliRunner
 
 import objstore
-from objstore.cli import app
 from objstore.errors import CredentialsError
 from objstore.profiles import AzureProfile, Source
 
@@ -23,16 +21,6 @@ KEY = "S3CR3TKEY" + "x" * 70 + "=="
 SAS = "sv=2024-08-04&ss=b&srt=co&sp=rl&se=2030-01-01T00:00:00Z&sig=S3CR3TSIG%2Babc%3D"
 CONN = f"DefaultEndpointsProtocol=https;AccountName=envacct;AccountKey={KEY};EndpointSuffix=core.windows.net"
 
-
-@pytest.fixture
-def az_rig(azurite):
-    return make(azurite, f"t{uuid.uuid4().hex[:12]}")
-
-
-def _cli(*args: str) -> str:
-    result = CliRunner().invoke(app, list(args), catch_exceptions=False, env={"COLUMNS": "250"})
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 # --- credentials against Azurite ------------------------------------------------------------
@@ -63,13 +51,13 @@ def test_read_only_sas_refuses_writes_with_a_credentials_error(azurite, small_cu
     assert sas not in str(info.value) and "sig=" not in str(info.value)
 
 
-def test_explicit_profile_beats_adlfs_environment_fallbacks(az_rig, small_cube, monkeypatch):
+def test_explicit_profile_beats_adlfs_environment_fallbacks(azure_rig, small_cube, monkeypatch):
     """adlfs prefers AZURE_STORAGE_CONNECTION_STRING over an explicit key; objstore must not."""
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING",
                        "BlobEndpoint=http://127.0.0.1:9/devstoreaccount1;")  # nothing listens
-    url = az_rig.url("explicit.zarr")
-    objstore.write_cube(small_cube, url, profile=az_rig.profile)
-    assert objstore.open_cube(url, profile=az_rig.profile).sizes["time"] == 8
+    url = azure_rig.url("explicit.zarr")
+    objstore.write_cube(small_cube, url, profile=azure_rig.profile)
+    assert objstore.open_cube(url, profile=azure_rig.profile).sizes["time"] == 8
 
 
 def test_anonymous_read_of_a_public_container(azurite, small_cube):
@@ -93,10 +81,10 @@ def test_anonymous_read_of_a_public_container(azurite, small_cube):
     xr.testing.assert_identical(objstore.open_cube(https).load(), small_cube.load())
 
 
-def test_anonymous_read_of_a_private_container_names_the_url(az_rig, small_cube):
-    url = az_rig.url("private.zarr")
-    objstore.write_cube(small_cube, url, profile=az_rig.profile)
-    anon = AzureProfile(name="anon", anonymous=True, endpoint_url=az_rig.server.blob_endpoint,
+def test_anonymous_read_of_a_private_container_names_the_url(azure_rig, small_cube):
+    url = azure_rig.url("private.zarr")
+    objstore.write_cube(small_cube, url, profile=azure_rig.profile)
+    anon = AzureProfile(name="anon", anonymous=True, endpoint_url=azure_rig.server.blob_endpoint,
                         source=Source(kind="test"))
     with pytest.raises(CredentialsError, match=f"access denied to {url} .*anonymous"):
         objstore.open_cube(url, profile=anon)
@@ -110,22 +98,22 @@ def make_profile(azurite) -> AzureProfile:
 
 # --- the adlfs listings-cache trap ----------------------------------------------------------
 
-def test_objstore_never_writes_empty_consolidated_metadata(az_rig, small_cube):
+def test_objstore_never_writes_empty_consolidated_metadata(azure_rig, small_cube):
     # The trap, with plain adlfs defaults: to_zarr(consolidated=True) succeeds, reads back empty.
-    plain = fsspec.get_mapper(az_rig.plain_url("plain.zarr"), **az_rig.plain_options)
+    plain = fsspec.get_mapper(azure_rig.plain_url("plain.zarr"), **azure_rig.plain_options)
     small_cube.to_zarr(plain, consolidated=True, zarr_format=2)
-    trapped = xr.open_zarr(fsspec.get_mapper(az_rig.plain_url("plain.zarr"),
-                                             **az_rig.plain_options), consolidated=True)
+    trapped = xr.open_zarr(fsspec.get_mapper(azure_rig.plain_url("plain.zarr"),
+                                             **azure_rig.plain_options), consolidated=True)
     assert list(trapped.data_vars) == []  # empty metadata: the trap is real
 
     # Through objstore (use_listings_cache=False): the cube round-trips.
-    url = az_rig.url("safe.zarr")
-    r = objstore.write_cube(small_cube, url, profile=az_rig.profile)
+    url = azure_rig.url("safe.zarr")
+    r = objstore.write_cube(small_cube, url, profile=azure_rig.profile)
     assert r.storage_options["use_listings_cache"] is False
     assert r.fs.dircache.use_listings_cache is False
     zmeta = json.loads(r.fs.cat(f"{r.path}/.zmetadata"))["metadata"]
     assert {"tas/.zarray", "pr/.zarray", "mask/.zarray"} <= set(zmeta)
-    xr.testing.assert_identical(objstore.open_cube(url, profile=az_rig.profile).load(),
+    xr.testing.assert_identical(objstore.open_cube(url, profile=azure_rig.profile).load(),
                                 small_cube.load())
 
 
@@ -174,7 +162,7 @@ def test_custom_account_host_and_azure_ad_left_to_adlfs():
 
 def test_account_name_without_key_or_sas_names_both_variables(monkeypatch):
     monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_NAME", "acct")
-    assert "azure-env" in _cli("profiles")
+    assert "azure-env" in run_cli("profiles")
     with pytest.raises(CredentialsError) as info:
         objstore.open_cube("az://c/cube.zarr")
     msg = str(info.value)
@@ -202,15 +190,15 @@ def test_cli_lists_azure_profiles_with_source_and_never_a_secret(monkeypatch):
          f'[profiles.azurite]\nbackend = "azure"\nconnection_string = "DefaultEndpointsProtocol='
          f'http;AccountName=devstoreaccount1;AccountKey={KEY};BlobEndpoint='
          f'http://127.0.0.1:10000/devstoreaccount1;"\n')
-    rows = {r["name"]: r for r in json.loads(_cli("profiles", "--json"))}
+    rows = {r["name"]: r for r in json.loads(run_cli("profiles", "--json"))}
     assert rows["azure-env"]["source"] == "env: AZURE_STORAGE_CONNECTION_STRING"
     assert rows["azure-env"]["endpoint"] == "envacct.blob.core.windows.net"
     assert rows["azurite"]["endpoint"] == "http://127.0.0.1:10000/devstoreaccount1"
     assert rows["keyed"]["source"].startswith("toml: ")
-    outputs = [_cli("profiles"), _cli("profiles", "--json")]
+    outputs = [run_cli("profiles"), run_cli("profiles", "--json")]
     for name in ("azure-env", "keyed", "sassy", "azurite"):
-        outputs += [_cli("profiles", "show", name), _cli("profiles", "show", name, "--json")]
+        outputs += [run_cli("profiles", "show", name), run_cli("profiles", "show", name, "--json")]
     for out in outputs:
         for secret in (KEY, SAS, CONN, "S3CR3T", "sig=", "AccountKey"):
             assert secret not in out, (secret, out)
-    assert "**********" in _cli("profiles", "show", "sassy")
+    assert "**********" in run_cli("profiles", "show", "sassy")

@@ -8,6 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from cli_runner import run_cli
 from test_registry import SECRET, aws_credentials, toml
 from typer.testing import CliRunner
 
@@ -16,11 +17,6 @@ from objstore.cli import app
 
 runner = CliRunner()
 
-
-def run(*args: str) -> str:
-    result = runner.invoke(app, list(args), catch_exceptions=False, env={"COLUMNS": "250"})
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 @pytest.fixture
@@ -36,7 +32,7 @@ def secrets_everywhere(monkeypatch):
 
 
 def test_profiles_lists_every_source(secrets_everywhere):
-    out = run("profiles")
+    out = run_cli("profiles")
     for name in ("mine", "filed", "aws-env", "swift-env", "osn", "aws-open-data"):
         assert name in out
     assert "toml" in out and "preset" in out and "env" in out and "aws" in out
@@ -44,7 +40,7 @@ def test_profiles_lists_every_source(secrets_everywhere):
 
 
 def test_profiles_json_has_provenance(secrets_everywhere):
-    rows = {r["name"]: r for r in json.loads(run("profiles", "--json"))}
+    rows = {r["name"]: r for r in json.loads(run_cli("profiles", "--json"))}
     assert rows["mine"]["source"].startswith("toml: ") and rows["mine"]["match"] == ["s3://mine/*"]
     assert rows["filed"]["source"].startswith("aws: ")
     assert rows["aws-env"]["source"] == "env: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN"
@@ -52,12 +48,12 @@ def test_profiles_json_has_provenance(secrets_everywhere):
 
 
 def test_no_secret_in_any_cli_output(secrets_everywhere):
-    outputs = [run("profiles"), run("profiles", "--json")]
+    outputs = [run_cli("profiles"), run_cli("profiles", "--json")]
     for name in ("mine", "filed", "aws-env", "swift-env"):
-        outputs += [run("profiles", "show", name), run("profiles", "show", name, "--json")]
+        outputs += [run_cli("profiles", "show", name), run_cli("profiles", "show", name, "--json")]
     for out in outputs:
         assert SECRET not in out
-    shown = json.loads(run("profiles", "show", "mine", "--json"))
+    shown = json.loads(run_cli("profiles", "show", "mine", "--json"))
     assert shown["secret"] == "**********"
     assert shown["storage_options"]["client_kwargs"]["aws_session_token"] == "**********"
 
@@ -69,7 +65,7 @@ def test_unknown_profile_is_one_clear_line():
 
 
 def test_profiles_add_writes_0600_toml():
-    run("profiles", "add", "osn-mine", "--backend", "s3", "--endpoint-url",
+    run_cli("profiles", "add", "osn-mine", "--backend", "s3", "--endpoint-url",
         "https://sdsc.osn.xsede.org", "--anonymous", "--match", "s3://bucket/*")
     path = Path(os.environ["OBJSTORE_CONFIG"])
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -82,14 +78,14 @@ def test_ls_and_open_on_the_real_server(s3_rig, small_cube):
     objstore.write_cube(small_cube, url, profile=s3_rig.profile)
     toml(f'[profiles.moto]\nendpoint_url = "{s3_rig.server.endpoint_url}"\nkey = "testing"\n'
          'secret = "testing"\n')
-    listing = run("ls", s3_rig.url(""), "--profile", "moto")
+    listing = run_cli("ls", s3_rig.url(""), "--profile", "moto")
     assert "cli.zarr" in listing
-    long = run("ls", url, "-p", "moto", "--long")
+    long = run_cli("ls", url, "-p", "moto", "--long")
     assert ".zmetadata" in long
-    summary = run("open", url, "--profile", "moto")
+    summary = run_cli("open", url, "--profile", "moto")
     assert "tas" in summary and "time: 8" in summary
 
 
 def test_demo_runs_on_memory():
-    out = run("demo")
+    out = run_cli("demo")
     assert "round trip OK" in out

@@ -9,33 +9,21 @@ import subprocess
 import sys
 import textwrap
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 import xarray as xr
-from rigs_gcs import make, service_account_file, token_endpoint
+from cli_runner import run_cli
+from rigs_gcs import service_account_file, token_endpoint
 from test_registry import toml
-from typer.testing import CliRunner
 
 import objstore
 from objstore.boundary import mapped_errors
-from objstore.cli import app
 from objstore.errors import CredentialsError
 from objstore.profiles import GCSProfile, Source
 
 TOKEN = "ya29.explicit-" + "S3CR3T" * 6
 
-
-@pytest.fixture
-def gcs_rig(gcs_server):
-    return make(gcs_server, f"t{uuid.uuid4().hex[:12]}")
-
-
-def _cli(*args: str) -> str:
-    result = CliRunner().invoke(app, list(args), catch_exceptions=False, env={"COLUMNS": "250"})
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 # --- credentials, for real ------------------------------------------------------------------
@@ -87,7 +75,7 @@ def test_explicit_access_token_is_sent_as_is(gcs_rig, small_cube):
 def test_missing_credentials_file_names_the_variable_and_the_path(tmp_path, monkeypatch):
     missing = tmp_path / "nowhere" / "sa.json"
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(missing))
-    assert "gcs-env" in _cli("profiles")  # listing still works
+    assert "gcs-env" in run_cli("profiles")  # listing still works
     with pytest.raises(CredentialsError) as info:
         objstore.open_cube("gs://bucket/cube.zarr")
     assert "GOOGLE_APPLICATION_CREDENTIALS" in str(info.value) and str(missing) in str(info.value)
@@ -197,10 +185,10 @@ def test_cli_shows_gcs_profiles_with_source_and_never_the_token(monkeypatch, tmp
     toml(f'[profiles.tok]\nbackend = "gcs"\ntoken = "{TOKEN}"\n')
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "sa.json"))
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", "127.0.0.1:4443")
-    rows = {r["name"]: r for r in json.loads(_cli("profiles", "--json"))}
+    rows = {r["name"]: r for r in json.loads(run_cli("profiles", "--json"))}
     assert rows["gcs-env"]["source"] == "env: GOOGLE_APPLICATION_CREDENTIALS, STORAGE_EMULATOR_HOST"
     assert rows["gcs-env"]["endpoint"] == "http://127.0.0.1:4443"
-    outputs = [_cli("profiles"), _cli("profiles", "--json"), _cli("profiles", "show", "tok"),
-               _cli("profiles", "show", "tok", "--json")]
+    outputs = [run_cli("profiles"), run_cli("profiles", "--json"), run_cli("profiles", "show", "tok"),
+               run_cli("profiles", "show", "tok", "--json")]
     assert all(TOKEN not in out for out in outputs)
     assert "**********" in outputs[2]

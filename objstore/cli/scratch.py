@@ -8,17 +8,10 @@ import typer
 from rich.table import Table
 
 from .. import scratch
+from ..transfer import human_bytes
 from .console import command, console, print_json
 
 app = typer.Typer(help="Your scratch space under $SCRATCH_BUCKET.", no_args_is_help=True)
-
-
-def _human(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
 
 
 @app.command("url")
@@ -40,7 +33,7 @@ def ls(json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False)
         return
     table = Table("url", "objects", "size", "age", "days left", title=f"scratch: {scratch.prefix()}")
     for e in entries:
-        table.add_row(e.url, str(e.objects), _human(e.size), f"{e.age.total_seconds() / 86400:.1f} d",
+        table.add_row(e.url, str(e.objects), human_bytes(e.size), f"{e.age.total_seconds() / 86400:.1f} d",
                       f"{e.days_left:.1f}")
     console.print(table)
 
@@ -60,7 +53,7 @@ def clean(
         return
     for e in doomed:
         console.print(f"{'would delete' if dry_run else 'delete'} {e.url} ({e.objects} objects, "
-                      f"{_human(e.size)}, {e.age.total_seconds() / 86400:.1f} days old)", markup=False)
+                      f"{human_bytes(e.size)}, {e.age.total_seconds() / 86400:.1f} days old)", markup=False)
     if dry_run:
         return
     if not yes and not typer.confirm(f"Delete {len(doomed)} items?", default=False):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ctypes
 import http.client
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -344,3 +345,25 @@ class ProcessServer:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class ProcessGroup:
+    """Mixin for a server dataclass made of several ``processes`` (fields ``processes``,
+    ``_stopped`` and ``_cleanup_dirs``): check them, stop them once, remove the folders."""
+
+    processes: list[ManagedProcess]
+    _stopped: bool
+    _cleanup_dirs: list[Path]
+
+    def check(self) -> None:
+        """Raise ServerError (with the log tail) if any server process has died."""
+        for p in self.processes:
+            p.check()
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        stop_all(self.processes)
+        for d in self._cleanup_dirs:
+            shutil.rmtree(d, ignore_errors=True)

@@ -20,16 +20,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from servers._util import (
-        SYSTEM_PYTHON,
-        ManagedProcess,
-        ServerError,
-        free_ports,
-        http_request,
-        run_checked,
-        start_process,
-        stop_all,
-        wait_for_http,
-    )
+    SYSTEM_PYTHON,
+    ManagedProcess,
+    ProcessGroup,
+    ServerError,
+    free_ports,
+    http_request,
+    run_checked,
+    start_process,
+    stop_all,
+    wait_for_http,
+)
 from servers.swift import SwiftServer, port_clash, reset_account
 
 __all__ = ["KeystoneServer", "start_keystone"]
@@ -45,7 +46,7 @@ KEYSTONE_PIPELINE = (
 
 
 @dataclass
-class KeystoneServer:
+class KeystoneServer(ProcessGroup):
     root: Path
     auth_url: str  # http://127.0.0.1:PORT/v3
     port: int
@@ -64,6 +65,7 @@ class KeystoneServer:
     timings: dict[str, float] = field(default_factory=dict)  # cumulative s per startup phase
     processes: list[ManagedProcess] = field(default_factory=list, repr=False)
     _stopped: bool = field(default=False, repr=False)
+    _cleanup_dirs: list[Path] = field(default_factory=list, repr=False)
 
     def env(self) -> dict[str, str]:
         """OS_* variables for python-swiftclient / openstack CLI / rclone (``env_auth``)."""
@@ -106,15 +108,6 @@ class KeystoneServer:
         url, token = self.get_token()
         reset_account(url, token)
 
-    def check(self) -> None:
-        for p in self.processes:
-            p.check()
-
-    def stop(self) -> None:
-        if self._stopped:
-            return
-        self._stopped = True
-        stop_all(self.processes)
 
 
 def _password_token(

@@ -24,7 +24,6 @@ import atexit
 import gzip
 import json
 import os
-import shutil
 import struct
 import sys
 import tempfile
@@ -34,18 +33,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from servers._util import (
-        SYSTEM_PYTHON,
-        ManagedProcess,
-        ServerError,
-        free_ports,
-        free_udp_port,
-        http_request,
-        start_process,
-        stop_all,
-        supports_user_xattr,
-        tcp_open,
-        wait_until,
-    )
+    SYSTEM_PYTHON,
+    ManagedProcess,
+    ProcessGroup,
+    ServerError,
+    free_ports,
+    free_udp_port,
+    http_request,
+    start_process,
+    supports_user_xattr,
+    tcp_open,
+    wait_until,
+)
 
 __all__ = ["ServerError", "SwiftServer", "port_clash", "reset_account", "start_swift", "write_ring"]
 
@@ -107,7 +106,7 @@ def filter_factory(global_conf, **local_conf):
 
 
 @dataclass
-class SwiftServer:
+class SwiftServer(ProcessGroup):
     root: Path  # temp dir with configs (etc/), rings (etc/), devices, logs
     auth_url: str  # http://127.0.0.1:PORT/auth/v1.0 (main proxy, token_life = 86400)
     short_auth_url: str  # second proxy, same rings/backends, token_life = 3 s
@@ -149,19 +148,6 @@ class SwiftServer:
         url, token = self.get_token()
         reset_account(url, token)
 
-    # ------------------------------------------------------------------ processes
-    def check(self) -> None:
-        """Raise ServerError (with the log tail) if any server process has died."""
-        for p in self.processes:
-            p.check()
-
-    def stop(self) -> None:
-        if self._stopped:
-            return
-        self._stopped = True
-        stop_all(self.processes)
-        for d in self._cleanup_dirs:
-            shutil.rmtree(d, ignore_errors=True)
 
     # used by keystone.py to add a proxy on the same rings
     def write_proxy_conf(self, name: str, port: int, pipeline: str, sections: str) -> Path:
