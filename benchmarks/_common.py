@@ -104,6 +104,8 @@ class Servers:
 @contextlib.contextmanager
 def servers(s3: bool = True, swift: bool = False) -> Iterator[Servers]:
     tmp = Path(tempfile.mkdtemp(prefix="objstore-bench-"))
+    # objstore's caches (remembered zarr formats, Swift tokens) live in the run's own directory
+    os.environ["XDG_CACHE_HOME"] = str(tmp / "cache")
     out = Servers(tmp)
     try:
         if s3:

@@ -6,16 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import threading
 import warnings
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 
-from . import perf
+from . import format_memo, perf
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -36,36 +34,18 @@ class NoConsolidatedMetadata(Exception):
         self.found = found  # some metadata exists (an unconsolidated cube)
 
 
-# (url, profile name) -> zarr format seen last time: later opens ask for one key, not two.
-_formats: OrderedDict[tuple[str, str], int] = OrderedDict()
-_formats_lock = threading.Lock()
-
-
-def _remember_format(key: tuple[str, str], fmt: int) -> None:
-    with _formats_lock:
-        _formats[key] = fmt
-        _formats.move_to_end(key)
-        while len(_formats) > 512:
-            _formats.popitem(last=False)
-
-
-def _known_format(key: tuple[str, str]) -> int | None:
-    with _formats_lock:
-        return _formats.get(key)
-
-
-async def _prefetch(store: CubeStore, zarr_format: int | None, group: str | None) -> tuple[int, dict]:
-    """Fetch the consolidated metadata, then every index coordinate's chunks; cache them.
+async def _prefetch(store: CubeStore, order: list[int], group: str | None) -> tuple[int, dict]:
+    """Fetch the consolidated metadata (formats tried in ``order``), then every index
+    coordinate's chunks; cache them.
 
     Returns ``(zarr_format, arrays)`` where ``arrays`` maps array paths to their parsed metadata
     (``{"dims", "shape", "chunks", "itemsize", "keys"}``). Raises NoConsolidatedMetadata.
     """
     proto = default_buffer_prototype()
-    order = [zarr_format] if zarr_format in (2, 3) else [2, 3]
     fmt = None
     raw: bytes | None = None
     found_any = False
-    for f in order:  # format 2 first: objstore's default and most published cubes
+    for f in order:
         key = ".zmetadata" if f == 2 else "zarr.json"
         buf = await store._fetch(key, proto)
         if buf is None:
@@ -205,6 +185,16 @@ def _default_chunks(arrays: Mapping[str, dict[str, Any]], group: str | None,
     return perf.group_chunks(infos, n)
 
 
+def probe_order(r: Resolved, zarr_format: int | None) -> list[int]:
+    """Formats to look for, in order: the one given, else the one last seen for this cube (or its
+    bucket), then the other; format 2 first when nothing is known (objstore's default, and most
+    published cubes)."""
+    if zarr_format in (2, 3):
+        return [zarr_format]
+    first = format_memo.known(r.url, r.profile.name) or 2
+    return [first, 5 - first]
+
+
 def open_dataset(r: Resolved, *, consolidated: bool | None = None,
                  **kwargs: Any) -> xr.Dataset:
     """Open the cube of ``r`` (see :func:`objstore.open_cube`). Raises NoConsolidatedMetadata
@@ -219,16 +209,9 @@ def open_dataset(r: Resolved, *, consolidated: bool | None = None,
     if consolidated is False:
         return xr.open_zarr(store, consolidated=False, **kwargs)
 
-    memo_key = (r.url.url, r.profile.name)
-    hint = kwargs.get("zarr_format") or _known_format(memo_key)
-    try:
-        fmt, arrays = sync(_prefetch(store, hint, kwargs.get("group")))
-    except NoConsolidatedMetadata:
-        if hint and not kwargs.get("zarr_format"):  # the remembered format may be stale
-            fmt, arrays = sync(_prefetch(store, None, kwargs.get("group")))
-        else:
-            raise
-    _remember_format(memo_key, fmt)
+    fmt, arrays = sync(_prefetch(store, probe_order(r, kwargs.get("zarr_format")),
+                                 kwargs.get("group")))
+    format_memo.remember(r.url, r.profile.name, fmt)
     if "chunks" not in kwargs:
         drop = kwargs.get("drop_variables") or ()
         drop = [drop] if isinstance(drop, str) else list(drop)

@@ -13,7 +13,7 @@ from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 from zarr.storage import MemoryStore
 
-from . import perf
+from . import format_memo, perf
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .api import Resolved
 
 
-from .cube_open import NoConsolidatedMetadata, _prefetch, _remember_format
+from .cube_open import NoConsolidatedMetadata, _prefetch
 from .cubestore import CubeStore
 
 __all__ = ["write_dataset"]
@@ -82,7 +82,7 @@ def write_dataset(ds: xr.Dataset, r: Resolved, *, mode: str, zarr_format: int,
         fast = True
     else:  # appending/region writes: start from the cube's consolidated metadata
         try:
-            sync(_prefetch(store, zarr_format, None))
+            sync(_prefetch(store, [zarr_format], None))
             fast = True
         except NoConsolidatedMetadata:
             fast = False
@@ -126,7 +126,7 @@ def write_dataset(ds: xr.Dataset, r: Resolved, *, mode: str, zarr_format: int,
         raise
     sync(_write_consolidated(store, zarr_format))
     store.end_write()
-    _remember_format((r.url.url, r.profile.name), zarr_format)
+    format_memo.remember(r.url, r.profile.name, zarr_format)
 
 
 def _same_json(a: bytes | None, b: bytes) -> bool:

@@ -20,6 +20,7 @@ _CLEARED = ("AWS_", "OS_", "ST_", "GOOGLE_", "AZURE_", "SCRATCH_", "OBJSTORE_",
 @pytest.fixture(autouse=True)
 def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """No credentials or config from the developer's machine leak into a test."""
+    from objstore import format_memo
     from objstore.registry import _reset_cache
 
     for name in list(os.environ):
@@ -33,6 +34,7 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     monkeypatch.setenv("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
     _reset_cache()
+    format_memo.clear()  # reloads from this test's empty cache dir
     return home
 
 

@@ -19,6 +19,7 @@ import xarray as xr
 import objstore
 from objstore import perf
 from objstore.profiles import S3Profile, Source
+from objstore.urls import parse
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from latency_proxy import LatencyProxy  # noqa: E402
@@ -71,16 +72,34 @@ def test_open_reaches_the_data_in_four_requests(s3_rig, proxy, engine, fmt):
     assert proxy.counts == {"GET": 4, "total": 4}  # metadata, then time, lat, lon at once
     assert ds["tas"].shape == (12, 8, 16) and ds.time.size == 12
 
-    if fmt == 3:  # format unknown: ask for .zmetadata first, then zarr.json; remembered after
-        from objstore.cube_open import _formats
+    if fmt == 3:
+        _opening_a_format3_cube_costs_four_requests_once_its_bucket_is_known(s3_rig, proxy, url)
 
-        _formats.clear()
+
+def _opening_a_format3_cube_costs_four_requests_once_its_bucket_is_known(s3_rig, proxy, url):
+    from objstore import format_memo
+
+    prof = _profile(proxy)
+
+    def requests_to_open(u: str) -> int:
         proxy.reset_counts()
-        objstore.open_cube(url, profile=prof)
-        assert proxy.counts["total"] == 5
-        proxy.reset_counts()
-        objstore.open_cube(url, profile=prof)
-        assert proxy.counts["total"] == 4
+        objstore.open_cube(u, profile=prof)
+        return proxy.counts["total"]
+
+    format_memo.clear(disk=True)  # a machine that never saw this store: format 2 is asked first
+    assert requests_to_open(url) == 5
+    assert requests_to_open(url) == 4
+    format_memo.clear()  # a new process: the format comes from the user cache
+    assert requests_to_open(url) == 4
+    # a sibling cube written by another tool: the bucket's format is tried first
+    other = s3_rig.url("by-xarray.zarr")
+    _cube().to_zarr(s3_rig.plain_url("by-xarray.zarr"), storage_options=s3_rig.plain_options,
+                    zarr_format=3, consolidated=True)
+    assert requests_to_open(other) == 4
+    # a stale memo (the cube was rewritten in format 2) costs one request, no error
+    objstore.write_cube(_cube(), url, profile=s3_rig.profile, mode="w", zarr_format=2)
+    format_memo.remember(parse(url), prof.name, 3)
+    assert requests_to_open(url) == 5
 
 
 def test_full_read_sends_one_get_per_chunk_and_no_head(s3_rig, proxy, engine):
