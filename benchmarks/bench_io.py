@@ -16,7 +16,7 @@ then the ratios the issue asks for (objstore / floor, plain / objstore). Numbers
 
     python benchmarks/bench_io.py                      # 0 and 25 ms, S3 and Swift, 1000 chunks
     python benchmarks/bench_io.py --quick --delay-ms 25 --backends s3
-    python benchmarks/bench_io.py --sweep              # max_concurrency 8..128, objstore only
+    python benchmarks/bench_io.py --sweep --delay-ms 25  # max_concurrency 8..256, and the floor
 """
 
 # ruff: noqa: B023  (lambdas are timed inside the loop that defines them)
@@ -310,29 +310,72 @@ def print_checks(checks: list[tuple[str, str, str, bool | None]]) -> None:
         print_table("targets", ["what", "measured", "target", ""], rows)
 
 
-def sweep(sv: Any, delay: float, n_chunks: int, engines: list[str]) -> None:
-    import objstore
-    from objstore.profiles import S3Profile
+def _sweep_target(sv: Any, backend: str, delay: float) -> tuple[Any, Any, str, dict, Any]:
+    """(proxy, profile maker, cube URL prefix, floor headers, floor signer) for one backend."""
+    import floor
 
-    px = sv.proxy("s3", delay)
-    bucket = f"b{uuid.uuid4().hex[:10]}"
-    sv.moto.client().create_bucket(Bucket=bucket)
+    from objstore.profiles import S3Profile, SwiftProfile
+
+    px = sv.proxy(backend, delay)
+    name = f"b{uuid.uuid4().hex[:10]}"
+    if backend == "s3":
+        sv.moto.client().create_bucket(Bucket=name)
+        return (px, lambda n: S3Profile(name="bench", key="testing", secret="testing",
+                                        endpoint_url=px.url, max_concurrency=n),
+                f"s3://{name}", {}, floor.botocore_signer(px.url, "testing", "testing"))
+    from servers._util import http_request
+
+    real_url, token = sv.swift.get_token()
+    storage_url = f"{px.url}/v1/{real_url.rstrip('/').rsplit('/', 1)[-1]}"
+    hdr = {"X-Auth-Token": token}
+    http_request("PUT", f"{storage_url}/{name}", headers=hdr)
+    return (px, lambda n: SwiftProfile(name="bench", storage_url=storage_url, token=token,
+                                       max_concurrency=n),
+            f"swift://{name}", hdr, None)
+
+
+def sweep(sv: Any, backend: str, delay: float, n_chunks: int, engines: list[str]) -> None:
+    """objstore's write and read, and the floor, at 8 to 256 requests in flight."""
+    import floor
+    import numpy as np
+
+    import objstore
+
+    px, profile, prefix, hdr, sign = _sweep_target(sv, backend, delay)
     ds = make_cube(n_chunks)
     enc = chunk_encoding(ds)
+    body = np.random.default_rng(1).bytes(ds["tas"].nbytes // n_chunks)
+    if backend == "s3":
+        bucket = prefix.split("://", 1)[1]
+        base = f"{px.url}/{bucket}/floor"
+    else:
+        base = f"{profile(1).storage_url}/{prefix.split('://', 1)[1]}/floor"
+    urls = [f"{base}/{i}" for i in range(n_chunks)]
+    objstore.write_cube(make_cube(2), f"{prefix}/warm.zarr", profile=profile(64), mode="w")
     rows = []
-    for eng in engines:
-        os.environ["OBJSTORE_ENGINE"] = eng
-        for n in (8, 16, 32, 64, 128):
-            prof = S3Profile(name="bench", key="testing", secret="testing", endpoint_url=px.url,
-                             max_concurrency=n)
-            url = f"s3://{bucket}/{eng}-{n}.zarr"
-            w = measure(lambda: objstore.write_cube(ds, url, profile=prof, encoding=enc,
-                                                    mode="w"), px, repeat=2)
-            rd = measure(lambda: objstore.open_cube(url, profile=prof).load(), px, repeat=2)
-            rows.append([eng, str(n), w.fmt(), rd.fmt()])
-        os.environ.pop("OBJSTORE_ENGINE", None)
-    print_table(f"max_concurrency sweep, s3, {delay:g} ms each way, {n_chunks} chunks",
-                ["engine", "max_concurrency", "write_cube", "open_cube().load()"], rows)
+    for n in (8, 16, 32, 64, 128, 256):
+        fp = measure(lambda: floor.run_put_all([(u, body) for u in urls], headers=hdr,
+                                               concurrency=n, sign=sign), px, repeat=2)
+        fg = measure(lambda: floor.run_get_all(urls, headers=hdr, concurrency=n, sign=sign),
+                     px, repeat=2)
+        row = [str(n), fp.fmt(), fg.fmt()]
+        for eng in engines if backend == "s3" else ["fsspec"]:
+            os.environ["OBJSTORE_ENGINE"] = eng
+            try:
+                url = f"{prefix}/{eng}-{n}.zarr"
+                w = measure(lambda: objstore.write_cube(ds, url, profile=profile(n),
+                                                        encoding=enc, mode="w"), px, repeat=2)
+                rd = measure(lambda: objstore.open_cube(url, profile=profile(n)).load(), px,
+                             repeat=2)
+            finally:
+                os.environ.pop("OBJSTORE_ENGINE", None)
+            row += [w.fmt(), rd.fmt()]
+        rows.append(row)
+    header = ["in flight", "floor PUT", "floor GET"]
+    for eng in engines if backend == "s3" else ["fsspec"]:
+        header += [f"write_cube ({eng})", f"open_cube().load() ({eng})"]
+    print_table(f"max_concurrency sweep, {backend}, {delay:g} ms each way, {n_chunks} chunks",
+                header, rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -347,7 +390,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-slow", action="store_true",
                     help="skip the plain dask .load() and the serial put loop (about a minute each "
                          "at 25 ms); their ratios then use the issue's numbers, scaled")
-    ap.add_argument("--sweep", action="store_true", help="only sweep max_concurrency on S3")
+    ap.add_argument("--sweep", action="store_true",
+                    help="only sweep max_concurrency (8..256), objstore and the floor")
     args = ap.parse_args(argv)
     size = QUICK if args.quick else FULL
     n = size["n_chunks"]
@@ -358,10 +402,12 @@ def main(argv: list[str] | None = None) -> int:
         backends.remove("swift")
     t0 = time.perf_counter()
     checks: list[tuple[str, str, str, bool | None]] = []
-    with servers(s3="s3" in backends or args.sweep, swift="swift" in backends) as sv:
+    with servers(s3="s3" in backends, swift="swift" in backends) as sv:
         if args.sweep:
-            for d in args.delay_ms:
-                sweep(sv, d, n, args.engines)
+            for backend in backends:
+                for d in args.delay_ms:
+                    sweep(sv, backend, d, n, args.engines)
+            print(f"\nbench_io --sweep: {time.perf_counter() - t0:.0f} s")
             return 0
         for backend in backends:
             for d in args.delay_ms:
