@@ -22,7 +22,7 @@ import asyncio
 import builtins
 import inspect
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
 from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, SuffixByteRequest
@@ -32,13 +32,16 @@ from zarr.storage._common import _dereference_path
 from zarr.storage._wrapper import WrapperStore
 
 from . import perf
-from .boundary import scrub
+
+# the obstore engine lives in obstore_engine; its names stay importable from here
+from .obstore_engine import ObstoreStore, _translate, obstore_store
+from .obstore_engine import _translating as _translating
 
 if TYPE_CHECKING:
     from zarr.abc.store import Store
 
 
-__all__ = ["CubeStore", "obstore_store", "is_meta"]
+__all__ = ["CubeStore", "obstore_store", "ObstoreStore", "is_meta"]
 
 META_NAMES = frozenset({".zarray", ".zattrs", ".zgroup", ".zmetadata", "zarr.json"})
 
@@ -378,113 +381,3 @@ class CubeStore(WrapperStore["Store"]):
     def metadata(self) -> dict[str, bytes]:
         """Every metadata object this store knows (read, prefetched or written)."""
         return {k: v for k, v in self._cache.items() if v is not None and is_meta(k)}
-
-
-def obstore_store(protocol: str, path: str, options: Mapping[str, Any], n: int,
-                  read_only: bool = False) -> Store:
-    """zarr's ``ObjectStore`` over an obstore ``S3Store`` built from the s3fs storage options."""
-    from obstore.store import S3Store
-
-    from .errors import ConfigError
-
-    if protocol not in perf.OBSTORE_PROTOCOLS:
-        raise ConfigError(f"the obstore engine is offered for S3 only, not {protocol}://")
-    bucket, _, prefix = path.strip("/").partition("/")
-    opts = dict(options)
-    kw: dict[str, Any] = {}
-    endpoint = opts.pop("endpoint_url", None) or (opts.get("client_kwargs") or {}).get(
-        "endpoint_url")
-    if endpoint:
-        kw["endpoint"] = endpoint
-        kw["virtual_hosted_style_request"] = False
-    region = (opts.get("client_kwargs") or {}).get("region_name")
-    kw["region"] = region or "us-east-1"
-    if opts.get("anon"):
-        kw["skip_signature"] = True
-    elif opts.get("key"):
-        kw["access_key_id"] = opts["key"]
-        kw["secret_access_key"] = opts.get("secret") or ""
-        if opts.get("token"):
-            kw["session_token"] = opts["token"]
-    else:  # AWS profile, SSO, instance roles ...: let botocore find the credentials
-        import boto3
-        from obstore.auth.boto3 import Boto3CredentialProvider
-
-        kw["credential_provider"] = Boto3CredentialProvider(
-            boto3.Session(profile_name=opts.get("profile")))
-    if opts.get("requester_pays"):
-        kw["request_payer"] = True
-    client: Any = {"pool_max_idle_per_host": str(n)}
-    if endpoint and endpoint.startswith("http://"):
-        client["allow_http"] = "true"
-    s3 = S3Store(bucket, prefix=prefix or None, client_options=client, **kw)
-    return ObstoreStore(s3, read_only=read_only)
-
-
-def _translate(exc: BaseException) -> BaseException:
-    """obstore's exceptions as the builtin ones fsspec raises (which objstore maps to its own)."""
-    if not type(exc).__module__.startswith("obstore"):
-        return exc
-    name = type(exc).__name__
-    text = scrub((str(exc).splitlines() or [name])[0])
-    if name in ("PermissionDeniedError", "UnauthenticatedError"):
-        return PermissionError(text)
-    if name == "NotFoundError":
-        return FileNotFoundError(text)
-    if name == "AlreadyExistsError":
-        return FileExistsError(text)
-    return OSError(text)
-
-
-_TRANSLATING: dict[type, type] = {}
-
-
-def _translating(cls: type) -> type:
-    """A subclass of zarr's ``ObjectStore`` whose calls raise builtin exceptions."""
-    if cls in _TRANSLATING:
-        return _TRANSLATING[cls]
-
-    def wrap(name: str) -> Any:
-        method = getattr(cls, name)
-
-        async def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-            try:
-                return await method(self, *args, **kwargs)
-            except Exception as exc:
-                new = _translate(exc)
-                if new is exc:
-                    raise
-                raise new from None
-
-        call.__name__ = name
-        return call
-
-    def wrap_iter(name: str) -> Any:
-        method = getattr(cls, name)
-
-        async def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-            try:
-                async for item in method(self, *args, **kwargs):
-                    yield item
-            except Exception as exc:
-                new = _translate(exc)
-                if new is exc:
-                    raise
-                raise new from None
-
-        call.__name__ = name
-        return call
-
-    ns: dict[str, Any] = {n: wrap(n) for n in ("get", "get_partial_values", "exists", "set",
-                                               "set_if_not_exists", "delete", "delete_dir",
-                                               "getsize")}
-    ns.update({n: wrap_iter(n) for n in ("list", "list_prefix", "list_dir")})
-    ns["__module__"] = __name__
-    ns["__qualname__"] = "ObstoreStore"
-    sub = type("ObstoreStore", (cls,), ns)
-    _TRANSLATING[cls] = sub
-    return sub
-
-
-#: zarr's ``ObjectStore`` raising builtin exceptions (picklable: a module-level class).
-ObstoreStore = _translating(ObjectStore)

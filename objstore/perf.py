@@ -45,14 +45,21 @@ DEFAULT_GROUP_BYTES = 128 * 2**20
 
 
 #: I/O engines behind the same profiles. ``fsspec`` (s3fs, gcsfs, adlfs, objstore's Swift) works
-#: everywhere; ``obstore`` (Rust, zarr's ``ObjectStore``) is offered for S3.
+#: everywhere; ``obstore`` (Rust, zarr's ``ObjectStore``; :mod:`objstore.obstore_engine`) is offered
+#: for S3 and Azure. Not for GCS: the GCS emulator cannot serve obstore's requests, so it is
+#: untested (``obstore_engine.GCS_NOT_OFFERED`` says which requests fail).
 ENGINES = ("auto", "fsspec", "obstore")
-#: ``auto``: obstore for S3 where it can do exactly what the profile says (see
+#: ``auto``: obstore for S3 and Azure where it can do exactly what the profile says (see
 #: :func:`obstore_translatable`), fsspec otherwise. The default stays ``fsspec``: in
 #: ``benchmarks/bench_io.py`` runs obstore was ahead of s3fs in some and behind in others
 #: (docs/performance.md), so the measurement has not said otherwise yet.
 DEFAULT_ENGINE = "fsspec"
-OBSTORE_PROTOCOLS = ("s3", "s3a")
+OBSTORE_S3_PROTOCOLS = ("s3", "s3a")
+OBSTORE_AZURE_PROTOCOLS = ("az", "abfs", "abfss", "adl")
+#: Protocols the obstore engine serves.
+OBSTORE_PROTOCOLS = OBSTORE_S3_PROTOCOLS + OBSTORE_AZURE_PROTOCOLS
+#: GCS: refused by an explicit ``obstore`` with the reason, ``auto`` picks fsspec.
+OBSTORE_GCS_PROTOCOLS = ("gs", "gcs")
 #: s3fs storage options the obstore engine translates; any other option means fsspec.
 OBSTORE_OPTIONS = frozenset({"key", "secret", "token", "anon", "endpoint_url", "client_kwargs",
                              "requester_pays"})
@@ -62,36 +69,50 @@ def engine(profile: Any, protocol: str, options: Mapping[str, Any] | None = None
     """The I/O engine (``fsspec`` or ``obstore``) for ``protocol`` under ``profile``.
 
     The profile's ``engine`` field if it has one, else ``OBJSTORE_ENGINE``, else
-    :data:`DEFAULT_ENGINE`; ``auto`` picks obstore for S3 when it is installed and the storage
-    options translate (explicit keys or anonymous; endpoint, region, requester pays), else fsspec.
-    Backends other than S3 always use fsspec.
+    :data:`DEFAULT_ENGINE`:
+
+    * ``auto`` picks obstore for S3 and Azure when it is installed and the storage options
+      translate exactly (S3: explicit keys or anonymous; endpoint, region, requester pays. Azure:
+      the connection string with an account key, a SAS, or anonymous), else fsspec.
+    * ``obstore`` that cannot be honoured raises :class:`~objstore.errors.ConfigError` naming the
+      option (or, for GCS, why obstore is not offered there). From ``OBJSTORE_ENGINE`` (one
+      setting for every backend) it means "obstore where offered": Swift, GCS, HTTP and memory
+      URLs use fsspec; in a profile's ``engine`` field it is refused on those too.
     """
     import os
 
-    name = str(getattr(profile, "engine", None) or os.environ.get("OBJSTORE_ENGINE")
-               or DEFAULT_ENGINE).lower()
+    field = getattr(profile, "engine", None)
+    name = str(field or os.environ.get("OBJSTORE_ENGINE") or DEFAULT_ENGINE).lower()
     if name not in ENGINES:
         from .errors import ConfigError
 
         raise ConfigError(f"unknown I/O engine {name!r}: expected one of {', '.join(ENGINES)}")
-    if protocol not in OBSTORE_PROTOCOLS:
+    if name == "fsspec":
         return "fsspec"
     if name == "auto":
-        return "obstore" if obstore_translatable(options or {}) else "fsspec"
-    return name
+        return "obstore" if obstore_translatable(options or {}, protocol) else "fsspec"
+    if protocol not in OBSTORE_PROTOCOLS and not field:
+        return "fsspec"  # OBJSTORE_ENGINE=obstore: obstore where offered
+    from .obstore_engine import problem
+
+    why = problem(protocol, options or {}, explicit=True)
+    if why:
+        from .errors import ConfigError
+
+        who = f"profile {getattr(profile, 'name', '') or '(unnamed)'!r}"
+        source = "its engine field" if field else "OBJSTORE_ENGINE"
+        raise ConfigError(f'{who} asks for engine "obstore" ({source}), but {why}')
+    return "obstore"
 
 
-def obstore_translatable(options: Mapping[str, Any]) -> bool:
-    """True if obstore is installed and can use exactly these s3fs storage options."""
-    import importlib.util
+def obstore_translatable(options: Mapping[str, Any], protocol: str = "s3") -> bool:
+    """True if obstore is installed, offered for ``protocol`` and can use exactly these storage
+    options with the credentials they name (what ``engine = "auto"`` needs)."""
+    if protocol not in OBSTORE_PROTOCOLS:
+        return False
+    from .obstore_engine import problem
 
-    if importlib.util.find_spec("obstore") is None:
-        return False
-    if set(options) - OBSTORE_OPTIONS:
-        return False
-    if set(options.get("client_kwargs") or {}) - {"region_name", "endpoint_url"}:
-        return False
-    return bool(options.get("anon") or options.get("key"))  # ambient credentials: botocore
+    return problem(protocol, options, explicit=False) is None
 
 
 def max_concurrency(profile: Any) -> int:

@@ -1,0 +1,316 @@
+"""The obstore I/O engine: zarr's ``ObjectStore`` over obstore's Rust stores, built from the same
+storage options the fsspec engine gets (see :func:`objstore.perf.engine` for when it is used).
+
+* **S3** (``s3://``): an ``obstore.store.S3Store`` from the s3fs options (keys or anonymous;
+  endpoint, region, requester pays; an AWS profile or the ambient chain through boto3).
+* **Azure** (``az://``): an ``obstore.store.AzureStore`` from the connection string the Azure
+  adapter always builds (``AccountName``, ``AccountKey``, ``SharedAccessSignature``,
+  ``BlobEndpoint``, ``DefaultEndpointsProtocol``, ``EndpointSuffix``, ``UseDevelopmentStorage``).
+  The key or SAS is handed over as a *credential provider*, not as config: object_store reads
+  ``AZURE_STORAGE_*`` variables too, and an ``AZURE_STORAGE_ACCOUNT_KEY`` in the environment would
+  otherwise beat a profile's SAS; a provider beats every variable, so the profile you chose is the
+  one used.
+* **GCS** is not offered (:data:`GCS_NOT_OFFERED` says why).
+
+obstore's exceptions become the builtin ones fsspec raises (:func:`_translate`), which objstore's
+boundary maps to its own; their text is scrubbed of secrets, and no repr shows a key or SAS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from zarr.storage import ObjectStore
+
+from . import perf
+from .boundary import scrub
+
+if TYPE_CHECKING:
+    from zarr.abc.store import Store
+
+__all__ = ["obstore_store", "problem", "ObstoreStore", "GCS_NOT_OFFERED", "azure_fields"]
+
+#: Why ``engine = "obstore"`` is refused for GCS. Tried against the test suite's emulator
+#: (gcp-storage-emulator 2026.7.19) with obstore 0.12.1: object_store's GCS client speaks the XML
+#: API, and the emulator answers ``PUT /{bucket}/{object}`` without an ``ETag`` header and
+#: ``GET /{bucket}/{object}`` without ``Last-Modified`` (obstore: "ETag Header missing from
+#: response", "Last-Modified Header missing from response"), and ``HEAD /{bucket}/{object}``,
+#: ``DELETE /{bucket}/{object}`` and the listing ``GET /{bucket}?list-type=2`` with 501 Not
+#: Implemented. Nothing of it could be tested, so it is not offered. (Also: object_store signs
+#: its own JWT from a service-account file and never calls the file's ``token_uri``.)
+GCS_NOT_OFFERED = (
+    "the obstore engine is not offered for GCS (gs://): obstore's GCS client (XML API: HEAD, "
+    "DELETE and ?list-type=2 listings, ETag/Last-Modified headers) cannot be tested against the "
+    "GCS emulator, which does not implement those requests, so objstore does not use it; use "
+    'engine = "fsspec" (gcsfs) or "auto" for GCS profiles'
+)
+
+#: Connection-string fields the Azure translation understands; other services' endpoints are
+#: irrelevant to blobs and ignored; any other field means obstore cannot do exactly the same.
+_AZURE_FIELDS = frozenset({"accountname", "accountkey", "sharedaccesssignature", "blobendpoint",
+                           "defaultendpointsprotocol", "endpointsuffix", "usedevelopmentstorage"})
+_AZURE_IGNORED = frozenset({"queueendpoint", "tableendpoint", "fileendpoint", "dfsendpoint"})
+#: adlfs options the Azure translation understands (use_listings_cache: adlfs's own cache).
+_AZURE_OPTIONS = frozenset({"connection_string", "anon", "use_listings_cache"})
+# Azurite's well-known development account (UseDevelopmentStorage=true); public, not a secret.
+_DEV_ACCOUNT = "devstoreaccount1"
+_DEV_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/"
+            "KBHBeksoGMGw==")
+
+
+# ------------------------------------------------------------------------------ translatable?
+def problem(protocol: str, options: Mapping[str, Any], *, explicit: bool = True) -> str | None:
+    """Why obstore cannot do exactly what ``options`` say for ``protocol`` (None: it can).
+
+    ``explicit=False`` (``engine = "auto"``) is stricter for S3: credentials botocore would find
+    (an AWS profile, the ambient chain) mean fsspec, while an explicit ``obstore`` takes them
+    through boto3.
+    """
+    import importlib.util
+
+    if protocol in perf.OBSTORE_GCS_PROTOCOLS:
+        return GCS_NOT_OFFERED
+    if protocol not in perf.OBSTORE_PROTOCOLS:
+        return (f"the obstore engine is offered for S3 and Azure, not {protocol}://; "
+                'use engine = "fsspec" or "auto"')
+    if importlib.util.find_spec("obstore") is None:
+        return "the obstore engine needs the obstore package: pip install obstore"
+    if protocol in perf.OBSTORE_AZURE_PROTOCOLS:
+        return _azure_problem(options)
+    allowed = perf.OBSTORE_OPTIONS | ({"profile"} if explicit else set())
+    extra = sorted(set(options) - allowed)
+    if extra:
+        return f"obstore cannot translate the S3 storage option {extra[0]!r}"
+    extra = sorted(set(options.get("client_kwargs") or {}) - {"region_name", "endpoint_url"})
+    if extra:
+        return f"obstore cannot translate the S3 storage option client_kwargs[{extra[0]!r}]"
+    if not explicit and not (options.get("anon") or options.get("key")):
+        return "no explicit keys: the credentials are botocore's to find (AWS profile or chain)"
+    return None
+
+
+def _azure_problem(options: Mapping[str, Any]) -> str | None:
+    extra = sorted(set(options) - _AZURE_OPTIONS)
+    if extra:
+        return f"obstore cannot translate the Azure storage option {extra[0]!r}"
+    if not options.get("connection_string"):
+        return "obstore needs the Azure connection string objstore builds (none in the options)"
+    fields = azure_fields(str(options["connection_string"]))
+    unknown = sorted(set(fields) - _AZURE_FIELDS - _AZURE_IGNORED)
+    if unknown:
+        return f"obstore cannot translate the Azure connection string field {unknown[0]!r}"
+    dev = fields.get("usedevelopmentstorage", "").lower() == "true"
+    if not (options.get("anon") or dev or fields.get("accountkey")
+            or fields.get("sharedaccesssignature")):
+        return "the Azure connection string has no AccountKey or SharedAccessSignature"
+    if not (dev or fields.get("blobendpoint") or fields.get("accountname")):
+        return "the Azure connection string has neither BlobEndpoint nor AccountName"
+    return None
+
+
+def azure_fields(connection_string: str) -> dict[str, str]:
+    """A connection string's ``Key=Value;`` fields, keys lower-cased (values may contain ``=``)."""
+    out: dict[str, str] = {}
+    for part in connection_string.split(";"):
+        key, sep, value = part.partition("=")
+        if sep and key.strip():
+            out[key.strip().lower()] = value.strip()
+    return out
+
+
+# ------------------------------------------------------------------------------ stores
+def obstore_store(protocol: str, path: str, options: Mapping[str, Any], n: int,
+                  read_only: bool = False) -> Store:
+    """zarr's ``ObjectStore`` over an obstore store for ``protocol``, with a connection pool of
+    ``n`` idle connections per host; :class:`~objstore.errors.ConfigError` if obstore cannot do
+    exactly what ``options`` say."""
+    from .errors import ConfigError
+
+    why = problem(protocol, options)
+    if why:
+        raise ConfigError(why)
+    if protocol in perf.OBSTORE_AZURE_PROTOCOLS:
+        return ObstoreStore(_azure_store(path, options, n), read_only=read_only)
+    return ObstoreStore(_s3_store(path, options, n), read_only=read_only)
+
+
+def _client_options(n: int, endpoint: str | None) -> Any:  # obstore ClientConfig
+    client: dict[str, Any] = {"pool_max_idle_per_host": str(n)}
+    if endpoint and endpoint.startswith("http://"):
+        client["allow_http"] = "true"
+    return client
+
+
+def _s3_store(path: str, options: Mapping[str, Any], n: int) -> Any:
+    """An ``S3Store`` from the s3fs storage options."""
+    from obstore.store import S3Store
+
+    bucket, _, prefix = path.strip("/").partition("/")
+    opts = dict(options)
+    kw: dict[str, Any] = {}
+    endpoint = opts.pop("endpoint_url", None) or (opts.get("client_kwargs") or {}).get(
+        "endpoint_url")
+    if endpoint:
+        kw["endpoint"] = endpoint
+        kw["virtual_hosted_style_request"] = False
+    region = (opts.get("client_kwargs") or {}).get("region_name")
+    kw["region"] = region or "us-east-1"
+    if opts.get("anon"):
+        kw["skip_signature"] = True
+    elif opts.get("key"):
+        kw["access_key_id"] = opts["key"]
+        kw["secret_access_key"] = opts.get("secret") or ""
+        if opts.get("token"):
+            kw["session_token"] = opts["token"]
+    else:  # AWS profile, SSO, instance roles ...: let botocore find the credentials
+        import boto3
+        from obstore.auth.boto3 import Boto3CredentialProvider
+
+        kw["credential_provider"] = Boto3CredentialProvider(
+            boto3.Session(profile_name=opts.get("profile")))
+    if opts.get("requester_pays"):
+        kw["request_payer"] = True
+    return S3Store(bucket, prefix=prefix or None, client_options=_client_options(n, endpoint),
+                   **kw)
+
+
+class AzureStaticCredential:
+    """An obstore credential provider for a fixed account key or SAS (never expires).
+
+    A provider, not config, so that ``AZURE_STORAGE_*`` variables cannot override the profile's
+    credential; picklable (dask workers); its repr shows which kind, never the value.
+    """
+
+    def __init__(self, kind: str, secret: str) -> None:
+        if kind not in ("access_key", "sas_token"):
+            raise ValueError(f"unknown Azure credential kind {kind!r}")
+        self.kind = kind
+        self._secret = secret
+
+    def __call__(self) -> dict[str, Any]:
+        return {self.kind: self._secret, "expires_at": None}
+
+    def __eq__(self, other: object) -> bool:  # stores compare equal after pickling
+        return (isinstance(other, AzureStaticCredential) and other.kind == self.kind
+                and other._secret == self._secret)
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self._secret))
+
+    def __repr__(self) -> str:
+        return f"AzureStaticCredential({self.kind}=***)"
+
+    __str__ = __repr__
+
+
+def _azure_store(path: str, options: Mapping[str, Any], n: int) -> Any:
+    """An ``AzureStore`` from the adlfs options (connection string, ``anon``)."""
+    from obstore.store import AzureStore
+
+    container, _, prefix = path.strip("/").partition("/")
+    f = azure_fields(str(options["connection_string"]))
+    if f.get("usedevelopmentstorage", "").lower() == "true":
+        f.setdefault("accountname", _DEV_ACCOUNT)
+        f.setdefault("accountkey", _DEV_KEY)
+        f.setdefault("blobendpoint", f"http://127.0.0.1:10000/{f['accountname']}")
+    endpoint = f.get("blobendpoint", "").rstrip("/")
+    account = f.get("accountname") or _account_from_endpoint(endpoint)
+    if not endpoint:
+        scheme = f.get("defaultendpointsprotocol") or "https"
+        suffix = f.get("endpointsuffix") or "core.windows.net"
+        endpoint = f"{scheme}://{account}.blob.{suffix}"
+    kw: dict[str, Any] = {"account_name": account, "endpoint": endpoint, "use_emulator": False}
+    if options.get("anon"):
+        kw["skip_signature"] = True
+    elif f.get("accountkey"):
+        kw["credential_provider"] = AzureStaticCredential("access_key", f["accountkey"])
+    else:
+        kw["credential_provider"] = AzureStaticCredential(
+            "sas_token", f["sharedaccesssignature"].lstrip("?"))
+    return AzureStore(container, prefix=prefix or None,
+                      client_options=_client_options(n, endpoint), **kw)
+
+
+def _account_from_endpoint(endpoint: str) -> str:
+    """``ACCOUNT`` of ``https://ACCOUNT.blob...``, or of an emulator's ``http://host:port/ACCOUNT``.
+
+    With an explicit endpoint object_store uses the name only for signing, which an anonymous
+    store does not do; it must merely be present.
+    """
+    parts = urlsplit(endpoint)
+    host = parts.hostname or ""
+    if ".blob." in host:
+        return host.split(".")[0]
+    return parts.path.strip("/").split("/")[0] or "anonymous"
+
+
+# ------------------------------------------------------------------------------ exceptions
+def _translate(exc: BaseException) -> BaseException:
+    """obstore's exceptions as the builtin ones fsspec raises (which objstore maps to its own)."""
+    if not type(exc).__module__.startswith("obstore"):
+        return exc
+    name = type(exc).__name__
+    text = scrub((str(exc).splitlines() or [name])[0])
+    if name in ("PermissionDeniedError", "UnauthenticatedError"):
+        return PermissionError(text)
+    if name == "NotFoundError":
+        return FileNotFoundError(text)
+    if name == "AlreadyExistsError":
+        return FileExistsError(text)
+    return OSError(text)
+
+
+_TRANSLATING: dict[type, type] = {}
+
+
+def _translating(cls: type) -> type:
+    """A subclass of zarr's ``ObjectStore`` whose calls raise builtin exceptions."""
+    if cls in _TRANSLATING:
+        return _TRANSLATING[cls]
+
+    def wrap(name: str) -> Any:
+        method = getattr(cls, name)
+
+        async def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return await method(self, *args, **kwargs)
+            except Exception as exc:
+                new = _translate(exc)
+                if new is exc:
+                    raise
+                raise new from None
+
+        call.__name__ = name
+        return call
+
+    def wrap_iter(name: str) -> Any:
+        method = getattr(cls, name)
+
+        async def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                async for item in method(self, *args, **kwargs):
+                    yield item
+            except Exception as exc:
+                new = _translate(exc)
+                if new is exc:
+                    raise
+                raise new from None
+
+        call.__name__ = name
+        return call
+
+    ns: dict[str, Any] = {n: wrap(n) for n in ("get", "get_partial_values", "exists", "set",
+                                               "set_if_not_exists", "delete", "delete_dir",
+                                               "getsize")}
+    ns.update({n: wrap_iter(n) for n in ("list", "list_prefix", "list_dir")})
+    ns["__module__"] = __name__
+    ns["__qualname__"] = "ObstoreStore"
+    sub = type("ObstoreStore", (cls,), ns)
+    _TRANSLATING[cls] = sub
+    return sub
+
+
+#: zarr's ``ObjectStore`` raising builtin exceptions (picklable: a module-level class).
+ObstoreStore = _translating(ObjectStore)
