@@ -30,14 +30,12 @@ _fs_lock = threading.Lock()
 
 
 def _make_fs(protocol: str, options: dict[str, Any], *, asynchronous: bool) -> fsspec.AbstractFileSystem:
-    import fsspec
-
     key = (protocol, asynchronous, json.dumps(options, sort_keys=True, default=str),
            _fingerprint(os.environ))
     with _fs_lock:
         if key in _fs_cache:
             return _fs_cache[key]
-    cls = fsspec.get_filesystem_class(protocol)
+    cls = backends.filesystem_class(protocol)
     if asynchronous and not cls.async_impl:
         from fsspec.implementations.asyn_wrapper import AsyncFileSystemWrapper
 

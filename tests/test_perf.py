@@ -225,3 +225,21 @@ def test_memory_stays_near_requests_in_flight_times_chunk_size(s3_rig, monkeypat
     assert np.isfinite(total)
     assert peak_write < size / 4, (peak_write, size)
     assert peak_read < size / 4, (peak_read, size)
+
+
+def test_small_puts_go_out_in_one_round_trip_without_expect_100_continue(s3_rig):
+    """botocore asks for ``100 Continue`` before every PUT body, which costs a round trip per
+    chunk; objstore's s3fs sends chunk-sized bodies at once and keeps the handshake for big ones."""
+    from objstore.backends._s3fs import KEEP_EXPECT_ABOVE
+
+    fs = objstore.filesystem(s3_rig.url("x"), profile=s3_rig.profile)
+    fs.pipe_file(f"{s3_rig.bucket}/warm", b"x")  # the client exists after the first call
+    sent: list[dict] = []
+    fs.s3.meta.events.register("before-send.s3.PutObject",
+                               lambda request, **_: sent.append(dict(request.headers)))
+    fs.pipe_file(f"{s3_rig.bucket}/chunk", b"x" * 65536)
+    big = b"y" * (KEEP_EXPECT_ABOVE + 1)
+    fs.pipe_file(f"{s3_rig.bucket}/big", big)
+    assert "Expect" not in sent[0] and sent[1].get("Expect") == b"100-continue"
+    assert fs.cat_file(f"{s3_rig.bucket}/chunk") == b"x" * 65536
+    assert fs.cat_file(f"{s3_rig.bucket}/big") == big

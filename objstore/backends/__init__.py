@@ -16,7 +16,7 @@ from ..errors import BackendNotInstalledError
 from ..profiles import Profile
 from ..urls import ObjectURL
 
-__all__ = ["adapter", "storage_options"]
+__all__ = ["adapter", "filesystem_class", "storage_options"]
 
 _TABLE: dict[str, tuple[str, str]] = {  # backend -> (module, extra)
     "s3": ("s3", "s3"),
@@ -46,3 +46,15 @@ def storage_options(profile: Profile, url: ObjectURL) -> tuple[str, str, dict[st
     options = mod.storage_options(profile, url)
     options.update(profile.storage_options)
     return mod.protocol(url), mod.path(url), options
+
+
+def filesystem_class(protocol: str) -> Any:
+    """The fsspec filesystem class for ``protocol``: fsspec's, except objstore's s3fs subclass
+    (no ``Expect: 100-continue`` round trip before small PUTs, see ``_s3fs``)."""
+    if protocol in ("s3", "s3a"):
+        from ._s3fs import S3FileSystem
+
+        return S3FileSystem
+    import fsspec
+
+    return fsspec.get_filesystem_class(protocol)

@@ -1,0 +1,43 @@
+"""s3fs without ``Expect: 100-continue`` on PutObject/UploadPart.
+
+botocore adds that header to every PUT whose body is file-like (s3fs always passes one), and
+aiohttp then waits for the server's ``100 Continue`` before it sends the body: one more round trip
+per chunk written (measured through a 25 ms-each-way proxy: 110 ms per 64 KiB PUT against 59 ms
+without it). The header only pays off for bodies so large that sending them in vain would cost
+more than a round trip, so it is kept above :data:`KEEP_EXPECT_ABOVE` bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import s3fs
+from botocore.utils import determine_content_length
+from fsspec.asyn import sync_wrapper
+
+__all__ = ["S3FileSystem"]
+
+KEEP_EXPECT_ABOVE = 16 * 2**20
+# botocore's add_expect_header runs on "before-call.s3"; the request exists by "before-sign"
+_EVENTS = ("before-sign.s3.PutObject", "before-sign.s3.UploadPart")
+
+
+def _drop_expect(request: Any = None, **_: Any) -> None:
+    if request is None or "Expect" not in request.headers:
+        return
+    size = determine_content_length(request.body)
+    if size is not None and size <= KEEP_EXPECT_ABOVE:
+        del request.headers["Expect"]
+
+
+class S3FileSystem(s3fs.S3FileSystem):
+    """``s3fs.S3FileSystem`` whose client sends small PUTs in one round trip."""
+
+    async def set_session(self, refresh: bool = False, kwargs: dict[str, Any] | None = None) -> Any:
+        client = await super().set_session(refresh=refresh, kwargs=kwargs or {})
+        for event in _EVENTS:
+            client.meta.events.register_last(event, _drop_expect, unique_id=f"objstore-{event}")
+        return client
+
+    _connect = set_session
+    connect = sync_wrapper(set_session)
