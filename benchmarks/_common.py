@@ -1,9 +1,9 @@
 """Shared pieces of the benchmark suite: servers, latency proxies in their own processes, the cube.
 
-Everything runs standalone: ``start_servers`` starts a local moto S3 (and Swift when asked) with
-the test-suite harness in ``tests/servers``, and ``ProxyProcess`` puts a request-counting
-``LatencyProxy`` in front of a port, in a child process so that its CPU does not compete with the
-client under test for the GIL.
+Everything runs standalone: ``start_servers`` starts a local moto S3 (and Swift, Azurite, the GCS
+emulator when asked) with the test-suite harness in ``tests/servers``, and ``ProxyProcess`` puts a
+request-counting ``LatencyProxy`` in front of a port, in a child process so that its CPU does not
+compete with the client under test for the GIL.
 """
 
 from __future__ import annotations
@@ -83,12 +83,15 @@ class Servers:
     tmp: Path
     moto: Any = None
     swift: Any = None
+    azurite: Any = None
+    gcs: Any = None
     proxies: dict[tuple[str, float], ProxyProcess] = field(default_factory=dict)
 
     def proxy(self, backend: str, delay_ms: float) -> ProxyProcess:
         key = (backend, delay_ms)
         if key not in self.proxies:
-            port = self.moto.port if backend == "s3" else self.swift.proxy_port
+            port = {"s3": lambda: self.moto.port, "swift": lambda: self.swift.proxy_port,
+                    "azure": lambda: self.azurite.port, "gcs": lambda: self.gcs.port}[backend]()
             self.proxies[key] = ProxyProcess(port, delay_ms)
         return self.proxies[key]
 
@@ -99,10 +102,15 @@ class Servers:
             self.moto.stop()
         if self.swift is not None:
             self.swift.stop()
+        if self.azurite is not None:
+            self.azurite.stop()
+        if self.gcs is not None:
+            self.gcs.stop()
 
 
 @contextlib.contextmanager
-def servers(s3: bool = True, swift: bool = False) -> Iterator[Servers]:
+def servers(s3: bool = True, swift: bool = False, azure: bool = False,
+            gcs: bool = False) -> Iterator[Servers]:
     tmp = Path(tempfile.mkdtemp(prefix="objstore-bench-"))
     # objstore's caches (remembered zarr formats, Swift tokens) live in the run's own directory
     os.environ["XDG_CACHE_HOME"] = str(tmp / "cache")
@@ -116,6 +124,14 @@ def servers(s3: bool = True, swift: bool = False) -> Iterator[Servers]:
             from servers.swift import start_swift
 
             out.swift = start_swift(tmp / "swift")
+        if azure:
+            from servers.azurite import start_azurite
+
+            out.azurite = start_azurite(tmp / "azurite")
+        if gcs:
+            from servers.gcs import start_gcs
+
+            out.gcs = start_gcs(tmp / "gcs")
         yield out
     finally:
         out.stop()
