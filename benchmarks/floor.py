@@ -8,6 +8,9 @@ Whatever objstore achieves for the same objects through the same endpoint
     stats = run_get_all([url, ...], headers={"X-Auth-Token": tok})
     # -> {"wall_s", "requests", "bytes", "mb_s", "req_s", "status": {200: n}}
 
+Query strings in the urls are sent as given (an Azure SAS: ``.../blob?sv=...&sig=...``);
+``put_all(..., method="POST")`` uploads with POST (GCS's JSON API media upload).
+
 S3 needs signed requests: pass ``sign=botocore_signer(endpoint, key, secret)``.
 A signer is ``sign(method, url, headers, body) -> headers`` and is called once
 per request, right before sending (its cost is included in ``wall_s``).
@@ -112,10 +115,15 @@ async def put_all(
     sign: Signer | None = None,
     raise_for_status: bool = True,
     timeout_s: float = 600.0,
+    method: str = "PUT",
 ) -> dict:
-    """PUT every ``(url, body)``; at most ``concurrency`` in flight, keep-alive."""
+    """PUT every ``(url, body)``; at most ``concurrency`` in flight, keep-alive.
+
+    ``method="POST"`` uploads with POST instead (GCS's JSON API media upload,
+    ``POST .../upload/storage/v1/b/BUCKET/o?uploadType=media&name=NAME``).
+    """
     items = [(u, bytes(b)) for u, b in urls_and_bodies]
-    return await _run("PUT", items, headers, concurrency, sign, raise_for_status, timeout_s)
+    return await _run(method, items, headers, concurrency, sign, raise_for_status, timeout_s)
 
 
 async def get_all(
