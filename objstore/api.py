@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from . import backends
+from . import backends, closing
 from .profiles import Profile
 from .registry import ProfileRegistry, _fingerprint, default_registry
 from .urls import ObjectURL, parse
@@ -40,8 +40,9 @@ def _make_fs(protocol: str, options: dict[str, Any], *, asynchronous: bool) -> f
         from fsspec.implementations.asyn_wrapper import AsyncFileSystemWrapper
 
         fs = AsyncFileSystemWrapper(_make_fs(protocol, options, asynchronous=False), asynchronous=True)
-    elif asynchronous:
+    elif asynchronous:  # used by zarr stores, on zarr's event loop
         fs = cls(skip_instance_cache=True, asynchronous=True, **options)
+        closing.close_at_exit(fs)
     else:
         fs = cls(skip_instance_cache=True, **options)
     with _fs_lock:

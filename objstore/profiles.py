@@ -55,7 +55,7 @@ class _Base(BaseModel):
         None, ge=1, description="Requests kept in flight for reads and writes (default: measured)"
     )
     engine: Literal["auto", "fsspec", "obstore"] | None = Field(
-        None, description="I/O engine for zarr stores (OBJSTORE_ENGINE; default auto)"
+        None, description="I/O engine for zarr stores: fsspec (default), obstore (S3, Azure) or auto; OBJSTORE_ENGINE"
     )
 
     @property

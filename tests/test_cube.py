@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import fsspec
 import numpy as np
 import pytest
@@ -122,3 +125,21 @@ def test_dask_distributed_write(rig, small_cube, dask_cluster):
     back = objstore.open_cube(url, profile=rig.profile).load()
     assert (back["pid"].values != __import__("os").getpid()).all()  # written in the workers
     xr.testing.assert_identical(back[["tas", "pr", "mask"]], small_cube.load())
+
+
+SCRIPT = """
+import sys, numpy as np, xarray as xr, objstore
+url = sys.argv[1]
+objstore.write_cube(xr.Dataset({"a": (("x",), np.arange(10.0))}), url)
+print(objstore.open_cube(url).load().a.values.sum())
+"""
+
+
+def test_a_users_script_ends_quietly(rig):
+    """No "Unclosed client session" or exit-time traceback after the script's own output."""
+    import subprocess
+
+    env = {**os.environ, **rig.env}
+    done = subprocess.run([sys.executable, "-c", SCRIPT, rig.url("script.zarr")], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout.strip(), done.stderr) == (0, "45.0", "")

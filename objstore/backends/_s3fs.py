@@ -41,3 +41,4 @@ class S3FileSystem(s3fs.S3FileSystem):
 
     _connect = set_session
     connect = sync_wrapper(set_session)
+
