@@ -13,16 +13,16 @@ import asyncio
 import atexit
 import threading
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 __all__ = ["close_at_exit"]
 
-_open: list[tuple[Any, Callable[[], Awaitable[None]]]] = []
+_open: list[tuple[Any, Callable[[], Coroutine[Any, Any, None]]]] = []
 _lock = threading.Lock()
 
 
-def _closer(fs: Any) -> Callable[[], Awaitable[None]] | None:
+def _closer(fs: Any) -> Callable[[], Coroutine[Any, Any, None]] | None:
     if hasattr(fs, "_s3") and hasattr(type(fs), "set_session"):  # s3fs
 
         async def close_s3() -> None:
