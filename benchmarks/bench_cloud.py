@@ -269,6 +269,21 @@ def plain_checks(backend: str, delay: float, r: dict[str, Measure | None],
     return checks
 
 
+def unavailable(backend: str) -> str | None:
+    """None if the emulator for ``backend`` is installed, else why not."""
+    if backend == "azure":
+        from servers.azurite import AZURITE_BIN
+
+        if not AZURITE_BIN.exists():
+            return f"Azurite not installed ({AZURITE_BIN}; scripts/install-servers.sh)"
+        return None
+    try:
+        import gcp_storage_emulator  # noqa: F401
+    except ImportError:
+        return "gcp-storage-emulator not installed (pip install gcp-storage-emulator)"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--delay-ms", type=float, nargs="+", default=[0.0, 25.0])
@@ -286,8 +301,13 @@ def main(argv: list[str] | None = None) -> int:
     repeat = args.repeat or 3
     t0 = time.perf_counter()
     checks: list[tuple[str, str, str, bool | None]] = []
-    with servers(s3=False, azure="azure" in args.backends, gcs="gcs" in args.backends) as sv:
-        for backend in args.backends:
+    backends = list(args.backends)
+    for b in list(backends):
+        if why := unavailable(b):
+            print(f"skipping {b}: {why}")
+            backends.remove(b)
+    with servers(s3=False, azure="azure" in backends, gcs="gcs" in backends) as sv:
+        for backend in backends:
             engines = [e for e in args.engines if e in OFFERED[backend]]
             if skipped := [e for e in args.engines if e not in OFFERED[backend]]:
                 print(f"\n{backend}: engine {', '.join(skipped)} not offered by objstore "
