@@ -4,12 +4,16 @@ parametrized ``rig`` fixture that runs the generic tests on every backend."""
 from __future__ import annotations
 
 import os
+import sys
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"  # before gcsfs is ever imported
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))  # latency_proxy
 
 from rigs import BACKENDS, Rig, make_rig  # noqa: E402
 
@@ -87,6 +91,32 @@ def _fresh_rig(request: pytest.FixtureRequest, backend: str) -> Rig:
 def rig(request: pytest.FixtureRequest) -> Rig:
     """A fresh bucket on one real server, with an authenticated profile for it."""
     return _fresh_rig(request, request.param)
+
+
+#: (backend, I/O engine) pairs: every backend, and obstore where objstore offers it
+COUNTED = [("s3", "fsspec"), ("s3", "obstore"), ("swift", "fsspec"), ("gcs", "fsspec"),
+           ("azure", "fsspec"), ("azure", "obstore")]
+
+
+@dataclass
+class Counted:
+    rig: Rig
+    proxy: Any  # benchmarks/latency_proxy.LatencyProxy, recording requests
+    profile: Any  # the rig's profile, through the proxy
+    engine: str
+
+
+@pytest.fixture(params=COUNTED, ids=lambda p: f"{p[0]}-{p[1]}")
+def counted(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """A fresh rig with a request-counting proxy in front of its server."""
+    from latency_proxy import LatencyProxy
+    from rigs import profile_via, server_port
+
+    backend, engine = request.param
+    monkeypatch.setenv("OBJSTORE_ENGINE", engine)
+    rig = _fresh_rig(request, backend)
+    with LatencyProxy("127.0.0.1", server_port(rig), delay_s=0.0, record=True) as px:
+        yield Counted(rig, px, profile_via(rig, px.url), engine)
 
 
 @pytest.fixture

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
-from objstore.profiles import Profile, S3Profile, Source
+from objstore.profiles import Profile, S3Profile, Source, SwiftProfile
 
 BACKENDS = ["s3", "swift", "gcs", "azure"]
 
@@ -48,3 +49,23 @@ def make_rig(backend: str, server: Any, bucket: str) -> Rig:
     import importlib
 
     return importlib.import_module(f"rigs_{backend}").make(server, bucket)
+
+
+def server_port(rig: Rig) -> int:
+    """The port of the rig's server (where a proxy in front of it forwards to)."""
+    if rig.backend == "s3":
+        return int(rig.server.port)
+    url = {"gcs": lambda: rig.server.endpoint, "azure": lambda: rig.server.blob_endpoint,
+           "swift": lambda: rig.server.storage_url}[rig.backend]()
+    return int(urlsplit(url).port)
+
+
+def profile_via(rig: Rig, url: str) -> Profile:
+    """The rig's profile, reaching its server through ``url`` (a proxy in front of it)."""
+    if rig.backend in ("s3", "gcs"):
+        return rig.profile.model_copy(update={"endpoint_url": url})
+    if rig.backend == "azure":
+        return rig.profile.model_copy(update={"endpoint_url": f"{url}/{rig.server.account_name}"})
+    storage_url, token = rig.server.get_token()
+    return SwiftProfile(name="swift-via", storage_url=url + urlsplit(storage_url).path, token=token,
+                        source=Source(kind="test"))

@@ -360,7 +360,10 @@ class SwiftFileSystem(AsyncFileSystem):
             "content_type": o.get("content_type"), "slo": "slo_etag" in o,
         }
 
-    async def _ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
+    async def _ls(self, path: str, detail: bool = True, return_glob: bool = False,
+                  **kwargs: Any) -> list[Any]:
+        """List ``path``; ``return_glob=True`` (as in adlfs) returns an empty listing as it is,
+        without asking whether ``path`` is a file or missing (one request, not three)."""
         container, key = self.split_path(path)
         if not container:
             entries = [{"name": c["name"], "size": c.get("bytes", 0), "type": "directory",
@@ -375,7 +378,7 @@ class SwiftFileSystem(AsyncFileSystem):
                 if e["name"] not in found or e["type"] == "directory":
                     found[e["name"]] = e
             entries = list(found.values())
-            if not entries and key:
+            if not entries and key and not return_glob:
                 info = await self._info(path)  # a file lists as itself; else FileNotFoundError
                 if info["type"] == "file":
                     entries = [info]

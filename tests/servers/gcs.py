@@ -97,6 +97,10 @@ class GCSServer(ProcessServer):
             return []
         return [json.loads(line) for line in text.splitlines() if line.strip()]
 
+    def uploaded_names(self) -> list[str]:
+        """Names of the objects uploaded with multipart POSTs, in the order the emulator took them."""
+        return [r["name"] for r in self.requests() if r["method"] == "UPLOAD"]
+
     def seen_authorization_headers(self) -> list[str]:
         return [r["authorization"] for r in self.requests() if r.get("authorization")]
 
@@ -161,9 +165,10 @@ def start_gcs(tmp: Path, timeout: float = 30.0, verbose: bool = False) -> GCSSer
 
 
 # ---------------------------------------------------------------- child process entry point
-def _exact_multipart_uploads(emu) -> None:  # pragma: no cover - runs in the child
+def _exact_multipart_uploads(emu, on_upload) -> None:  # pragma: no cover - runs in the child
     """The emulator parses multipart uploads with ``email``, which drops a trailing ``\\r`` from the
-    object's bytes (1 object in 256 of random data). Split the body on the boundary instead."""
+    object's bytes (1 object in 256 of random data). Split the body on the boundary instead.
+    ``on_upload(name)`` is told each object name (it is in the body, not the URL)."""
     original = emu._read_data
 
     def read_data(handler, query):
@@ -184,7 +189,9 @@ def _exact_multipart_uploads(emu) -> None:  # pragma: no cover - runs in the chi
         for line in content_head.decode("latin-1").splitlines():
             if line.lower().startswith("content-type:"):
                 content_type = line.split(":", 1)[1].strip()
-        return {"meta": json.loads(meta), "content": content, "content-type": content_type}
+        meta_doc = json.loads(meta)
+        on_upload(meta_doc.get("name"))
+        return {"meta": meta_doc, "content": content, "content-type": content_type}
 
     emu._read_data = read_data
 
@@ -232,7 +239,10 @@ def _serve(argv: list[str]) -> None:  # pragma: no cover - runs in the child
         httpd.serve_forever()
 
     emu.APIThread.run = run
-    _exact_multipart_uploads(emu)
+    def on_upload(name: str | None) -> None:
+        os.write(fd, (json.dumps({"method": "UPLOAD", "name": name}) + "\n").encode())
+
+    _exact_multipart_uploads(emu, on_upload)
     srv = emu.create_server(a.host, a.port, in_memory=True)
 
     stop = threading.Event()
