@@ -37,11 +37,19 @@ def cube_contents(r: Resolved) -> list[str]:
     return sorted(str(e).rstrip("/").rsplit("/", 1)[-1] for e in entries)
 
 
-def _describe(names: list[str]) -> str:
-    meta = [n for n in names if n in _METADATA]
+def describe_existing(names: list[str], *, objects: int | None = None,
+                      nbytes: int | None = None) -> str:
+    """What already is at a cube's URL, for "refusing to overwrite" messages: ``names`` directly
+    under it; ``objects``/``nbytes`` when the whole tree was listed."""
+    from .transfer import human_bytes
+
+    names = sorted(names)
     shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
-    kind = "a zarr cube" if meta else f"{len(names)} objects that are not a zarr cube"
-    return f"{kind} ({shown})"
+    kind = "a zarr cube" if any(n in _METADATA for n in names) else \
+        "objects that are not a zarr cube"
+    count = f"{objects} objects" if objects is not None else f"{len(names)} entries"
+    size = f", {human_bytes(nbytes)}" if nbytes is not None else ""
+    return f"{kind}: {count}{size} ({shown})"
 
 
 def open_cube(
@@ -94,7 +102,7 @@ def write_cube(
         existing = cube_contents(r)
         if existing and mode == "w-":
             raise CubeExistsError(
-                f"{url} already holds {_describe(existing)}; pass mode='w' to replace it "
+                f"{url} already holds {describe_existing(existing)}; pass mode='w' to replace it "
                 "or mode='a' to append"
             )
         from .cube_write import write_dataset

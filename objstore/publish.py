@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .boundary import scrub
+from .cube import describe_existing
 from .errors import CubeExistsError, CubeNotFoundError, InvalidURLError, ObjstoreError
 from .transfer import (
     Item,
@@ -380,12 +381,8 @@ def _check_chunks(staged: _Staged) -> None:
 
 # ------------------------------------------------------------------------------------ publish
 def _describe(tree: dict[str, Item]) -> str:
-    top = sorted({rel.split("/", 1)[0] for rel in tree})
-    shown = ", ".join(top[:8]) + (", ..." if len(top) > 8 else "")
-    total = sum(i.size for i in tree.values())
-    kind = "a zarr cube" if any(t in (".zmetadata", ".zgroup", "zarr.json") for t in top) else \
-        "objects that are not a zarr cube"
-    return f"{kind}: {len(tree)} objects, {human_bytes(total)} ({shown})"
+    return describe_existing(list({rel.split("/", 1)[0] for rel in tree}), objects=len(tree),
+                             nbytes=sum(i.size for i in tree.values()))
 
 
 def _is_metadata(rel: str) -> bool:
