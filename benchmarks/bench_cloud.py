@@ -85,6 +85,17 @@ class Azure(Target):
             f"DefaultEndpointsProtocol=http;AccountName={self.server.account_name};"
             f"AccountKey={self.server.account_key};BlobEndpoint={self.endpoint};")}
 
+    def fresh(self) -> None:
+        # Azurite (in-memory) slows down as blobs accumulate: 1000 PUTs took 1.1 s with nothing
+        # stored and 2.4 s with 7000 blobs, 0.9 s again once the containers were deleted. Every
+        # timed upload starts with an empty account and this target's container.
+        from azure.storage.blob import BlobServiceClient
+
+        svc = BlobServiceClient.from_connection_string(self.server.connection_string)
+        for c in list(svc.list_containers()):
+            svc.delete_container(c.name)
+        svc.create_container(self.name)
+
     def profile(self) -> Any:
         from objstore.profiles import AzureProfile
 

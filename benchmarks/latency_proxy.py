@@ -482,7 +482,8 @@ class _Pipe:
             _, data = q.popleft()
             if data is None:
                 if dst.can_write_eof():
-                    dst.write_eof()
+                    with contextlib.suppress(OSError):  # the peer already went away
+                        dst.write_eof()
                 self.done = True
                 self.on_done()
                 return
