@@ -42,17 +42,18 @@ def mapped_errors(r: Resolved) -> Iterator[None]:
     """Re-raise failures of ``r`` as objstore errors that name the URL and profile."""
     where = f"{r.url.url} (profile {r.profile.name!r}, from {r.profile.source})"
     hint = _CREDENTIAL_HINTS.get(r.url.backend, "")
+    anon = " (anonymous access: is it public?)" if getattr(r.profile, "anonymous", False) else ""
     try:
         yield
     except ObjstoreError:
         raise
     except PermissionError as exc:
-        raise CredentialsError(f"access denied to {where}: {_short(exc)}. Credentials: {hint}") from None
+        raise CredentialsError(f"access denied to {where}{anon}: {_short(exc).rstrip('.')}. "
+                               f"Credentials: {hint}") from None
     except (FileNotFoundError, FileExistsError, KeyError, ValueError, TypeError):
         raise
     except Exception as exc:
         if _denied(exc):
-            anon = " (anonymous access: is it public?)" if getattr(r.profile, "anonymous", False) else ""
             raise CredentialsError(f"access denied to {where}{anon}: {_short(exc).rstrip('.')}. "
                                    f"Credentials: {hint}") from None
         if _credentials_missing(exc):

@@ -18,6 +18,7 @@ boundary maps to its own; their text is scrubbed of secrets, and no repr shows a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -253,6 +254,8 @@ def _translate(exc: BaseException) -> BaseException:
         return exc
     name = type(exc).__name__
     text = scrub((str(exc).splitlines() or [name])[0])
+    # "... Server returned non-2xx status code: 403 Forbidden: <?xml ...": keep up to the status
+    text = re.sub(r"(status code: \d{3}[^:]*):.*", r"\1", text)
     if name in ("PermissionDeniedError", "UnauthenticatedError"):
         return PermissionError(text)
     if name == "NotFoundError":

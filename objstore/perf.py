@@ -50,12 +50,15 @@ DEFAULT_GROUP_BYTES = 128 * 2**20
 #: untested (``obstore_engine.GCS_NOT_OFFERED`` says which requests fail).
 ENGINES = ("auto", "fsspec", "obstore")
 #: ``auto``: obstore for S3 and Azure where it can do exactly what the profile says (see
-#: :func:`obstore_translatable`), fsspec otherwise. The default stays ``fsspec``: in
-#: ``benchmarks/bench_io.py`` runs obstore was ahead of s3fs in some and behind in others
-#: (docs/performance.md), so the measurement has not said otherwise yet.
-DEFAULT_ENGINE = "fsspec"
+#: :func:`obstore_translatable`), fsspec otherwise.
 OBSTORE_S3_PROTOCOLS = ("s3", "s3a")
 OBSTORE_AZURE_PROTOCOLS = ("az", "abfs", "abfss", "adl")
+#: The engine when neither the profile nor ``OBJSTORE_ENGINE`` names one, as measured
+#: (docs/performance.md): ``auto`` on Azure, where obstore read and wrote about twice as fast as
+#: adlfs in every run (adlfs spends about 2 ms of CPU per request); ``fsspec`` elsewhere (on S3 the
+#: two engines traded places between runs against moto).
+DEFAULT_ENGINE = "fsspec"
+DEFAULT_ENGINE_FOR = dict.fromkeys(OBSTORE_AZURE_PROTOCOLS, "auto")
 #: Protocols the obstore engine serves.
 OBSTORE_PROTOCOLS = OBSTORE_S3_PROTOCOLS + OBSTORE_AZURE_PROTOCOLS
 #: GCS: refused by an explicit ``obstore`` with the reason, ``auto`` picks fsspec.
@@ -69,7 +72,7 @@ def engine(profile: Any, protocol: str, options: Mapping[str, Any] | None = None
     """The I/O engine (``fsspec`` or ``obstore``) for ``protocol`` under ``profile``.
 
     The profile's ``engine`` field if it has one, else ``OBJSTORE_ENGINE``, else
-    :data:`DEFAULT_ENGINE`:
+    :data:`DEFAULT_ENGINE_FOR` the protocol, else :data:`DEFAULT_ENGINE`:
 
     * ``auto`` picks obstore for S3 and Azure when it is installed and the storage options
       translate exactly (S3: explicit keys or anonymous; endpoint, region, requester pays. Azure:
@@ -82,7 +85,8 @@ def engine(profile: Any, protocol: str, options: Mapping[str, Any] | None = None
     import os
 
     field = getattr(profile, "engine", None)
-    name = str(field or os.environ.get("OBJSTORE_ENGINE") or DEFAULT_ENGINE).lower()
+    name = str(field or os.environ.get("OBJSTORE_ENGINE")
+               or DEFAULT_ENGINE_FOR.get(protocol, DEFAULT_ENGINE)).lower()
     if name not in ENGINES:
         from .errors import ConfigError
 
