@@ -89,17 +89,20 @@ class GCSServer(ProcessServer):
         urllib.request.urlopen(req, timeout=30).close()
 
     # --- request recording
-    def requests(self) -> list[dict]:
-        """Every request the emulator received: {"method", "path", "authorization"}."""
+    def _log(self) -> list[dict]:
         try:
             text = self.request_log.read_text()
         except FileNotFoundError:
             return []
         return [json.loads(line) for line in text.splitlines() if line.strip()]
 
+    def requests(self) -> list[dict]:
+        """Every request the emulator received: {"method", "path", "authorization"}."""
+        return [r for r in self._log() if r["method"] != "UPLOAD"]
+
     def uploaded_names(self) -> list[str]:
         """Names of the objects uploaded with multipart POSTs, in the order the emulator took them."""
-        return [r["name"] for r in self.requests() if r["method"] == "UPLOAD"]
+        return [r["name"] for r in self._log() if r["method"] == "UPLOAD"]
 
     def seen_authorization_headers(self) -> list[str]:
         return [r["authorization"] for r in self.requests() if r.get("authorization")]
