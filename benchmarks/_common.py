@@ -217,3 +217,13 @@ def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
     for r in rows:
         print("| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) + " |")
     sys.stdout.flush()
+
+
+def exit_quietly(rc: int) -> None:
+    """Leave without running exit-time finalizers: the plain adlfs and gcsfs filesystems the
+    benchmarks make close their sessions in weakref finalizers that need fsspec's event loop,
+    stopped by then, and would only print "Loop is not running" tracebacks. Call it when every
+    measurement is printed and every server stopped."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(rc)

@@ -10,14 +10,13 @@ see benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 
 import bench_cloud
 import bench_import
 import bench_io
 import bench_open
+from _common import exit_quietly
 
 IO_BACKENDS = ("s3", "swift")  # bench_io.py
 CLOUD_BACKENDS = ("azure", "gcs")  # bench_cloud.py
@@ -46,9 +45,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    rc = main()
-    # as bench_cloud.py: skip adlfs's and gcsfs's exit-time finalizers (they need fsspec's loop,
-    # already stopped, and only print "Loop is not running" tracebacks); every server is stopped
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(rc)
+    exit_quietly(main())

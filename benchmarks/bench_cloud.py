@@ -30,14 +30,22 @@ import argparse
 import datetime as dt
 import json
 import os
-import sys
 import time
 import uuid
 import warnings
 from collections.abc import Callable
 from typing import Any
 
-from _common import FULL, QUICK, Measure, chunk_encoding, make_cube, measure, servers
+from _common import (
+    FULL,
+    QUICK,
+    Measure,
+    chunk_encoding,
+    exit_quietly,
+    make_cube,
+    measure,
+    servers,
+)
 from bench_io import _ratio, print_checks, report
 
 warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
@@ -344,10 +352,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    rc = main()
-    # adlfs and gcsfs close their sessions in weakref finalizers that run at interpreter exit,
-    # after fsspec's event loop has stopped ("RuntimeError: Loop is not running" tracebacks).
-    # Everything measured is done and every server stopped: leave without running them.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(rc)
+    exit_quietly(main())
