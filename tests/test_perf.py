@@ -78,6 +78,7 @@ def test_open_reaches_the_data_in_four_requests(counted, fmt):
     assert ds["tas"].shape == (12, 8, 16) and ds.time.size == 12
 
 
+@pytest.mark.filterwarnings("ignore:Consolidated metadata is currently not part")  # plain to_zarr
 @pytest.mark.parametrize("fmt", [2, 3])
 def test_open_without_the_format_given(s3_rig, proxy, engine, fmt):
     url = s3_rig.url(f"open{fmt}.zarr")
