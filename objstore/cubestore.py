@@ -115,6 +115,7 @@ class CubeStore(WrapperStore["Store"]):
                          cache_metadata=self.cache_metadata)
         new._cache = self._cache  # same cube, same knowledge
         new._authoritative = self._authoritative
+        new._semaphore = self._sem()  # and the same requests in flight
         return new
 
     def __getstate__(self) -> dict[str, Any]:
@@ -143,6 +144,11 @@ class CubeStore(WrapperStore["Store"]):
     # ---------------------------------------------------------------------------- reading
     async def _fetch(self, key: str, prototype: BufferPrototype,
                      byte_range: ByteRequest | None = None) -> Buffer | None:
+        async with self._sem():  # shared by every dask thread reading through this store
+            return await self._fetch_now(key, prototype, byte_range)
+
+    async def _fetch_now(self, key: str, prototype: BufferPrototype,
+                         byte_range: ByteRequest | None) -> Buffer | None:
         inner = self._store
         if byte_range is None and isinstance(inner, FsspecStore):
             if self._cat_kw is None:
@@ -212,9 +218,12 @@ class CubeStore(WrapperStore["Store"]):
             if self._background_bytes:
                 await self._send_in_background(key, value)
                 return
-        await self._store.set(key, value)
+        async with self._sem():
+            await self._store.set(key, value)
 
     def _sem(self) -> asyncio.Semaphore:
+        """At most ``max_concurrency`` chunk requests in flight through this store, however many
+        dask threads use it (each grouped task asks for up to ``max_concurrency`` at once)."""
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self.max_concurrency)
         return self._semaphore

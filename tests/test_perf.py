@@ -265,3 +265,36 @@ def test_small_puts_go_out_in_one_round_trip_without_expect_100_continue(s3_rig)
     assert "Expect" not in sent[0] and sent[1].get("Expect") == b"100-continue"
     assert fs.cat_file(f"{s3_rig.bucket}/chunk") == b"x" * 65536
     assert fs.cat_file(f"{s3_rig.bucket}/big") == big
+
+
+def test_many_dask_threads_keep_at_most_max_concurrency_in_flight(counted, monkeypatch):
+    """Each grouped dask task asks for up to max_concurrency chunks at once; with more threads
+    than that (a big node), the store still keeps at most max_concurrency requests in flight."""
+    import dask
+
+    from objstore.cubestore import CubeStore
+
+    url = counted.rig.url("threads.zarr")
+    cube = _cube(40)
+    objstore.write_cube(cube, url, profile=counted.rig.profile, encoding=ONE_PER_STEP)
+    prof = counted.profile.model_copy(update={"max_concurrency": 4})
+    live = peak = 0
+    fetch = CubeStore._fetch_now
+
+    async def counting(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal live, peak
+        live += 1
+        peak = max(peak, live)
+        try:
+            return await fetch(self, *args, **kwargs)
+        finally:
+            live -= 1
+
+    monkeypatch.setattr(CubeStore, "_fetch_now", counting)
+    counted.proxy.delay_s = 0.01  # requests that overlap, as on a real link
+    counted.proxy.reset_counts()
+    with dask.config.set(scheduler="threads", num_workers=8):
+        back = objstore.open_cube(url, profile=prof, chunks={"time": 4}).load()  # 10 tasks
+    xr.testing.assert_identical(back, cube)
+    assert counted.proxy.counts["GET"] == 4 + 40
+    assert peak == 4
