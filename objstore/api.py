@@ -89,7 +89,7 @@ class Resolved:
 
             return CubeStore(LocalStore(self.path, read_only=read_only), max_concurrency=n)
         if perf.engine(self.profile, self.protocol, self.storage_options) == "obstore":
-            from .cubestore import obstore_store
+            from .obstore_engine import obstore_store
 
             inner = obstore_store(self.protocol, self.path, self.storage_options, n, read_only)
             return CubeStore(inner, max_concurrency=n)

@@ -32,16 +32,13 @@ from zarr.storage._common import _dereference_path
 from zarr.storage._wrapper import WrapperStore
 
 from . import perf
-
-# the obstore engine lives in obstore_engine; its names stay importable from here
-from .obstore_engine import ObstoreStore, _translate, obstore_store
-from .obstore_engine import _translating as _translating
+from .obstore_engine import translated_errors
 
 if TYPE_CHECKING:
     from zarr.abc.store import Store
 
 
-__all__ = ["CubeStore", "obstore_store", "ObstoreStore", "is_meta"]
+__all__ = ["CubeStore", "is_meta"]
 
 META_NAMES = frozenset({".zarray", ".zattrs", ".zgroup", ".zmetadata", "zarr.json"})
 
@@ -303,10 +300,8 @@ class CubeStore(WrapperStore["Store"]):
             p = prefix.strip("/")
             keys = [k async for k in inner.list_prefix(f"{p}/" if p else "")]
             if keys:  # one DeleteObjects request per 1000 keys, not one request per key
-                try:
+                with translated_errors():
                     await obstore.delete_async(inner.store, keys)
-                except Exception as exc:
-                    raise _translate(exc) from None
             return
         await inner.delete_dir(prefix)
 

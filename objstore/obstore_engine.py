@@ -19,7 +19,8 @@ boundary maps to its own; their text is scrubbed of secrets, and no repr shows a
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -27,11 +28,12 @@ from zarr.storage import ObjectStore
 
 from . import perf
 from .boundary import scrub
+from .profiles import blob_host_account, connection_string_fields
 
 if TYPE_CHECKING:
     from zarr.abc.store import Store
 
-__all__ = ["obstore_store", "problem", "ObstoreStore", "GCS_NOT_OFFERED", "azure_fields"]
+__all__ = ["obstore_store", "problem", "ObstoreStore", "GCS_NOT_OFFERED", "translated_errors"]
 
 #: Why ``engine = "obstore"`` is refused for GCS. Tried against the test suite's emulator
 #: (gcp-storage-emulator 2026.7.19) with obstore 0.12.1: object_store's GCS client speaks the XML
@@ -98,7 +100,7 @@ def _azure_problem(options: Mapping[str, Any]) -> str | None:
         return f"obstore cannot translate the Azure storage option {extra[0]!r}"
     if not options.get("connection_string"):
         return "obstore needs the Azure connection string objstore builds (none in the options)"
-    fields = azure_fields(str(options["connection_string"]))
+    fields = connection_string_fields(str(options["connection_string"]))
     unknown = sorted(set(fields) - _AZURE_FIELDS - _AZURE_IGNORED)
     if unknown:
         return f"obstore cannot translate the Azure connection string field {unknown[0]!r}"
@@ -109,16 +111,6 @@ def _azure_problem(options: Mapping[str, Any]) -> str | None:
     if not (dev or fields.get("blobendpoint") or fields.get("accountname")):
         return "the Azure connection string has neither BlobEndpoint nor AccountName"
     return None
-
-
-def azure_fields(connection_string: str) -> dict[str, str]:
-    """A connection string's ``Key=Value;`` fields, keys lower-cased (values may contain ``=``)."""
-    out: dict[str, str] = {}
-    for part in connection_string.split(";"):
-        key, sep, value = part.partition("=")
-        if sep and key.strip():
-            out[key.strip().lower()] = value.strip()
-    return out
 
 
 # ------------------------------------------------------------------------------ stores
@@ -211,7 +203,7 @@ def _azure_store(path: str, options: Mapping[str, Any], n: int) -> Any:
     from obstore.store import AzureStore
 
     container, _, prefix = path.strip("/").partition("/")
-    f = azure_fields(str(options["connection_string"]))
+    f = connection_string_fields(str(options["connection_string"]))
     if f.get("usedevelopmentstorage", "").lower() == "true":
         f.setdefault("accountname", _DEV_ACCOUNT)
         f.setdefault("accountkey", _DEV_KEY)
@@ -240,11 +232,8 @@ def _account_from_endpoint(endpoint: str) -> str:
     With an explicit endpoint object_store uses the name only for signing, which an anonymous
     store does not do; it must merely be present.
     """
-    parts = urlsplit(endpoint)
-    host = parts.hostname or ""
-    if ".blob." in host:
-        return host.split(".")[0]
-    return parts.path.strip("/").split("/")[0] or "anonymous"
+    return (blob_host_account(endpoint) or urlsplit(endpoint).path.strip("/").split("/")[0]
+            or "anonymous")
 
 
 # ------------------------------------------------------------------------------ exceptions
@@ -265,25 +254,27 @@ def _translate(exc: BaseException) -> BaseException:
     return OSError(text)
 
 
-_TRANSLATING: dict[type, type] = {}
+@contextmanager
+def translated_errors() -> Iterator[None]:
+    """Re-raise obstore's exceptions as the builtin ones (:func:`_translate`); others as they are."""
+    try:
+        yield
+    except Exception as exc:
+        new = _translate(exc)
+        if new is exc:
+            raise
+        raise new from None
 
 
 def _translating(cls: type) -> type:
     """A subclass of zarr's ``ObjectStore`` whose calls raise builtin exceptions."""
-    if cls in _TRANSLATING:
-        return _TRANSLATING[cls]
 
     def wrap(name: str) -> Any:
         method = getattr(cls, name)
 
         async def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-            try:
+            with translated_errors():
                 return await method(self, *args, **kwargs)
-            except Exception as exc:
-                new = _translate(exc)
-                if new is exc:
-                    raise
-                raise new from None
 
         call.__name__ = name
         return call
@@ -292,14 +283,9 @@ def _translating(cls: type) -> type:
         method = getattr(cls, name)
 
         async def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-            try:
+            with translated_errors():
                 async for item in method(self, *args, **kwargs):
                     yield item
-            except Exception as exc:
-                new = _translate(exc)
-                if new is exc:
-                    raise
-                raise new from None
 
         call.__name__ = name
         return call
@@ -310,9 +296,7 @@ def _translating(cls: type) -> type:
     ns.update({n: wrap_iter(n) for n in ("list", "list_prefix", "list_dir")})
     ns["__module__"] = __name__
     ns["__qualname__"] = "ObstoreStore"
-    sub = type("ObstoreStore", (cls,), ns)
-    _TRANSLATING[cls] = sub
-    return sub
+    return type("ObstoreStore", (cls,), ns)
 
 
 #: zarr's ``ObjectStore`` raising builtin exceptions (picklable: a module-level class).

@@ -103,6 +103,19 @@ class GCSProfile(_Base):
         return self.endpoint_url or "gcs"
 
 
+def connection_string_fields(text: str) -> dict[str, str]:
+    """An Azure connection string's ``Key=Value;`` fields, keys lower-cased (values may hold
+    ``=``; parts without one are skipped)."""
+    pairs = (part.partition("=") for part in text.split(";"))
+    return {k.strip().lower(): v.strip() for k, sep, v in pairs if sep and k.strip()}
+
+
+def blob_host_account(url: str) -> str | None:
+    """``ACCOUNT`` of an ``https://ACCOUNT.blob.core.windows.net/...`` URL, else None."""
+    host = urlsplit(url).hostname or ""
+    return host.split(".")[0] if ".blob." in host else None
+
+
 class AzureProfile(_Base):
     backend: Literal["azure"] = "azure"
     account_name: str | None = Field(None, description="AZURE_STORAGE_ACCOUNT_NAME")
@@ -126,15 +139,13 @@ class AzureProfile(_Base):
         fields = self.connection_string_fields()
         if fields.get("accountname"):
             return fields["accountname"]
-        host = urlsplit(fields.get("blobendpoint", "")).hostname or ""
-        return host.split(".")[0] if ".blob." in host else None
+        return blob_host_account(fields.get("blobendpoint", ""))
 
     def connection_string_fields(self) -> dict[str, str]:
         """The connection string's ``Key=Value`` pairs, keys lower-cased (secrets included)."""
         if self.connection_string is None:
             return {}
-        pairs = (p.partition("=") for p in self.connection_string.get_secret_value().split(";"))
-        return {k.strip().lower(): v.strip() for k, _, v in pairs if k.strip()}
+        return connection_string_fields(self.connection_string.get_secret_value())
 
     @property
     def endpoint(self) -> str:
