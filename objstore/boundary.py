@@ -47,13 +47,10 @@ def mapped_errors(r: Resolved) -> Iterator[None]:
         yield
     except ObjstoreError:
         raise
-    except PermissionError as exc:
-        raise CredentialsError(f"access denied to {where}{anon}: {_short(exc).rstrip('.')}. "
-                               f"Credentials: {hint}") from None
     except (FileNotFoundError, FileExistsError, KeyError, ValueError, TypeError):
         raise
     except Exception as exc:
-        if _denied(exc):
+        if isinstance(exc, PermissionError) or _denied(exc):
             raise CredentialsError(f"access denied to {where}{anon}: {_short(exc).rstrip('.')}. "
                                    f"Credentials: {hint}") from None
         if _credentials_missing(exc):

@@ -33,8 +33,6 @@ def _closer(fs: Any) -> Callable[[], Coroutine[Any, Any, None]] | None:
     if type(fs).__module__.startswith("adlfs"):
         from adlfs.utils import close_credential, close_service_client
 
-        _detach_finalizers(fs)
-
         async def close_azure() -> None:
             await close_service_client(fs)
             await close_credential(fs)
@@ -43,16 +41,14 @@ def _closer(fs: Any) -> Callable[[], Coroutine[Any, Any, None]] | None:
     return None
 
 
-def _detach_finalizers(obj: Any = None) -> None:
-    """Detach adlfs's weakref finalizers for ``obj``, and those of asynchronous instances made
-    elsewhere (dask's tokenizer unpickles stores): they call ``fsspec.asyn.sync`` without a loop,
-    which can only fail."""
+def _detach_loopless_finalizers() -> None:
+    """Detach adlfs's weakref finalizers of asynchronous instances (ours, and those dask's
+    tokenizer unpickles): they call ``fsspec.asyn.sync`` without a loop, which can only fail."""
     from fsspec.asyn import sync
 
     registry = getattr(weakref.finalize, "_registry", {})  # CPython's, stable since 3.4
     for finalizer, info in list(registry.items()):
-        no_loop = info.func is sync and bool(info.args) and info.args[0] is None
-        if no_loop or (obj is not None and info.weakref() is obj):
+        if info.func is sync and bool(info.args) and info.args[0] is None:
             finalizer.detach()
 
 
@@ -74,7 +70,7 @@ def _close_all() -> None:
         items = list(_open)
         _open.clear()
     if any(type(fs).__module__.startswith("adlfs") for fs, _ in items):
-        _detach_finalizers()
+        _detach_loopless_finalizers()
     loop = zsync.loop[0]
     if loop is None or loop.is_closed() or not loop.is_running():
         return

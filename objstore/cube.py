@@ -22,16 +22,16 @@ __all__ = ["open_cube", "write_cube", "cube_contents"]
 _METADATA = (".zmetadata", ".zgroup", ".zarray", "zarr.json")
 
 
-#: Filesystems whose ``ls`` would follow an empty listing with a HEAD and another listing (is it a
-#: file? a directory?), unless told ``return_glob=True``.
-_ONE_LISTING = {"az": {"return_glob": True}, "abfs": {"return_glob": True},
-                "swift": {"return_glob": True}}
+#: Protocols whose ``ls`` would follow an empty listing with a HEAD and another listing (is it a
+#: file? a directory?), unless told ``return_glob=True`` (adlfs, objstore's Swift).
+_ONE_LISTING = frozenset({"az", "swift"})
 
 
 def cube_contents(r: Resolved) -> list[str]:
     """Names directly under the cube's path (empty if nothing is there), from one listing."""
     try:
-        entries = r.fs.ls(r.path, detail=False, refresh=True, **_ONE_LISTING.get(r.protocol, {}))
+        kw = {"return_glob": True} if r.protocol in _ONE_LISTING else {}
+        entries = r.fs.ls(r.path, detail=False, refresh=True, **kw)
     except (FileNotFoundError, NotADirectoryError):
         return []
     return sorted(str(e).rstrip("/").rsplit("/", 1)[-1] for e in entries)
