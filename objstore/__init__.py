@@ -2,17 +2,8 @@
 
 from .api import Resolved, filesystem, resolve, store
 from .cube import open_cube, write_cube
-from .errors import (
-    BackendNotInstalledError,
-    ConfigError,
-    CredentialsError,
-    CubeExistsError,
-    CubeNotFoundError,
-    InvalidURLError,
-    ObjstoreError,
-    ProfileNotFoundError,
-    RemoteError,
-)
+from .errors import *  # noqa: F403  (the whole tree, listed in errors.__all__)
+from .errors import __all__ as _error_names
 from .public import make_private, make_public
 from .publish import PublishResult, publish
 from .registry import ProfileRegistry, default_registry
@@ -30,14 +21,6 @@ __all__ = [
     "Resolved",
     "ProfileRegistry",
     "default_registry",
-    "ObjstoreError",
-    "ConfigError",
-    "ProfileNotFoundError",
-    "CredentialsError",
-    "InvalidURLError",
-    "BackendNotInstalledError",
-    "CubeExistsError",
-    "CubeNotFoundError",
-    "RemoteError",
+    *_error_names,
 ]
 __version__ = "0.1.0"

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from .errors import CredentialsError, ObjstoreError, RemoteError
+from .errors import CredentialsError, ObjstoreError, RemoteError, scrub
 
 if TYPE_CHECKING:
     from .api import Resolved
@@ -61,17 +60,6 @@ def mapped_errors(r: Resolved) -> Iterator[None]:
         raise
 
 
-# Secrets that foreign messages may carry: SAS signatures and tokens in URLs, account keys in
-# connection strings, bearer tokens and AWS signatures.
-_SECRETS = re.compile(
-    r"(?i)((?:sig|signature|x-amz-signature|x-amz-security-token|token|access_token|key)=)[^&;\s'\"]+"
-    r"|(AccountKey=)[^;\s'\"]+|(Bearer\s+)[^\s'\"]+"
-)
-
-
-def scrub(text: str) -> str:
-    """``text`` with SAS signatures, tokens, account keys and bearer tokens replaced by ``***``."""
-    return _SECRETS.sub(lambda m: (m.group(1) or m.group(2) or m.group(3)) + "***", text)
 
 
 def _short(exc: BaseException) -> str:

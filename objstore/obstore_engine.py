@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from zarr.storage import ObjectStore
 
 from . import perf
-from .boundary import scrub
+from .errors import scrub
 from .profiles import blob_host_account, connection_string_fields
 
 if TYPE_CHECKING:

@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from .boundary import scrub
-from .errors import CredentialsError, InvalidURLError, RemoteError
+from .errors import CredentialsError, InvalidURLError, RemoteError, scrub
 
 if TYPE_CHECKING:
     from .api import Resolved

@@ -30,9 +30,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from .boundary import scrub
 from .cube import describe_existing
-from .errors import CubeExistsError, CubeNotFoundError, InvalidURLError, ObjstoreError
+from .errors import (
+    CubeExistsError,
+    CubeNotFoundError,
+    InvalidURLError,
+    PublicReadError,
+    SourceError,
+    scrub,
+)
 from .transfer import (
     Item,
     VerificationError,
@@ -68,14 +74,6 @@ _NETCDF_ENCODINGS = {  # storage details of netCDF/HDF5 that mean nothing to zar
     "write_empty_chunks",
 }
 DEFAULT_CHUNK_TARGET = "16MiB"
-
-
-class SourceError(ObjstoreError, ValueError):
-    """The source is not something publish can read (or its metadata contradicts its data)."""
-
-
-class PublicReadError(ObjstoreError, PermissionError):
-    """The cube was published and made public, but an anonymous reader cannot open it."""
 
 
 class Reporter:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from .errors import ConfigError, CubeNotFoundError, ObjstoreError
+from .errors import ConfigError, CubeNotFoundError, ObjstoreError, ScratchPrefixError
 from .urls import ObjectURL, parse
 
 __all__ = ["ScratchPrefixError", "Entry", "prefix", "url", "temporary", "ls", "clean",
@@ -23,10 +23,6 @@ __all__ = ["ScratchPrefixError", "Entry", "prefix", "url", "temporary", "ls", "c
 
 VARIABLE = "SCRATCH_BUCKET"
 DEFAULT_EXPIRY_DAYS = 7
-
-
-class ScratchPrefixError(ObjstoreError, PermissionError):
-    """A write into the shared scratch bucket outside your own prefix."""
 
 
 def expiry_days(env: Mapping[str, str] | None = None) -> float:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import CubeNotFoundError, ObjstoreError, RemoteError
+from .errors import CubeNotFoundError, ObjstoreError, RemoteError, VerificationError
 
 if TYPE_CHECKING:
     from .api import Resolved
@@ -585,14 +585,6 @@ class VerifyReport:
         shown = "; ".join(str(m) for m in self.mismatches[:10])
         more = f" (and {len(self.mismatches) - 10} more)" if len(self.mismatches) > 10 else ""
         return f"{len(self.mismatches)} of {self.objects} objects do not match the source: {shown}{more}"
-
-
-class VerificationError(ObjstoreError, OSError):
-    """What the store holds differs from the source (missing objects, sizes, checksums)."""
-
-    def __init__(self, message: str, report: VerifyReport) -> None:
-        super().__init__(message)
-        self.report = report
 
 
 def verify(expected: Mapping[str, Item], dest: Resolved, base: str | None = None, *,

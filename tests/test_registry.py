@@ -231,7 +231,7 @@ def test_resolved_repr_hides_secrets():
 
 
 def test_foreign_error_text_is_scrubbed_of_secrets():
-    from objstore.boundary import scrub
+    from objstore.errors import scrub
 
     text = scrub("403, url='http://h/c/k?sv=2020-10&sig=abc%2Fdef&se=1' AccountKey=Eby8==;X "
                  "Authorization: Bearer ya29.secret X-Amz-Signature=deadbeef")

@@ -12,8 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ..boundary import scrub
-from ..errors import ObjstoreError
+from ..errors import ObjstoreError, scrub
 
 __all__ = ["console", "err_console", "print_json", "cli_errors", "command", "ProfileOpt"]
 

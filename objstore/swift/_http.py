@@ -18,7 +18,7 @@ from urllib.parse import quote, urlsplit
 
 import aiohttp
 
-from ..boundary import scrub
+from ..errors import scrub
 
 __all__ = ["RequestStats"]
 

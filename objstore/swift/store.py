@@ -19,14 +19,10 @@ from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 from zarr.storage import FsspecStore
 
-from ..errors import CredentialsError
+from ..errors import AuthMissingParameter
 from .filesystem import SwiftFileSystem
 
 __all__ = ["SwiftStore", "AuthMissingParameter"]
-
-
-class AuthMissingParameter(CredentialsError, KeyError):
-    """zarrswift's name for missing credentials (also a :class:`CredentialsError`)."""
 
 
 class SwiftStore(FsspecStore):
