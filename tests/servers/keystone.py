@@ -165,6 +165,10 @@ def _keystone_conf(root: Path) -> str:
         [fernet_tokens]
         key_repository = {root}/fernet-keys
 
+        [fernet_receipts]
+        # bootstrap checks this one too (default /etc/keystone/fernet-keys/, absent on a fresh machine)
+        key_repository = {root}/fernet-keys
+
         [credential]
         key_repository = {root}/credential-keys
 
