@@ -126,6 +126,16 @@ def run_s3(sv: Any, delay: float, n_chunks: int, repeat: int, engines: list[str]
     out["plain_read_none"] = measure(
         lambda: xr.open_zarr(plain, storage_options=opts, chunks=None).load(), px)
 
+    # the fastest peer a user could pick instead: zarr's ObjectStore over obstore, its defaults
+    peer = _peer_s3(bucket, px.url)
+    small.to_zarr(peer("warm-peer.zarr"), consolidated=True, zarr_format=2, mode="w")
+    xr.open_zarr(peer("warm-peer.zarr")).load()
+    out["peer_write"] = measure(lambda: ds.to_zarr(peer("peer.zarr"), encoding=enc,
+                                                   consolidated=True, zarr_format=2), px)
+    out["peer_open"] = measure(lambda: xr.open_zarr(peer("peer.zarr")), px)
+    out["peer_read_dask"] = measure(lambda: xr.open_zarr(peer("peer.zarr")).load(), px)
+    out["peer_read_none"] = measure(lambda: xr.open_zarr(peer("peer.zarr"), chunks=None).load(), px)
+
     for eng in engines:
         os.environ["OBJSTORE_ENGINE"] = eng
         try:
@@ -147,6 +157,20 @@ def run_s3(sv: Any, delay: float, n_chunks: int, repeat: int, engines: list[str]
         finally:
             os.environ.pop("OBJSTORE_ENGINE", None)
     return out
+
+
+def _peer_s3(bucket: str, endpoint: str) -> Any:
+    """``prefix -> zarr.storage.ObjectStore`` over obstore's S3Store, as its docs show it."""
+    from obstore.store import S3Store
+    from zarr.storage import ObjectStore
+
+    def store(prefix: str) -> Any:
+        return ObjectStore(S3Store(bucket, prefix=prefix, endpoint=endpoint, region="us-east-1",
+                                   access_key_id="testing", secret_access_key="testing",
+                                   virtual_hosted_style_request=False,
+                                   client_options={"allow_http": True}))
+
+    return store
 
 
 # ----------------------------------------------------------------------------------- Swift
@@ -233,8 +257,11 @@ def run_swift(sv: Any, delay: float, n_chunks: int, repeat: int,
 def report(backend: str, delay: float, n_chunks: int, r: dict[str, Measure | None],
            engines: list[str]) -> list[tuple[str, str, str, bool | None]]:
     """Print the table for one (backend, delay); return the ratio checks."""
-    cols = ["operation", "plain tools", *[f"objstore ({e})" for e in engines], "floor",
-            *[f"{e}/floor" for e in engines], *[f"plain/{e}" for e in engines]]
+    peer = backend == "s3"  # zarr ObjectStore + obstore: no Swift store in obstore
+    cols = ["operation", "plain tools", *(["zarr+obstore"] if peer else []),
+            *[f"objstore ({e})" for e in engines], "floor",
+            *[f"{e}/floor" for e in engines], *[f"plain/{e}" for e in engines],
+            *([f"peer/{e}" for e in engines] if peer else [])]
     ops = [("open", "plain_open", "open", None),
            ("full read, .load() (dask)", "plain_read_dask", "read_dask", "floor_get"),
            ("full read, chunks=None", "plain_read_none", "read_none", "floor_get"),
@@ -249,8 +276,10 @@ def report(backend: str, delay: float, n_chunks: int, r: dict[str, Measure | Non
         p = r.get(plain_key) if plain_key else None
         fl = r.get(floor_key) if floor_key else None
         ms = [r.get(f"{e}_{key}") for e in engines]
-        rows.append([label, _fmt(p), *[_fmt(m) for m in ms], _fmt(fl),
-                     *[_ratio(m, fl) for m in ms], *[_ratio(p, m) for m in ms]])
+        pm = r.get(f"peer_{key}")
+        rows.append([label, _fmt(p), *([_fmt(pm)] if peer else []), *[_fmt(m) for m in ms],
+                     _fmt(fl), *[_ratio(m, fl) for m in ms], *[_ratio(p, m) for m in ms],
+                     *([_ratio(pm, m) for m in ms] if peer else [])])
     if backend == "swift":
         pub = r.get("publish")
         for label, key in (("swift upload (default threads)", "swift_upload"),
@@ -280,6 +309,9 @@ def report(backend: str, delay: float, n_chunks: int, r: dict[str, Measure | Non
             if fl is not None and delay:
                 checks.append((f"{backend} {e} {key} / floor", _ratio(m, fl), "<= 1.5x",
                                m.seconds <= 1.5 * fl.seconds))
+            if (pm := r.get(f"peer_{key}")) is not None:
+                checks.append((f"{backend} {e} {key}: peer / objstore", _ratio(pm, m),
+                               ">= 1x (at or ahead of zarr+obstore)", pm.seconds >= 0.95 * m.seconds))
             if delay and backend == "s3":
                 ref = p.seconds if p is not None else ISSUE[issue_key] * scale
                 checks.append((f"{backend} {e} {key}: plain / objstore", f"{ref / m.seconds:.1f}x",
