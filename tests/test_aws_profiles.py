@@ -196,3 +196,29 @@ def test_pickled_cube_carries_the_profile_name_not_the_role_session(s3_rig, smal
         input=blob, capture_output=True, timeout=120, env=dict(os.environ))
     assert worker.returncode == 0, worker.stderr.decode()[-2000:]
     assert float(worker.stdout) == pytest.approx(float(small_cube["tas"].sum()), rel=1e-5)
+
+
+def test_failing_credential_process_is_one_clear_error(s3_rig, small_cube):
+    aws_config(services(s3_rig.server.endpoint_url) + "[profile broken]\nregion = us-east-1\n"
+               "services = moto\ncredential_process = /bin/sh -c 'echo vault is sealed >&2; exit 3'\n")
+    with pytest.raises(objstore.CredentialsError) as info:
+        objstore.write_cube(small_cube, s3_rig.url("broken.zarr"), profile="broken")
+    msg = str(info.value)
+    assert "AWS profile 'broken'" in msg and "vault is sealed" in msg and "credential_process" in msg
+
+
+def test_sso_profile_without_a_login_says_how_to_log_in(s3_rig):
+    from typer.testing import CliRunner
+
+    from objstore.cli import app
+
+    aws_config(services(s3_rig.server.endpoint_url) + "[profile corp]\nsso_session = corp\n"
+               "sso_account_id = 123456789012\nsso_role_name = Reader\nregion = us-east-1\n"
+               "services = moto\n\n[sso-session corp]\nsso_start_url = https://corp.example/start\n"
+               "sso_region = us-east-1\n")
+    assert objstore.resolve(s3_rig.url("x.zarr"), "corp").storage_options["profile"] == "corp"
+    result = CliRunner().invoke(app, ["ls", s3_rig.url(""), "--profile", "corp"],
+                                env={"COLUMNS": "400"})
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "`aws sso login --profile corp`" in lines[0], result.output

@@ -52,7 +52,8 @@ def _sections(path: Path) -> dict[str, dict[str, Any]]:
     except ConfigNotFound:
         return {}
     except ConfigParseError as exc:
-        line = getattr(getattr(exc, "kwargs", {}).get("error"), "lineno", None)
+        error = exc.kwargs.get("error")
+        line = getattr(error, "lineno", None) or next(iter(getattr(error, "errors", [])), [None])[0]
         where = f"{path}, line {line}" if line else str(path)
         raise ConfigError(f"{where}: not a valid AWS INI file; fix or move it") from None
 
@@ -71,8 +72,8 @@ def _endpoint(full: dict[str, Any], scoped: dict[str, Any], env: Mapping[str, st
         scoped = {**scoped, "endpoint_url": nested["endpoint_url"]}
     try:
         return ConfiguredEndpointProvider(full, scoped, "s3", environ=dict(env)).provide()
-    except BotoCoreError as exc:  # a `services` name with no [services x] section
-        raise ConfigError(f"{exc}; fix the AWS config file") from None
+    except BotoCoreError:  # a `services` name with no [services x]: botocore says so when used
+        return None
 
 
 def _static_key(merged: dict[str, Any], creds: dict[str, Any]) -> str | None:
