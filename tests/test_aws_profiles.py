@@ -82,7 +82,12 @@ def assert_writes_and_reads(url: str, profile: str, cube: xr.Dataset) -> None:
     xr.testing.assert_identical(objstore.open_cube(url, profile=profile).load(), cube.load())
 
 
-def test_role_profile_writes_as_the_role(s3_rig, small_cube):
+ENGINES = pytest.mark.parametrize("engine", ["fsspec", "obstore"])
+
+
+@ENGINES
+def test_role_profile_writes_as_the_role(s3_rig, small_cube, monkeypatch, engine):
+    monkeypatch.setenv("OBJSTORE_ENGINE", engine)
     endpoint = s3_rig.server.endpoint_url
     aws_config(services(endpoint) + "[profile base]\nregion = us-east-1\nservices = moto\n\n"
                + role_profile("writer", "base"))
@@ -175,8 +180,11 @@ def test_role_sessions_are_renewed_before_they_expire(s3_rig, small_cube):
     assert len(s3_keys) > 2 and {identity(s3_rig.server, k) for k in s3_keys} == {ROLE_SESSION}
 
 
-def test_pickled_cube_carries_the_profile_name_not_the_role_session(s3_rig, small_cube, tmp_path):
+@ENGINES
+def test_pickled_cube_carries_the_profile_name_not_the_role_session(s3_rig, small_cube,
+                                                                    monkeypatch, engine):
     """What dask ships to workers: the AWS profile name; the worker's botocore assumes the role."""
+    monkeypatch.setenv("OBJSTORE_ENGINE", engine)
     aws_config(services(s3_rig.server.endpoint_url) + "[profile base]\nregion = us-east-1\n"
                "services = moto\n\n" + role_profile("writer", "base"))
     aws_credentials(f"[base]\naws_access_key_id = AKIABASE\naws_secret_access_key = {SECRET}\n")
