@@ -230,3 +230,32 @@ def test_sso_profile_without_a_login_says_how_to_log_in(s3_rig):
     assert result.exit_code == 1 and "Traceback" not in result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "`aws sso login --profile corp`" in lines[0], result.output
+
+
+def test_dask_workers_assume_the_role_themselves(s3_rig, small_cube):
+    """Workers get the profile name and their own botocore (same AWS files) assumes the role,
+    again and again for a 15-minute session: the job outlives any one role session."""
+    distributed = pytest.importorskip("distributed")
+    import dask
+    import numpy as np
+
+    aws_config(services(s3_rig.server.endpoint_url) + "[profile base]\nregion = us-east-1\n"
+               "services = moto\n\n" + role_profile("brief", "base", "duration_seconds = 900"))
+    aws_credentials("[base]\naws_access_key_id = AKIABASE\naws_secret_access_key = x\n")
+    cube = small_cube.chunk({"time": 1})
+    cube["pid"] = cube["tas"].copy(data=cube["tas"].data.map_blocks(
+        lambda b: np.full(b.shape, os.getpid(), "f4")))
+    url = s3_rig.url("workers.zarr")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster, set_as_default=False) as client, \
+            recorded(s3_rig.server) as entries, dask.config.set(scheduler=client.get):
+        objstore.write_cube(cube, url, profile="brief")
+    back = objstore.open_cube(url, profile="brief").load()
+    assert (back["pid"].values != os.getpid()).all()  # chunks written by the worker process
+    xr.testing.assert_identical(back[["tas", "pr", "mask"]], small_cube.load())
+    chunk_puts = [e for e in entries if e["method"] == "PUT" and "/tas/" in e["url"]
+                  and not e["url"].endswith((".zarray", ".zattrs"))]
+    keys = set(signers(chunk_puts, "s3"))
+    assert len(chunk_puts) == 8 and {identity(s3_rig.server, k) for k in keys} == {ROLE_SESSION}
+    assert set(signers(entries, "sts")) == {"AKIABASE"} and len(signers(entries, "sts")) > 2
