@@ -80,9 +80,11 @@ def _static_key(merged: dict[str, Any], creds: dict[str, Any]) -> str | None:
     """The access key id botocore will sign with, when it is the profile's own static key."""
     if any(k in merged for k in _NOT_STATIC):
         return None
-    if "aws_access_key_id" in creds:  # the credentials file is tried before credential_process
+    if "aws_access_key_id" in creds:  # the credentials file comes before login and process
         return creds["aws_access_key_id"]
-    return None if "credential_process" in merged else merged.get("aws_access_key_id")
+    if "credential_process" in merged or "login_session" in merged:
+        return None
+    return merged.get("aws_access_key_id")
 
 
 def load_files(env: Mapping[str, str]) -> list[Profile]:
