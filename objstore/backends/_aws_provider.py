@@ -25,12 +25,11 @@ class AwsProfileCredentials:
 
     def __call__(self) -> dict[str, Any]:
         if self._credentials is None:
-            import boto3
+            from botocore.exceptions import NoCredentialsError
+            from botocore.session import Session
 
-            self._credentials = boto3.Session(profile_name=self.profile).get_credentials()
+            self._credentials = Session(profile=self.profile).get_credentials()
             if self._credentials is None:
-                from botocore.exceptions import NoCredentialsError
-
                 raise NoCredentialsError()
         frozen = self._credentials.get_frozen_credentials()
         return {"access_key_id": frozen.access_key, "secret_access_key": frozen.secret_key,

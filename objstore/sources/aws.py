@@ -19,10 +19,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from botocore import configloader
-from botocore.configprovider import ConfiguredEndpointProvider
-from botocore.exceptions import BotoCoreError, ConfigNotFound, ConfigParseError
-
 from ..errors import ConfigError
 from ..profiles import Profile, Source
 from ._validate import make_profile
@@ -47,6 +43,9 @@ def credentials_file(env: Mapping[str, str]) -> Path:
 
 def _sections(path: Path) -> dict[str, dict[str, Any]]:
     """botocore's parse of one INI file (nested ``s3 =`` blocks become dicts); {} when absent."""
+    from botocore import configloader
+    from botocore.exceptions import ConfigNotFound, ConfigParseError
+
     try:
         return configloader.raw_config_parse(str(path))
     except ConfigNotFound:
@@ -63,6 +62,9 @@ def _endpoint(full: dict[str, Any], scoped: dict[str, Any], env: Mapping[str, st
     ``AWS_ENDPOINT_URL``, the ``s3`` entry of its ``services`` section, its ``endpoint_url``.
     A nested ``s3 = endpoint_url = ...`` in the profile (an objstore and plugin form botocore
     ignores) ranks with the profile's own ``endpoint_url``, above it."""
+    from botocore.configprovider import ConfiguredEndpointProvider
+    from botocore.exceptions import BotoCoreError
+
     ignore = scoped.get("ignore_configured_endpoint_urls") or env.get(
         "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
     if str(ignore).lower() == "true":
@@ -88,6 +90,13 @@ def _static_key(merged: dict[str, Any], creds: dict[str, Any]) -> str | None:
 
 
 def load_files(env: Mapping[str, str]) -> list[Profile]:
+    """Every AWS profile; none without botocore (the ``s3`` extra), which S3 needs anyway."""
+    import importlib.util
+
+    if importlib.util.find_spec("botocore") is None:
+        return []
+    from botocore import configloader
+
     cfg_path, cred_path = config_file(env), credentials_file(env)
     full = configloader.build_profile_map(_sections(cfg_path))
     creds = _sections(cred_path)
