@@ -109,3 +109,18 @@ def test_cli_lists_role_and_sso_profiles_without_secrets():
                                        for n in ("role", "sso", "base")]
     assert not [out for out in outputs if SECRET in out]
     assert json.loads(outputs[-1])["aws_profile"] == "base"
+
+
+def test_obstore_credential_provider_pickles_as_the_profile_name():
+    import pickle
+
+    from objstore.backends._aws_provider import AwsProfileCredentials
+
+    aws_credentials(f"[lab]\naws_access_key_id = AKIALAB\naws_secret_access_key = {SECRET}\n")
+    provider = AwsProfileCredentials("lab")
+    assert provider()["secret_access_key"] == SECRET  # botocore read the file
+    blob = pickle.dumps(provider)
+    assert SECRET.encode() not in blob and b"AKIALAB" not in blob
+    again = pickle.loads(blob)
+    assert again == provider and again()["access_key_id"] == "AKIALAB"
+    assert SECRET not in repr(provider)
