@@ -52,6 +52,12 @@ def mapped_errors(r: Resolved) -> Iterator[None]:
         if isinstance(exc, PermissionError) or _denied(exc):
             raise CredentialsError(f"access denied to {where}{anon}: {_short(exc).rstrip('.')}. "
                                    f"Credentials: {hint}") from None
+        if type(exc).__module__.startswith("botocore"):  # credentials botocore could not get
+            from .backends._aws_credentials import credential_error
+
+            mapped = credential_error(exc, r.storage_options.get("profile"), where)
+            if mapped is not None:
+                raise mapped from None
         if _credentials_missing(exc):
             raise CredentialsError(f"no credentials for {where}: set {hint}") from None
         if isinstance(exc, OSError) or type(exc).__module__.split(".")[0] in {

@@ -157,12 +157,10 @@ def _s3_store(path: str, options: Mapping[str, Any], n: int) -> Any:
         kw["secret_access_key"] = opts.get("secret") or ""
         if opts.get("token"):
             kw["session_token"] = opts["token"]
-    else:  # AWS profile, SSO, instance roles ...: let botocore find the credentials
-        import boto3
-        from obstore.auth.boto3 import Boto3CredentialProvider
+    else:  # AWS profile, SSO, instance roles ...: let botocore find and refresh the credentials
+        from .backends._aws_provider import AwsProfileCredentials
 
-        kw["credential_provider"] = Boto3CredentialProvider(
-            boto3.Session(profile_name=opts.get("profile")))
+        kw["credential_provider"] = AwsProfileCredentials(opts.get("profile"))
     if opts.get("requester_pays"):
         kw["request_payer"] = True
     return S3Store(bucket, prefix=prefix or None, client_options=_client_options(n, endpoint),

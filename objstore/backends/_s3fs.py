@@ -9,6 +9,7 @@ more than a round trip, so it is kept above :data:`KEEP_EXPECT_ABOVE` bytes.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import s3fs
@@ -16,6 +17,11 @@ from botocore.utils import determine_content_length
 from fsspec.asyn import sync_wrapper
 
 __all__ = ["S3FileSystem"]
+
+# A credential refresh that fails (an SSO login needed, a failing credential_process) is raised
+# and reported by objstore as one line; aiobotocore also logs it with a traceback, which Python
+# prints when no logging is configured. botocore has this handler on its own logger already.
+logging.getLogger("aiobotocore").addHandler(logging.NullHandler())
 
 KEEP_EXPECT_ABOVE = 16 * 2**20
 # botocore's add_expect_header runs on "before-call.s3"; the request exists by "before-sign"

@@ -1,4 +1,9 @@
-"""S3 and S3-compatible stores through s3fs."""
+"""S3 and S3-compatible stores through s3fs.
+
+A profile with an AWS profile name and no secret of its own hands s3fs that *name*
+(``profile=``): botocore resolves and refreshes its credentials, in this process and in every
+dask worker that unpickles the filesystem, and no secret travels with the storage options.
+"""
 
 from __future__ import annotations
 
@@ -25,13 +30,13 @@ def storage_options(profile: Profile, url: ObjectURL) -> dict[str, Any]:
     opts: dict[str, Any] = {}
     if profile.anonymous:
         opts["anon"] = True
+    elif profile.aws_profile and profile.secret is None:  # its `key` is only shown, not sent
+        opts["profile"] = profile.aws_profile
     elif profile.key is not None:
         opts["key"] = profile.key.get_secret_value()
         opts["secret"] = profile.secret.get_secret_value() if profile.secret else None
         if profile.token is not None:
             opts["token"] = profile.token.get_secret_value()
-    elif profile.aws_profile:
-        opts["profile"] = profile.aws_profile
     if profile.endpoint_url:
         opts["endpoint_url"] = profile.endpoint_url
     if profile.region:

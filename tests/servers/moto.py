@@ -47,7 +47,8 @@ def start_moto(log_dir: Path) -> MotoServer:
     exe = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
     log = open(log_dir / "moto.log", "wb")
     proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+                            stderr=subprocess.STDOUT, start_new_session=True,
+                            cwd=log_dir)  # where its request recorder writes
     server = MotoServer(port, proc)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
