@@ -43,5 +43,5 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     import pkgutil
 
-    subs = [m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")]
+    subs = [m.name for m in pkgutil.iter_modules(globals()["__path__"]) if not m.name.startswith("_")]
     return sorted(set(globals()) | set(subs))
