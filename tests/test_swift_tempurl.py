@@ -92,3 +92,22 @@ def test_modified_is_the_objects_last_write_in_utc(swift_fs, container):
         swift_fs.modified(f"{container}/a")
     with pytest.raises(FileNotFoundError):
         swift_fs.modified(f"{container}/missing")
+
+
+def test_cli_sign_without_a_key_says_how_to_set_one_in_one_line(swift, swift_fs, container,
+                                                                 monkeypatch):
+    from typer.testing import CliRunner
+
+    from objstore.cli import app
+
+    swift_fs.pipe(f"{container}/k", b"v")
+    for name, value in {"ST_AUTH": swift.auth_url, "ST_USER": swift.user,
+                        "ST_KEY": swift.key}.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(app, ["sign", f"swift://{container}/k"], env={"COLUMNS": "300"})
+    assert result.exit_code == 1
+    assert 'swift post -m "Temp-URL-Key:SECRET"' in result.output
+    assert result.output.count("error:") == 1 and "Traceback" not in result.output
+    set_temp_url_key(swift, "account-secret")
+    result = CliRunner().invoke(app, ["sign", f"swift://{container}/k", "--expires", "5m"])
+    assert result.exit_code == 0 and http_request("GET", result.output.strip()).body == b"v"

@@ -834,9 +834,8 @@ class SwiftFileSystem(AsyncFileSystem):
                     found = tempurl.key_from_metadata(head.headers, "Account")
             if found is None:
                 raise CredentialsError(
-                    f"cannot sign a URL in {self.url_of(container)}: no TempURL key is set on "
-                    f"the container or the account (or this user may not read it); "
-                    f"{tempurl.HOW_TO_SET_KEY}")
+                    f"cannot sign a URL in container {container!r}: it and the account have no "
+                    f"Temp-URL-Key (or this user may not read it); {tempurl.HOW_TO_SET_KEY}")
             self._temp_url_keys[container] = found
         return self._temp_url_keys[container]
 

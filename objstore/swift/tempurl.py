@@ -16,10 +16,8 @@ from urllib.parse import unquote, urlsplit
 
 __all__ = ["HOW_TO_SET_KEY", "key_from_metadata", "temp_url"]
 
-HOW_TO_SET_KEY = (
-    'set one with `swift post -m "Temp-URL-Key:SECRET"` (the account) or `swift post CONTAINER '
-    '-m "Temp-URL-Key:SECRET"` (one container), or give temp_url_key in the profile\'s '
-    "storage_options")
+HOW_TO_SET_KEY = ('set one with `swift post -m "Temp-URL-Key:SECRET"` (account) or `swift post '
+                  'CONTAINER -m ...`, or put temp_url_key in the profile\'s storage_options')
 
 
 def key_from_metadata(headers: Mapping[str, str], scope: str) -> str | None:
