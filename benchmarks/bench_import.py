@@ -2,8 +2,9 @@
 
 Each command runs in a fresh interpreter several times; the median wall time is printed, and
 ``python -X importtime`` shows whether a heavy package (xarray, zarr, fsspec, s3fs, dask, numpy,
-botocore, aiohttp) was imported on the way. ``import objstore`` and ``objstore profiles`` must not
-import any of them: backends load when a URL is first used.
+botocore, aiohttp) was imported on the way. ``import objstore``, a first use of a light submodule
+such as ``objstore.scratch`` (submodules load lazily), and ``objstore profiles`` must not import
+any of them: backends load when a URL is first used (tests/test_package.py checks the import).
 
     python benchmarks/bench_import.py [--runs 7]
 """
@@ -21,10 +22,11 @@ import time
 from _common import print_table
 
 HEAVY = ("xarray", "zarr", "fsspec", "s3fs", "gcsfs", "adlfs", "dask", "numpy", "pandas",
-         "botocore", "aiobotocore", "aiohttp", "obstore")
+         "botocore", "aiobotocore", "aiohttp", "obstore", "azure", "google", "keystoneauth1")
 
 COMMANDS = {
     "import objstore": [sys.executable, "-c", "import objstore"],
+    "objstore.scratch (lazy)": [sys.executable, "-c", "import objstore; objstore.scratch.url"],
     "objstore profiles": [sys.executable, "-c",
                           "import sys; sys.argv = ['objstore', 'profiles']; "
                           "from objstore.cli import main; main()"],

@@ -428,7 +428,7 @@ def publish(
     spec = parse_chunks(chunks)
     if not overwrite and _needs_conversion(src, spec):
         with mapped_errors(r):  # before a conversion that may take long: is the name taken?
-            _refuse_if_a_cube_is_there(r)
+            _refuse_if_a_different_cube_is_there(r, src)
     staged = _stage(src, spec, zarr_format, rep)
     try:
         with mapped_errors(r):
@@ -447,15 +447,57 @@ def _needs_conversion(src: Any, chunks: dict[str, Any]) -> bool:
     return not path.is_dir()
 
 
-def _refuse_if_a_cube_is_there(r: Resolved) -> None:
-    """A complete cube at ``r`` (consolidated metadata present): refuse without converting."""
+def _refuse_if_a_different_cube_is_there(r: Resolved, src: Any) -> None:
+    """Before converting: a cube at ``r`` whose arrays (names, shapes) differ from the source's is
+    refused at once. One that matches is compared object by object after the conversion, so the
+    same source published again sends nothing (conversion is deterministic)."""
     tree = list_tree(r)
     tree.pop(MARKER, None)
-    if set(tree) & {".zmetadata", "zarr.json"}:
-        raise CubeExistsError(
-            f"{r.url.url} already holds {_describe(tree)}; refusing to overwrite it. Pass "
-            "--overwrite (overwrite=True) to replace it (objects that did not change are not "
-            "sent again), or choose another name")
+    names = sorted(set(tree) & {".zmetadata", "zarr.json"})
+    if not names:
+        return
+    theirs = _remote_shapes(r, names[0])
+    if theirs is not None and theirs == _source_shapes(src):
+        return
+    raise CubeExistsError(
+        f"{r.url.url} already holds {_describe(tree)}, not this source; refusing to overwrite "
+        "it. Pass --overwrite (overwrite=True) to replace it (objects that did not change are "
+        "not sent again), or choose another name")
+
+
+def _remote_shapes(r: Resolved, name: str) -> dict[str, tuple[int, ...]] | None:
+    """``{array: shape}`` from the consolidated metadata at ``r`` (None if unreadable)."""
+    try:
+        meta = _consolidated_part(r.fs.cat_file(f"{r.path.rstrip('/')}/{name}"),
+                                  2 if name == ".zmetadata" else 3) or {}
+    except (OSError, ValueError):
+        return None
+    shapes: dict[str, tuple[int, ...]] = {}
+    for key, doc in meta.items():
+        if key.endswith(".zarray") and isinstance(doc, dict):
+            shapes[key[: -len(".zarray")].strip("/")] = tuple(doc.get("shape", ()))
+        elif isinstance(doc, dict) and doc.get("node_type") == "array":
+            shapes[key.strip("/")] = tuple(doc.get("shape", ()))
+    return shapes
+
+
+def _source_shapes(src: Any) -> dict[str, tuple[int, ...]] | None:
+    """``{variable: shape}`` of the source, opened lazily (None if it cannot be opened: the
+    conversion then says why)."""
+    import xarray as xr
+
+    if isinstance(src, xr.Dataset):
+        return {str(k): tuple(v.shape) for k, v in src.variables.items()}
+    path = Path(str(src).removeprefix("file://")).expanduser()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            opened = (xr.open_zarr(path, consolidated=None) if path.is_dir()
+                      else xr.open_dataset(path, chunks={}))
+        with opened as ds:
+            return {str(k): tuple(v.shape) for k, v in ds.variables.items()}
+    except Exception:
+        return None
 
 
 def _publish_staged(staged: _Staged, r: Resolved, *, public: bool, overwrite: bool,

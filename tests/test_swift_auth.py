@@ -229,3 +229,17 @@ def test_os_cloud_with_clouds_yaml(keystone_server, monkeypatch, small_cube, tmp
     monkeypatch.setenv("OS_CLOUD", "nope")
     with pytest.raises(objstore.ConfigError, match="OS_CLOUD='nope'.*clouds there: lab"):
         objstore.resolve(url)
+
+
+def test_get_token_works_inside_a_running_event_loop(swift, tmp_path):
+    """A notebook cell runs inside an event loop: asyncio.run would refuse there."""
+    import asyncio
+
+    async def notebook_cell():
+        return get_token(auth_url=swift.auth_url, user=swift.user, key=swift.key,
+                         token_cache=str(tmp_path))
+
+    url, token, _ = asyncio.run(notebook_cell())
+    assert url == swift.storage_url and token.startswith("AUTH_tk")
+    fs = SwiftFileSystem(storage_url=url, token=token, token_cache=False, skip_instance_cache=True)
+    assert fs.ls("") == []  # the token works

@@ -307,6 +307,58 @@ def test_swiftstore_zarrswift_compatible_round_trip(swift, small_cube, monkeypat
     assert store.keys() == []
 
 
+def test_swiftstore_clear_and_getsize_work_synchronously_as_in_zarrswift(swift, swift_fs,
+                                                                         small_cube):
+    """zarrswift's sync getsize/clear: they return numbers and delete, also in a notebook cell
+    (inside a running loop), while zarr 3's own async calls of them keep working."""
+    import asyncio
+
+    import zarr
+
+    from objstore.swift import SwiftStore
+
+    store = SwiftStore("zs2", "demo/cube.zarr", authurl=swift.auth_url, user=swift.user,
+                       key=swift.key)
+    small_cube.to_zarr(store, consolidated=True, zarr_format=2)
+    swift_fs.pipe("zs2/outside.txt", b"not the store's")
+    sizes = {k: len(store[k]) for k in store.keys()}
+    assert store.getsize(".zgroup") == sizes[".zgroup"]
+    assert store.getsize("tas") == sum(n for k, n in sizes.items() if k.startswith("tas/"))
+    assert store.getsize() == sum(sizes.values())
+    assert store.getsize("nothing-here") == 0
+    assert dict(store.items())[".zgroup"] == store[".zgroup"]
+
+    async def notebook_cell():
+        return store.getsize(".zgroup")
+
+    assert asyncio.run(notebook_cell()) == sizes[".zgroup"]
+    tas = zarr.open_array(store, path="tas", mode="r")  # zarr awaits getsize_prefix itself
+    assert tas.nbytes_stored() == store.getsize("tas")
+
+    assert store.clear() is None
+    assert store.keys() == [] and len(store) == 0
+    assert swift_fs.cat("zs2/outside.txt") == b"not the store's"  # outside the prefix: kept
+
+
+def test_swiftstore_at_a_container_root_never_deletes_the_container(swift, swift_fs,
+                                                                    small_cube):
+    """zarr's mode="w" and clear() empty the store; the container and its public ACL stay."""
+    from objstore.swift import SwiftStore
+
+    container = "zsroot"
+    swift_fs.mkdir(container)
+    swift_fs.set_container_read(container, ".r:*,.rlistings")
+    store = SwiftStore(container, authurl=swift.auth_url, user=swift.user, key=swift.key)
+    small_cube.to_zarr(store, consolidated=True, zarr_format=2)
+    small_cube.isel(time=slice(0, 2)).to_zarr(store, mode="w", consolidated=True, zarr_format=2)
+    anonymous = SwiftFileSystem(storage_url=swift.storage_url, anonymous=True,
+                                skip_instance_cache=True)
+    assert xr.open_zarr(fsspec.get_mapper(f"{swift.storage_url}/{container}")).sizes["time"] == 2
+    store.clear()
+    assert store.keys() == []
+    assert anonymous.ls(container) == []  # still there, still public
+
+
 def test_profile_storage_options_never_print_secrets(swift):
     profile = SwiftProfile(auth_url=swift.auth_url, user=swift.user, key="k-SECRET",
                            token="t-SECRET", storage_url=swift.storage_url)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import demo, doctor, files, profiles, public, scratch, swift
+from . import demo, doctor, files, profiles, public, scratch, sign, swift
 from . import publish as publish_cmd
 from . import transfer as transfer_cmd
 
@@ -24,6 +24,7 @@ app.command("publish")(publish_cmd.publish)
 app.command("cp")(transfer_cmd.cp)
 app.command("rm")(transfer_cmd.rm)
 app.command("doctor")(doctor.doctor)
+app.command("sign")(sign.sign)
 
 
 def main() -> None:

@@ -6,6 +6,9 @@ zarrswift-compatible zarr store.
     make_public       X-Container-Read: .r:*,.rlistings; returns the https URL readers use
     make_private      removes it
     SwiftStore        zarr 3 store, argument-compatible with zarrswift's SwiftStore
+
+``SwiftFileSystem.sign(path, expiration)`` gives a TempURL (:mod:`.tempurl`): a private object
+read by anyone with the URL, no token, until it expires.
 """
 
 from __future__ import annotations

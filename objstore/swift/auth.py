@@ -314,7 +314,8 @@ def get_token(token_cache: bool | str = True, margin: float = DEFAULT_MARGIN,
     """``(storage_url, token, expires_at)`` for the given SwiftFileSystem keyword arguments.
 
     With no credentials at all, the ST_*/OS_* environment variables are used. A cached token is
-    returned while fresh; a pre-authenticated pair is returned as given.
+    returned while fresh; a pre-authenticated pair is returned as given. Callable from inside a
+    running event loop (a notebook cell) as well.
     """
     import aiohttp
 
@@ -335,7 +336,10 @@ def get_token(token_cache: bool | str = True, margin: float = DEFAULT_MARGIN,
         async with aiohttp.ClientSession() as session:
             return await authenticate(creds, session)
 
-    tok = asyncio.run(fetch())
+    # fsspec's own event loop thread: works from a running loop too (Jupyter), unlike asyncio.run
+    from fsspec.asyn import get_loop, sync
+
+    tok = sync(get_loop(), fetch)
     if token_cache:
         cache.save(key, tok)
     return tok.storage_url, tok.token, tok.expires_at

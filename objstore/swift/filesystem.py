@@ -11,6 +11,8 @@ connections; fsspec's batched ``cat``/``pipe``/``get``/``put``/``rm`` and zarr's
 their requests concurrently on it. Tokens are renewed before they expire and, once, after a 401.
 Errors: 404 -> FileNotFoundError, 401/403 -> CredentialsError, 5xx and network failures (after two
 retries) -> RemoteError; messages name the URL, never a key or token.
+``sign()`` gives a TempURL (:mod:`.tempurl`) that reads a private object without a token until it
+expires; ``modified()`` is the object's last write time.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import random
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from glob import has_magic
 from pathlib import Path
 from typing import Any
@@ -34,7 +38,7 @@ from fsspec.asyn import AsyncFileSystem, sync_wrapper
 from fsspec.callbacks import DEFAULT_CALLBACK
 
 from ..errors import CredentialsError, RemoteError
-from . import auth
+from . import auth, tempurl
 from ._http import (
     _CHUNK,
     RequestStats,
@@ -68,7 +72,7 @@ class SwiftFileSystem(AsyncFileSystem):
     Give credentials (``auth_url``/``user``/``key``, v1 or Keystone ``auth_version="3"`` with the
     project fields), or a ready ``storage_url`` + ``token``, or ``anonymous=True`` with a
     ``storage_url`` to read public containers. With none of these, the ST_*/OS_* environment
-    variables are read. Every argument is a plain value, so the filesystem pickles and
+    variables are read. ``temp_url_key`` signs TempURLs without reading the key from the server. Every argument is a plain value, so the filesystem pickles and
     re-authenticates where it is unpickled (reusing the token cache on the same machine).
     """
 
@@ -97,6 +101,7 @@ class SwiftFileSystem(AsyncFileSystem):
         token_cache: bool | str = True,
         token_margin: float = DEFAULT_MARGIN,
         object_headers: dict[str, str] | None = None,
+        temp_url_key: str | None = None,
         asynchronous: bool = False,
         loop: Any = None,
         batch_size: int | None = None,
@@ -121,6 +126,9 @@ class SwiftFileSystem(AsyncFileSystem):
         self.segment_size = int(segment_size or DEFAULT_SEGMENT_SIZE)
         self.object_headers = dict(object_headers or {})  # on every object PUT, e.g. X-Delete-After
         self.token_margin = float(token_margin)
+        # TempURL keys for sign(): given, else read from the container's or account's metadata
+        self._temp_url_keys: dict[str, str] = {}
+        self._temp_url_key = str(temp_url_key) if temp_url_key else None
         if isinstance(token_cache, (str, os.PathLike)):
             self._cache: TokenCache | None = TokenCache(Path(token_cache))
         else:
@@ -145,7 +153,7 @@ class SwiftFileSystem(AsyncFileSystem):
     @storage_options.setter
     def storage_options(self, value: dict[str, Any]) -> None:
         self._storage_options = {
-            k: _Secret(v) if k in ("key", "token") and isinstance(v, str) else v
+            k: _Secret(v) if k in ("key", "token", "temp_url_key") and isinstance(v, str) else v
             for k, v in value.items()
         }
 
@@ -804,6 +812,45 @@ class SwiftFileSystem(AsyncFileSystem):
         tok = await self._get_token()
         return (tok.storage_url if tok else str(self.credentials.storage_url)).rstrip("/")
 
+    # ------------------------------------------------------------------ TempURL and dates
+    async def _sign(self, path: str, expiration: float = 100, method: str = "GET",
+                    **kwargs: Any) -> str:
+        """A TempURL of the object ``path``: anyone may ``method`` it without a token for
+        ``expiration`` seconds. The key is ``temp_url_key`` if given, else the container's or
+        the account's ``Temp-URL-Key`` metadata (readable by users allowed to set it)."""
+        container, key = self._object_path(path)
+        secret = self._temp_url_key or await self._temp_url_key_of(container)
+        url = await self._storage_url() + _quote_path(container, key)
+        return tempurl.temp_url(url, secret, expiration, method)
+
+    async def _temp_url_key_of(self, container: str) -> str:
+        if container not in self._temp_url_keys:
+            found = None
+            if not self.anonymous:  # a user who may not read the metadata gets 403: no key
+                head = await self._request("HEAD", container, allow=(403,))
+                found = tempurl.key_from_metadata(head.headers, "Container")
+                if found is None:
+                    head = await self._request("HEAD", allow=(403,))
+                    found = tempurl.key_from_metadata(head.headers, "Account")
+            if found is None:
+                raise CredentialsError(
+                    f"cannot sign a URL in container {container!r}: it and the account have no "
+                    f"Temp-URL-Key (or this user may not read it); {tempurl.HOW_TO_SET_KEY}")
+            self._temp_url_keys[container] = found
+        return self._temp_url_keys[container]
+
+    def modified(self, path: str) -> datetime:
+        """When the object was last written (UTC)."""
+        info = self.info(path)
+        stamp = info.get("last_modified")
+        if info["type"] != "file" or not stamp:
+            raise IsADirectoryError(errno.EISDIR, f"{path} is not an object: it has no "
+                                    "modification time", path)
+        if "," in stamp:  # HEAD: an HTTP date
+            return parsedate_to_datetime(stamp).astimezone(UTC)
+        return datetime.fromisoformat(stamp).replace(tzinfo=UTC)  # listings: ISO 8601 in UTC
+
+    sign = sync_wrapper(_sign)
     touch = sync_wrapper(_touch)
     rmdir = sync_wrapper(_rmdir)
     set_container_read = sync_wrapper(_set_container_read)
