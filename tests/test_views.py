@@ -1,0 +1,172 @@
+"""Plots, group-by diagnostics and pages: the library, the CLI, the xpublish routes on a real
+server (uvicorn), and the landing page in headless Chromium."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from PIL import Image
+
+from objstore.errors import ViewError, ViewTooLargeError
+from objstore.views.groupby import groupby, prepare_groupby
+from objstore.views.plot import prepare, render
+from objstore.views.selection import parse_selection, select
+
+VIRIDIS_TOP = (253, 231, 37)  # viridis at 1.0
+VIRIDIS_BOTTOM = (68, 1, 84)  # viridis at 0.0
+
+
+@pytest.fixture
+def field() -> xr.Dataset:
+    """A known field: its maximum fills the north-east corner, its minimum the south-west."""
+    lat = np.linspace(-60.0, 60.0, 25)
+    lon = np.linspace(-180.0, 175.0, 72)
+    time = pd.date_range("2026-01-01", periods=90, freq="D")
+    ramp = np.clip((lat[:, None] + 60) / 120 + (lon[None, :] + 180) / 355, 0.6, 1.4)  # SW low
+    seasonal = np.sin(np.arange(90) / 90 * np.pi)[:, None, None]
+    return xr.Dataset(
+        {"air": (("time", "lat", "lon"), 280 + 10 * ramp[None] + seasonal,
+                 {"units": "K", "long_name": "air temperature"})},
+        coords={"time": time, "lat": ("lat", lat, {"units": "degrees_north"}),
+                "lon": ("lon", lon, {"units": "degrees_east"})},
+        attrs={"title": "known field"},
+    ).chunk({"time": 30})
+
+
+def decode(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+
+
+def near(img: np.ndarray, colour: tuple[int, int, int], tol: int = 12) -> np.ndarray:
+    return (np.abs(img - np.array(colour)).max(axis=2) <= tol)
+
+
+def assert_extrema_where_the_data_has_them(png: bytes, width: int, height: int) -> None:
+    img = decode(png)
+    assert img.shape == (height, width, 3)
+    assert img.std() > 20, "the image is blank"
+    plot_area = img[:, : int(width * 0.75)]  # the colorbar, right of the map, holds every colour
+    ys, xs = np.nonzero(near(plot_area, VIRIDIS_TOP))
+    assert len(xs) > 10
+    assert xs.mean() > plot_area.shape[1] * 0.5 and ys.mean() < height * 0.5  # north-east
+    ys, xs = np.nonzero(near(plot_area, VIRIDIS_BOTTOM))
+    assert len(xs) > 10
+    assert xs.mean() < plot_area.shape[1] * 0.5 and ys.mean() > height * 0.5  # south-west
+
+
+# --- the library ---------------------------------------------------------------------------
+
+def test_map_has_the_requested_size_and_its_extrema_where_the_data_has_them(field):
+    png = render(field, "air", "map", "viridis", "time=2026-01-15", width=640, height=400, dpi=80)
+    assert_extrema_where_the_data_has_them(png, 640, 400)
+
+
+@pytest.mark.parametrize("kind,sel", [("contourf", "time=[0]"), ("line", "lat=0/lon=0"),
+                                      ("hist", "time=2026-01:2026-02")])
+def test_every_kind_draws_something(field, kind, sel):
+    img = decode(render(field, "air", kind, "plasma", sel, width=300, height=200, dpi=50))
+    assert img.shape == (200, 300, 3) and img.std() > 20
+
+
+def test_svg_output(field):
+    svg = render(field, "air", "map", "viridis", "time=[0]", fmt="svg")
+    assert svg.startswith(b"<?xml") and b"<svg" in svg and b"air temperature [K]" in svg
+
+
+@pytest.mark.parametrize("text,sizes", [
+    ("time=2026-01-15", {"lat": 25, "lon": 72}),
+    ("time=2026-01-15T11:00", {"lat": 25, "lon": 72}),
+    ("time=[3],lat=-10:10", {"lat": 5, "lon": 72}),
+    ("time=2026-02:2026-03/lat=[0:2]/lon=[-1]", {"time": 59, "lat": 2}),
+    ("lat=59.9", {"time": 90, "lon": 72}),
+])
+def test_selection_by_label_date_and_position(field, text, sizes):
+    assert dict(select(field["air"], parse_selection(text)).sizes) == sizes
+
+
+def test_descending_coordinates_take_ranges_in_either_order(field):
+    flipped = field.isel(lat=slice(None, None, -1))
+    assert select(flipped["air"], parse_selection("lat=-10:10")).sizes["lat"] == 5
+
+
+@pytest.mark.parametrize("text,message", [
+    ("level=3", "no dimension 'level'.*time, lat, lon"),
+    ("time=1999-01-01", "outside time"),
+    ("time=soon", "holds dates"),
+    ("lat=north", "as a number"),
+    ("lat=nan", "finite"),
+    ("lat=100:200", "selects nothing"),
+    ("time=[90]", "outside time"),
+    ("time=[1]/time=[2]", "more than once"),
+    ("__import__('os')", "cannot read selection"),
+    ("time.__class__=1", "no dimension"),
+    ("../../etc/passwd", "cannot read selection"),
+    ("lat=", "no value"),
+    ("lat=[x]", "cannot read position"),
+])
+def test_bad_selections_say_what_is_wrong(field, text, message):
+    with pytest.raises(ViewError, match=message):
+        select(field["air"], parse_selection(text))
+
+
+def test_a_map_of_a_3d_variable_asks_for_the_missing_selection(field):
+    with pytest.raises(ViewError, match="select time too, e.g. time=2026-01-01") as exc:
+        prepare(field, "air", "map", "viridis", None)
+    assert exc.value.status == 400
+    with pytest.raises(ViewError, match="select lat, lon too"):
+        prepare(field, "air", "line", "viridis", None)
+
+
+@pytest.mark.parametrize("args,message", [
+    (("nope", "map", "viridis"), "unknown variable 'nope'.*air"),
+    (("air", "pie", "viridis"), "unknown plot kind 'pie'.*map, pcolormesh, contourf, line, hist"),
+    (("air", "map", "viridsi"), "unknown colormap 'viridsi': try viridis"),
+    (("air", "map", "__import__('os')"), "unknown colormap"),
+])
+def test_unknown_names_are_refused_with_the_choices(field, args, message):
+    with pytest.raises(ViewError, match=message):
+        prepare(field, *args, "time=[0]")
+
+
+@pytest.mark.parametrize("size", [dict(width=10**6), dict(height=1), dict(dpi=100000)])
+def test_image_size_is_bounded(field, size):
+    with pytest.raises(ViewError, match="out of bounds"):
+        render(field, "air", "map", "viridis", "time=[0]", **size)
+
+
+@pytest.mark.parametrize("coord", ["time.month", "time.season", "time.year", "lat"])
+@pytest.mark.parametrize("action", ["mean", "median", "count", "std", "max"])
+def test_groupby_equals_xarray_locally(field, coord, action):
+    ours = groupby(field, "air", coord, action)
+    grouped = field["air"].groupby(coord)
+    local = {"mean": grouped.mean, "median": grouped.median, "count": grouped.count,
+             "std": grouped.std, "max": grouped.max}[action]().compute()
+    xr.testing.assert_allclose(ours.drop_attrs(), local.drop_attrs())
+
+
+def test_groupby_with_a_selection(field):
+    ours = groupby(field, "air", "time.month", "mean", "lat=0/lon=0:10")
+    local = field["air"].sel(lat=0, method="nearest").sel(lon=slice(0, 10))
+    xr.testing.assert_allclose(ours.drop_attrs(), local.groupby("time.month").mean().drop_attrs())
+
+
+@pytest.mark.parametrize("coord,action,message", [
+    ("time.__class__", "mean", "unknown date part"),
+    ("__import__('os')", "mean", "no coordinate"),
+    ("time.month", "__import__('os').system('id')", "unknown action"),
+    ("lat.month", "mean", "does not hold dates"),
+    ("time.month", "apply", "unknown action"),
+])
+def test_groupby_takes_names_from_whitelists_only(field, coord, action, message):
+    with pytest.raises(ViewError, match=message):
+        prepare_groupby(field, "air", coord, action)
+
+
+def test_groupby_result_size_is_bounded(field):
+    with pytest.raises(ViewTooLargeError, match="over the limit") as exc:
+        prepare_groupby(field, "air", "time", "mean", max_result_bytes=2**20)
+    assert exc.value.status == 413
