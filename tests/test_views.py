@@ -4,13 +4,18 @@ server (uvicorn), and the landing page in headless Chromium."""
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from cli_runner import run_cli
 from PIL import Image
+from typer.testing import CliRunner
 
+import objstore
+from objstore.cli import app
 from objstore.errors import ViewError, ViewTooLargeError
 from objstore.views.groupby import groupby, prepare_groupby
 from objstore.views.plot import prepare, render
@@ -170,3 +175,41 @@ def test_groupby_result_size_is_bounded(field):
     with pytest.raises(ViewTooLargeError, match="over the limit") as exc:
         prepare_groupby(field, "air", "time", "mean", max_result_bytes=2**20)
     assert exc.value.status == 413
+
+
+# --- the CLI -------------------------------------------------------------------------------
+
+def test_cli_plot_gives_the_same_picture_as_the_library(s3_rig, field, tmp_path, monkeypatch):
+    url = s3_rig.url("cubes/field.zarr")
+    objstore.write_cube(field, url, profile=s3_rig.profile)
+    for k, v in s3_rig.env.items():
+        monkeypatch.setenv(k, v)
+    out = tmp_path / "air.png"
+    printed = run_cli("plot", url, "air", "--sel", "time=2026-01-15", "-o", str(out),
+                      "--width", "640", "--height", "400", "--dpi", "80")
+    assert f"wrote {out}" in printed
+    assert_extrema_where_the_data_has_them(out.read_bytes(), 640, 400)
+    local = render(objstore.open_cube(url), "air", "map", "viridis", "time=2026-01-15",
+                   width=640, height=400, dpi=80)
+    assert np.array_equal(decode(out.read_bytes()), decode(local))
+
+
+@pytest.mark.parametrize("args,message", [
+    (["air", "--sel", "time=[0]", "--cmap", "nope"], "unknown colormap 'nope'"),
+    (["air"], "select time too"),
+    (["tas", "--sel", "time=[0]"], "unknown variable 'tas'"),
+    (["air", "--sel", "time=[0]", "-o", "air.jpg"], "must end in .png or .svg"),
+    (["air", "--sel", "time=[0]", "-o", "exists.png"], "already exists.*--force"),
+])
+def test_cli_plot_errors_are_one_line(s3_rig, field, tmp_path, monkeypatch, args, message):
+    url = s3_rig.url("field.zarr")
+    objstore.write_cube(field, url, profile=s3_rig.profile)
+    for k, v in s3_rig.env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "exists.png").write_bytes(b"keep me")
+    result = CliRunner().invoke(app, ["plot", url, *args], env={"COLUMNS": "250"})
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and re.search(message, lines[0]) and "Traceback" not in result.output
+    assert (tmp_path / "exists.png").read_bytes() == b"keep me"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from . import demo, files, profiles, public, scratch, swift
+from . import plot as plot_cmd
 from . import publish as publish_cmd
 from . import transfer as transfer_cmd
 
@@ -23,6 +24,7 @@ app.command("public")(public.public)
 app.command("publish")(publish_cmd.publish)
 app.command("cp")(transfer_cmd.cp)
 app.command("rm")(transfer_cmd.rm)
+app.command("plot")(plot_cmd.plot)
 
 
 def main() -> None:
