@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import io
 import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,6 +21,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 import objstore
+from objstore import views
 from objstore.cli import app
 from objstore.errors import ViewError, ViewTooLargeError
 from objstore.views.groupby import groupby, prepare_groupby
@@ -213,3 +220,148 @@ def test_cli_plot_errors_are_one_line(s3_rig, field, tmp_path, monkeypatch, args
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and re.search(message, lines[0]) and "Traceback" not in result.output
     assert (tmp_path / "exists.png").read_bytes() == b"keep me"
+
+
+# --- the routes, on a real server ----------------------------------------------------------
+
+@contextmanager
+def serving(datasets: dict[str, xr.Dataset], plugins: list | None = None) -> Iterator[str]:
+    """``xpublish.Rest(datasets)`` with the view plugins, run by uvicorn on a free port."""
+    import uvicorn
+    import xpublish
+
+    chosen = plugins if plugins is not None else views.plugins(title="views test")
+    app = xpublish.Rest(datasets, plugins={p.name: p for p in chosen}).app
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@pytest.fixture
+def served(field) -> Iterator[httpx.Client]:
+    with serving({"air": field}) as base, httpx.Client(base_url=base, timeout=60) as client:
+        yield client
+
+
+def test_plot_route_png_at_the_requested_size_with_extrema_and_caching(served):
+    path = "/datasets/air/plot/air/map/viridis/time=2026-01-15"
+    r = served.get(path, params={"width": 640, "height": 400, "dpi": 80})
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    assert_extrema_where_the_data_has_them(r.content, 640, 400)
+    assert "max-age" in r.headers["cache-control"]
+    again = served.get(path, params={"width": 640, "height": 400, "dpi": 80},
+                       headers={"If-None-Match": r.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+    other = served.get(path, params={"width": 641, "height": 400, "dpi": 80},
+                       headers={"If-None-Match": r.headers["etag"]})
+    assert other.status_code == 200 and other.headers["etag"] != r.headers["etag"]
+
+
+def test_plot_route_svg_and_other_kinds(served):
+    r = served.get("/datasets/air/plot/air/contourf/magma/time=[0]", params={"format": "svg"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
+    assert b"air temperature [K]" in r.content
+    r = served.get("/datasets/air/plot/air/line/viridis/lat=0,lon=0")
+    assert r.status_code == 200 and decode(r.content).std() > 20
+
+
+def test_groupby_route_json_equals_xarray_locally(served, field):
+    r = served.get("/datasets/air/groupby/air/time.month/mean")
+    assert r.status_code == 200 and r.headers["etag"]
+    body = r.json()
+    local = field["air"].groupby("time.month").mean().compute()
+    assert body["dims"] == ["month", "lat", "lon"] and body["coords"]["month"] == [1, 2, 3]
+    np.testing.assert_allclose(np.array(body["data"]), local.values)
+    assert body["attrs"]["units"] == "K" and body["action"] == "mean"
+
+
+def test_groupby_route_with_selection_as_netcdf_zarr_and_png(served, field, tmp_path):
+    import zarr
+
+    local = field["air"].sel(lat=0, lon=0, method="nearest").groupby("time.season").max()
+    base = "/datasets/air/groupby/air/time.season/max/lat=0/lon=0"
+    nc = served.get(base, params={"format": "netcdf"})
+    assert nc.status_code == 200 and "air-time.season-max.nc" in nc.headers["content-disposition"]
+    (tmp_path / "r.nc").write_bytes(nc.content)
+    with xr.open_dataset(tmp_path / "r.nc") as back:
+        np.testing.assert_allclose(back["air"].values, local.values)
+    zipped = served.get(base, params={"format": "zarr"})
+    (tmp_path / "r.zip").write_bytes(zipped.content)
+    back = xr.open_zarr(zarr.storage.ZipStore(tmp_path / "r.zip", mode="r"), consolidated=False)
+    np.testing.assert_allclose(back["air"].values, local.values)
+    png = served.get(base, params={"format": "png"})
+    assert png.status_code == 200 and decode(png.content).std() > 20
+
+
+def test_groupby_route_answers_413_over_the_size_limit(field):
+    from objstore.views.routes import GroupByPlugin
+
+    with serving({"air": field}, [GroupByPlugin(max_result_bytes=2**16)]) as base:
+        r = httpx.get(f"{base}/datasets/air/groupby/air/time/mean")
+        assert r.status_code == 413 and "over the limit" in r.json()["detail"]
+        assert httpx.get(f"{base}/datasets/air/groupby/air/time/mean/lat=0").status_code == 200
+
+
+BAD_REQUESTS = [
+    "/datasets/air/plot/__import__('os')/map/viridis/time=[0]",
+    "/datasets/air/plot/air/__import__('os')/viridis/time=[0]",
+    "/datasets/air/plot/air/map/__import__('os')/time=[0]",
+    "/datasets/air/plot/air/map/viridis/__import__('os').system('id')",
+    "/datasets/air/plot/air/map/viridis/time.__class__=1",
+    "/datasets/air/plot/air/map/viridis/time=__import__('os')",
+    "/datasets/air/plot/air/map/viridis/..%2f..%2fetc%2fpasswd",
+    "/datasets/air/plot/air/map/viridis/time=[0]/..%2f..",
+    "/datasets/..%2f..%2fetc/plot/air/map/viridis/time=[0]",
+    "/datasets/nope/plot/air/map/viridis/time=[0]",
+    "/datasets/air/plot/air/map/viridis/time=[0]?dpi=100000",
+    "/datasets/air/plot/air/map/viridis/time=[0]?width=1000000&height=1000000",
+    "/datasets/air/plot/air/map/viridis/time=[0]?width=1e9",
+    "/datasets/air/plot/air/map/viridis/time=[0]?format=exe",
+    "/datasets/air/plot/air/pie/viridis/time=[0]",
+    "/datasets/air/plot/air/map/not_a_cmap/time=[0]",
+    "/datasets/air/plot/air/map/viridis/level=3",
+    "/datasets/air/plot/air/map/viridis",
+    "/datasets/air/groupby/air/time.__class__/mean",
+    "/datasets/air/groupby/air/__import__('os')/mean",
+    "/datasets/air/groupby/air/time.month/__import__('os').system('id')",
+    "/datasets/air/groupby/air/time.month/eval",
+    "/datasets/__class__/groupby/air/time.month/mean",
+    "/datasets/air/groupby/__class__/time.month/mean",
+    "/datasets/air/groupby/air/time.month/mean?format=pickle",
+    "/datasets/air/groupby/air/time.month/mean/time=nope",
+    "/datasets/air/groupby/air/time.month/mean/..%2f..%2f",
+    "/datasets/air/groupby/air/time.month/mean?format=png",  # 3-D result: asks for a selection
+]
+
+
+@pytest.mark.parametrize("path", BAD_REQUESTS)
+def test_injection_and_bad_requests_get_4xx_with_a_clear_message(served, path):
+    r = served.get(path)
+    assert 400 <= r.status_code < 500, (r.status_code, r.text)
+    detail = r.json()["detail"]
+    assert detail and "Traceback" not in r.text
+
+
+def test_the_plot_route_on_cubes_from_every_backend(rig, field):
+    url = rig.url("views/field.zarr")
+    objstore.write_cube(field.isel(time=slice(0, 30)), url, profile=rig.profile)
+    cube = objstore.open_cube(url, profile=rig.profile)
+    with serving({"cube": cube}) as base, httpx.Client(base_url=base, timeout=60) as client:
+        r = client.get("/datasets/cube/plot/air/map/viridis/time=2026-01-15",
+                       params={"width": 500, "height": 320, "dpi": 64})
+        assert r.status_code == 200, r.text
+        assert_extrema_where_the_data_has_them(r.content, 500, 320)
+        body = client.get("/datasets/cube/groupby/air/time.month/mean/lat=0").json()
+        local = field["air"].isel(time=slice(0, 30)).sel(lat=0).groupby("time.month").mean()
+        np.testing.assert_allclose(np.array(body["data"]), local.values)

@@ -20,6 +20,6 @@ def plugins(**landing: Any) -> list[Plugin]:
     """The xpublish plugins: plots, group-by and the landing pages (``landing`` configures
     :class:`~objstore.views.landing.LandingPlugin`, e.g. ``title`` and ``public_url``)."""
     from .landing import LandingPlugin
-    from .plugins import GroupByPlugin, PlotPlugin
+    from .routes import GroupByPlugin, PlotPlugin
 
     return [PlotPlugin(), GroupByPlugin(), LandingPlugin(**landing)]
