@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Install the real servers the test suite starts: Swift + memcached + Keystone (Debian),
-# rclone and the swift CLI (peers for benchmarks), Azurite (npm). Idempotent; needs root for apt.
+# rclone and the swift CLI (peers for benchmarks), Chromium (the views pages' tests), Azurite (npm).
+# Idempotent; needs root for apt.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 debs=(swift swift-proxy swift-account swift-container swift-object memcached rclone
-      python3-swiftclient python3-keystone python3-keystonemiddleware python3-keystoneclient attr)
+      python3-swiftclient python3-keystone python3-keystonemiddleware python3-keystoneclient attr
+      chromium)
 missing=()
 for p in "${debs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

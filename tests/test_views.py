@@ -4,12 +4,16 @@ server (uvicorn), and the landing page in headless Chromium."""
 from __future__ import annotations
 
 import io
+import os
 import re
+import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -17,8 +21,10 @@ import pandas as pd
 import pytest
 import xarray as xr
 from cli_runner import run_cli
+from fastapi import HTTPException
 from PIL import Image
 from typer.testing import CliRunner
+from xpublish import Plugin, hookimpl
 
 import objstore
 from objstore import views
@@ -365,3 +371,104 @@ def test_the_plot_route_on_cubes_from_every_backend(rig, field):
         body = client.get("/datasets/cube/groupby/air/time.month/mean/lat=0").json()
         local = field["air"].isel(time=slice(0, 30)).sel(lat=0).groupby("time.month").mean()
         np.testing.assert_allclose(np.array(body["data"]), local.values)
+
+
+# --- the pages, in headless Chromium ------------------------------------------------------
+# The pages hold no script, and their Content-Security-Policy (default-src 'none') forbids any:
+# what Chromium shows is what a browser with JavaScript off shows.
+
+DOCS_IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
+#: read at import: the isolated_env fixture clears OBJSTORE_* variables before each test
+SAVE_SCREENSHOTS = bool(os.environ.get("OBJSTORE_DOCS_SCREENSHOTS"))
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--window-size=1200,900", "--virtual-time-budget=20000"]
+
+
+def browse(url: str, tmp_path: Path, name: str) -> tuple[str, np.ndarray]:
+    """The DOM and a screenshot of ``url`` in Debian's headless Chromium.
+    With OBJSTORE_DOCS_SCREENSHOTS=1 the screenshot is kept as docs/img/<name>.png."""
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.fail("Chromium is not installed: run scripts/install-servers.sh")
+    dom = subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'dom'}",
+                          "--dump-dom", url], capture_output=True, text=True, timeout=180)
+    shot = tmp_path / f"{name}.png"
+    run = subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'shot'}",
+                          f"--screenshot={shot}", url], capture_output=True, text=True, timeout=180)
+    assert shot.exists(), run.stderr[-2000:]
+    if SAVE_SCREENSHOTS:
+        DOCS_IMG.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, DOCS_IMG / f"{name}.png")
+    return dom.stdout, decode(shot.read_bytes())
+
+
+class BrokenProvider(Plugin):
+    """A provider whose dataset is down, as objstore serve reports one."""
+
+    name: str = "broken-provider"
+
+    @hookimpl
+    def get_datasets(self) -> list[str]:
+        return ["broken"]
+
+    @hookimpl
+    def get_dataset(self, dataset_id: str) -> xr.Dataset | None:
+        if dataset_id == "broken":
+            raise HTTPException(503, detail="dataset 'broken' is unavailable: backend down")
+        return None
+
+
+@pytest.fixture
+def gallery(field) -> Iterator[str]:
+    field = field.assign_attrs(title="Air temperature, a known field",
+                               description="<script>alert('attrs are untrusted')</script>")
+    flat = field.isel(time=0).assign_attrs(title="One day", description="A 2-D map")
+    with serving({"air": field, "flat": flat},
+                 [*views.plugins(title="objstore views"), BrokenProvider()]) as base:
+        yield base
+
+
+def test_landing_page_in_chromium_lists_datasets_with_thumbnails(gallery, tmp_path):
+    dom, shot = browse(gallery + "/", tmp_path, "views-landing")
+    for dataset_id in ("air", "flat", "broken"):
+        assert f'data-dataset="{dataset_id}"' in dom
+    assert "Air temperature, a known field" in dom and "One day" in dom
+    assert 'src="datasets/air/plot/air/map/viridis/time=%5B0%5D?width=360' in dom
+    assert 'src="datasets/flat/plot/air/map/viridis?width=360' in dom
+    assert "time: 90 · lat: 25 · lon: 72" in dom and "1.2 MiB" in dom
+    assert f'xr.open_dataset("{gallery}/datasets/air/zarr", engine="zarr", chunks="auto")' in dom
+    assert f'xr.open_dataset("{gallery}/datasets/air/kerchunk", engine="kerchunk"' in dom
+    assert f'intake.open_catalog("{gallery}/intake.yaml")["air"].to_dask()' in dom
+    assert f'pystac.Collection.from_file("{gallery}/stac-collection-all.json")' in dom
+    assert "backend down" in dom  # the dataset that is down is listed, the page still loads
+    assert "<script" not in dom and "&lt;script&gt;alert" in dom
+    assert shot.shape == (900, 1200, 3) and shot.std() > 20
+    assert near(shot, VIRIDIS_TOP).sum() > 200  # the thumbnails loaded and show the field
+
+
+def test_dataset_page_in_chromium_has_variables_a_form_and_the_plot(gallery, tmp_path):
+    dom, shot = browse(gallery + "/datasets/air/page", tmp_path, "views-dataset-page")
+    assert '<form method="get" action="page">' in dom
+    assert '<option value="air" selected="">air</option>' in dom
+    assert 'name="sel"' in dom and 'value="time=[0]"' in dom
+    assert '<img src="plot/air/map/viridis/time=%5B0%5D"' in dom
+    assert "air temperature" in dom and "degrees_north" not in dom  # variables table, not coords
+    assert near(shot, VIRIDIS_TOP).sum() > 1000  # the plot loaded
+
+
+def test_the_plot_form_is_a_plain_get_and_explains_mistakes(gallery):
+    with httpx.Client(base_url=gallery, timeout=60) as client:
+        page = client.get("/datasets/air/page", params={"var": "air", "kind": "line",
+                                                        "cmap": "plasma", "sel": "lat=0/lon=0"})
+        assert page.status_code == 200
+        assert page.headers["content-security-policy"].startswith("default-src 'none'")
+        src = re.search(r'<img src="([^"]+)"', page.text)[1]
+        assert src == "plot/air/line/plasma/lat=0/lon=0"
+        png = client.get(f"/datasets/air/{src}")
+        assert png.status_code == 200 and decode(png.content).std() > 20
+        if SAVE_SCREENSHOTS:
+            (DOCS_IMG / "views-line.png").write_bytes(png.content)
+        bad = client.get("/datasets/air/page", params={"var": "air", "sel": "<b>__import__('os')"})
+        assert bad.status_code == 200 and 'class="error"' in bad.text
+        assert "<b>__import__" not in bad.text and "&lt;b&gt;__import__" in bad.text
