@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ViewTooLargeError
+from ..errors import BackendNotInstalledError, ViewTooLargeError
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -37,6 +37,11 @@ def to_json(da: xr.DataArray, *, max_values: int = MAX_JSON_VALUES) -> dict[str,
 
 def to_netcdf(da: xr.DataArray) -> bytes:
     """The result as a NetCDF-4 file."""
+    try:
+        import netCDF4  # noqa: F401
+    except ImportError:
+        raise BackendNotInstalledError("NetCDF output needs netCDF4: pip install "
+                                       "'objstore[netcdf]'", status=501) from None
     with tempfile.TemporaryDirectory(prefix="objstore-view-") as tmp:
         path = Path(tmp) / "result.nc"
         _dataset(da).to_netcdf(path, engine="netcdf4")

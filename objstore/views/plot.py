@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..errors import ViewError, ViewTooLargeError
+from ..errors import BackendNotInstalledError, ViewError, ViewTooLargeError
 from .selection import Selection, parse_selection, select
 
 if TYPE_CHECKING:
@@ -56,10 +56,18 @@ def check_size(width: int, height: int, dpi: int) -> None:
         raise ViewError(f"dpi={dpi} is out of bounds: {MIN_DPI} to {MAX_DPI}")
 
 
+def _matplotlib() -> Any:
+    try:
+        import matplotlib
+    except ImportError:
+        raise BackendNotInstalledError("plots need matplotlib: pip install 'objstore[views]'",
+                                       status=501) from None
+    return matplotlib
+
+
 def check_cmap(cmap: str) -> str:
     """``cmap`` if matplotlib knows it, else :class:`ViewError` naming close and common ones."""
-    import matplotlib
-
+    matplotlib = _matplotlib()
     if cmap in matplotlib.colormaps:
         return cmap
     known = sorted(matplotlib.colormaps)
@@ -222,9 +230,7 @@ def draw(p: Prepared, values: xr.DataArray, *, fmt: str, width: int, height: int
 
 
 def _colormap(name: str) -> Any:
-    import matplotlib
-
-    return matplotlib.colormaps[name]
+    return _matplotlib().colormaps[name]
 
 
 def _coord(da: xr.DataArray, dim: str) -> Any:
