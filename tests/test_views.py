@@ -31,7 +31,7 @@ from objstore import views
 from objstore.cli import app
 from objstore.errors import ViewError, ViewTooLargeError
 from objstore.views.groupby import groupby, prepare_groupby
-from objstore.views.plot import prepare, render
+from objstore.views.plot import prepare, render, visible
 from objstore.views.selection import parse_selection, select
 
 VIRIDIS_TOP = (253, 231, 37)  # viridis at 1.0
@@ -93,6 +93,17 @@ def test_every_kind_draws_something(field, kind, sel):
 def test_svg_output(field):
     svg = render(field, "air", "map", "viridis", "time=[0]", fmt="svg")
     assert svg.startswith(b"<?xml") and b"<svg" in svg and b"air temperature [K]" in svg
+
+
+def test_a_large_map_is_thinned_to_what_the_picture_can_show():
+    lat, lon = np.linspace(-90, 90, 1800), np.linspace(-180, 180, 3600)
+    ramp = np.clip((lat[:, None] + 90) / 180 + (lon[None, :] + 180) / 360, 0.6, 1.4)
+    big = xr.Dataset({"t": (("lat", "lon"), ramp.astype("float32"))},
+                     coords={"lat": lat, "lon": lon}).chunk({"lat": 600, "lon": 1200})
+    shown = visible(prepare(big, "t", "map"), 400, 250)
+    assert shown.sizes["lat"] <= 500 and shown.sizes["lon"] <= 800
+    assert_extrema_where_the_data_has_them(render(big, "t", width=400, height=250, dpi=50),
+                                           400, 250)
 
 
 @pytest.mark.parametrize("text,sizes", [

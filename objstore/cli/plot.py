@@ -38,7 +38,7 @@ def plot(
     if out.exists() and not force:
         raise ViewError(f"{out} already exists: choose another --output or pass --force")
     ds = open_cube(url, profile)
-    image = render(ds, var, kind, cmap, sel, fmt=fmt, width=width, height=height,  # type: ignore[arg-type]
-                   dpi=dpi, title=str(ds.attrs.get("title") or url))
+    image = render(ds, var, kind, cmap, sel, fmt=fmt,  # type: ignore[arg-type]
+                   width=width, height=height, dpi=dpi, title=str(ds.attrs.get("title") or url))
     out.write_bytes(image)
     console.print(f"wrote {out} ({len(image)} bytes)")

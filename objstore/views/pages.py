@@ -36,7 +36,8 @@ main { max-width: 1180px; margin: 0 auto; padding: 24px 32px; }
 .card img, .thumb-missing { width: 180px; height: 110px; object-fit: contain;
         border: 1px solid var(--line); border-radius: 4px; background: #fff; }
 .thumb-missing { display: flex; align-items: center; justify-content: center; color: var(--muted); }
-.card h2 { margin: 0 0 4px; font-size: 18px; } h2 a, h1 a { color: var(--accent); text-decoration: none; }
+.card h2 { margin: 0 0 4px; font-size: 18px; }
+h2 a, h1 a { color: var(--accent); text-decoration: none; }
 .meta { color: var(--muted); font-size: 13px; margin: 2px 0; }
 .vars { margin: 6px 0; padding: 0; list-style: none; font-size: 13px; }
 .vars li { display: inline-block; background: #eef3fb; border-radius: 4px; padding: 1px 6px;
@@ -209,8 +210,9 @@ def _form_html(ds: xr.Dataset, form: PlotForm) -> str:
                        "</option>" for v in values)
 
     cmaps = "".join(f'<option value="{e(c)}"></option>' for c in COMMON_CMAPS)
+    names = [str(v) for v in ds.data_vars]
     return ('<form method="get" action="page">'
-            f'<label>variable <select name="var">{options([str(v) for v in ds.data_vars], form.var)}'
+            f'<label>variable <select name="var">{options(names, form.var)}'
             f'</select></label><label>kind <select name="kind">{options(list(KINDS), form.kind)}'
             f'</select></label><label>colormap <input name="cmap" list="cmaps" size="12" '
             f'value="{e(form.cmap)}"><datalist id="cmaps">{cmaps}</datalist></label>'

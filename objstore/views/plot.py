@@ -20,8 +20,8 @@ from .selection import Selection, parse_selection, select
 if TYPE_CHECKING:
     import xarray as xr
 
-__all__ = ["KINDS", "FORMATS", "Prepared", "prepare", "render", "suggest", "check_size",
-           "check_cmap"]
+__all__ = ["KINDS", "FORMATS", "Prepared", "prepare", "render", "visible", "draw", "suggest",
+           "check_size", "check_cmap"]
 
 #: plot kinds; ``map`` and ``pcolormesh`` are the same picture
 KINDS = ("map", "pcolormesh", "contourf", "line", "hist")
@@ -181,9 +181,22 @@ def render(ds: xr.Dataset, var: str, kind: str = "map", cmap: str = "viridis",
         raise ViewError(f"unknown image format {str(fmt)[:20]!r}: use png or svg")
     check_size(width, height, dpi)
     p = prepare(ds, var, kind, cmap, selection)
-    values = p.data.load()
+    values = visible(p, width, height).load()
     name = title if title is not None else str(ds.attrs.get("title", ""))
     return draw(p, values, fmt=fmt, width=width, height=height, dpi=dpi, dataset=name)
+
+
+def visible(p: Prepared, width: int, height: int) -> xr.DataArray:
+    """The part of a map a picture of ``width`` x ``height`` pixels can show: every n-th cell
+    along an axis with more than two cells per pixel (lines and histograms are kept whole)."""
+    if p.kind in ("line", "hist"):
+        return p.data
+    y, x = (str(d) for d in p.data.dims)
+    steps = {y: math.ceil(p.data.sizes[y] / (2 * height)),
+             x: math.ceil(p.data.sizes[x] / (2 * width))}
+    if max(steps.values()) <= 1:
+        return p.data
+    return p.data.isel({d: slice(None, None, step) for d, step in steps.items()})
 
 
 def draw(p: Prepared, values: xr.DataArray, *, fmt: str, width: int, height: int, dpi: int,

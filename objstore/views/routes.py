@@ -21,7 +21,7 @@ from ..errors import ViewError
 from . import encode
 from .groupby import MAX_READ_BYTES, MAX_RESULT_BYTES, compute, prepare_groupby
 from .http import CACHE_CONTROL, etag_of, http_errors, not_modified, off_loop
-from .plot import FORMATS, Prepared, check_size, draw, prepare
+from .plot import FORMATS, Prepared, check_size, draw, prepare, visible
 
 __all__ = ["PlotPlugin", "GroupByPlugin"]
 
@@ -74,8 +74,8 @@ class PlotPlugin(Plugin):
             image = cache.get(f"objstore-plot/{tag}")
             if image is None:
                 image = await off_loop(lambda: draw(
-                    p, p.data.load(), fmt=format, width=width, height=height, dpi=dpi,
-                    dataset=dataset_name(dataset)))
+                    p, visible(p, width, height).load(), fmt=format, width=width,
+                    height=height, dpi=dpi, dataset=dataset_name(dataset)))
                 cache.put(f"objstore-plot/{tag}", image, 1)
             media = "image/svg+xml" if format == "svg" else "image/png"
             return Response(image, media_type=media,

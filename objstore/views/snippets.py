@@ -28,5 +28,6 @@ def snippets(base_url: str, dataset_id: str) -> dict[str, str]:
                   f"ds = intake.open_catalog({_py(base + '/intake.yaml')})"
                   f"[{_py(dataset_id)}].to_dask()",
         "stac": "import pystac\n"
-                f"collection = pystac.Collection.from_file({_py(base + '/stac-collection-all.json')})",
+                "collection = pystac.Collection.from_file("
+                f"{_py(base + '/stac-collection-all.json')})",
     }
