@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -328,6 +329,25 @@ def test_groupby_route_answers_413_over_the_size_limit(field):
         r = httpx.get(f"{base}/datasets/air/groupby/air/time/mean")
         assert r.status_code == 413 and "over the limit" in r.json()["detail"]
         assert httpx.get(f"{base}/datasets/air/groupby/air/time/mean/lat=0").status_code == 200
+
+
+def test_a_long_computation_does_not_hold_up_other_requests(field):
+    def slow(block: np.ndarray) -> np.ndarray:
+        time.sleep(2.0)
+        return block
+
+    data = field["air"].data.map_blocks(slow, dtype=field["air"].dtype)
+    slow_ds = field.assign(air=field["air"].copy(data=data))
+    with serving({"air": slow_ds}) as base, ThreadPoolExecutor(1) as pool:
+        started = time.monotonic()
+        groupby = pool.submit(httpx.get, f"{base}/datasets/air/groupby/air/time.month/mean",
+                              timeout=120)
+        time.sleep(0.3)
+        assert httpx.get(f"{base}/datasets", timeout=60).json() == ["air"]
+        answered = time.monotonic() - started
+        assert groupby.result().status_code == 200
+        finished = time.monotonic() - started
+    assert answered < finished - 1.0, (answered, finished)
 
 
 BAD_REQUESTS = [

@@ -38,7 +38,8 @@ def plot(
     if out.exists() and not force:
         raise ViewError(f"{out} already exists: choose another --output or pass --force")
     ds = open_cube(url, profile)
+    name = url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]  # a signed URL's query stays out
     image = render(ds, var, kind, cmap, sel, fmt=fmt,  # type: ignore[arg-type]
-                   width=width, height=height, dpi=dpi, title=str(ds.attrs.get("title") or url))
+                   width=width, height=height, dpi=dpi, title=str(ds.attrs.get("title") or name))
     out.write_bytes(image)
     console.print(f"wrote {out} ({len(image)} bytes)")

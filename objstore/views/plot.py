@@ -227,6 +227,7 @@ def draw(p: Prepared, values: xr.DataArray, *, fmt: str, width: int, height: int
         else:
             y, x = (str(d) for d in values.dims)
             args = (_coord(values, x), _coord(values, y), values.values)
+            mesh: Any
             if p.kind == "contourf":
                 mesh = ax.contourf(*args, levels=12, cmap=cmap)
             else:
