@@ -350,6 +350,23 @@ def test_a_long_computation_does_not_hold_up_other_requests(field):
     assert answered < finished - 1.0, (answered, finished)
 
 
+def test_groupby_and_plots_run_on_the_servers_dask_cluster(field):
+    from distributed import Client, LocalCluster, get_task_stream
+
+    cluster = LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                           dashboard_address=None)
+    with Client(cluster, set_as_default=True) as client, serving({"air": field}) as base:
+        with get_task_stream(client) as tasks:
+            body = httpx.get(f"{base}/datasets/air/groupby/air/time.season/mean/lat=0",
+                             timeout=60).json()
+            png = httpx.get(f"{base}/datasets/air/plot/air/map/viridis/time=[5]", timeout=60)
+        local = field["air"].sel(lat=0).groupby("time.season").mean().compute(scheduler="sync")
+        np.testing.assert_allclose(np.array(body["data"]), local.values)
+        assert png.status_code == 200
+        assert len(tasks.data) > 0  # the cluster computed them
+    cluster.close()
+
+
 BAD_REQUESTS = [
     "/datasets/air/plot/__import__('os')/map/viridis/time=[0]",
     "/datasets/air/plot/air/__import__('os')/viridis/time=[0]",

@@ -42,7 +42,7 @@ class LandingPlugin(Plugin):
     """``/``: the served datasets with thumbnails and snippets; ``/datasets/{id}/page``."""
 
     name: str = "objstore-landing"
-    title: str = "objstore serve"
+    title: str | None = None  # default: the FastAPI app's title (objstore serve's config title)
     public_url: str | None = None  # the base URL clients use, when behind a proxy
     app_router_prefix: str = ""
     dataset_router_prefix: str = ""
@@ -50,6 +50,10 @@ class LandingPlugin(Plugin):
 
     def _base(self, request: Request) -> str:
         return (self.public_url or str(request.base_url)).rstrip("/")
+
+    def _title(self, request: Request) -> str:
+        app_title = getattr(request.app, "title", "")
+        return self.title or (app_title if app_title != "FastAPI" else "") or "objstore serve"
 
     @hookimpl
     def app_router(self, deps: Dependencies) -> APIRouter:
@@ -70,7 +74,8 @@ class LandingPlugin(Plugin):
                         out.append(unavailable_card(dataset_id, scrub(str(exc))))
                 return out
 
-            page = landing_html(self.title, self._base(request), await off_loop(cards))
+            page = landing_html(self._title(request), self._base(request),
+                                await off_loop(cards))
             return HTMLResponse(page, headers=HEADERS)
 
         return router
