@@ -91,9 +91,12 @@ def test_every_kind_draws_something(field, kind, sel):
     assert img.shape == (200, 300, 3) and img.std() > 20
 
 
-def test_svg_output(field):
-    svg = render(field, "air", "map", "viridis", "time=[0]", fmt="svg")
-    assert svg.startswith(b"<?xml") and b"<svg" in svg and b"air temperature [K]" in svg
+def test_svg_output_shows_attributes_as_text_only(field):
+    field["air"].attrs["long_name"] = "<script>alert(1)</script> $\\frac{1}{0}$"
+    svg = render(field, "air", "map", "viridis", "time=[0]", fmt="svg", title="<b>x</b>")
+    assert svg.startswith(b"<?xml") and b"<svg" in svg
+    assert b"<script" not in svg and b"&lt;script&gt;" in svg and b"<b>" not in svg
+    assert b"$\\frac{1}{0}$ [K]" in svg  # shown as typed, not parsed as math
 
 
 def test_a_large_map_is_thinned_to_what_the_picture_can_show():
@@ -289,6 +292,7 @@ def test_plot_route_png_at_the_requested_size_with_extrema_and_caching(served):
 def test_plot_route_svg_and_other_kinds(served):
     r = served.get("/datasets/air/plot/air/contourf/magma/time=[0]", params={"format": "svg"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
+    assert r.headers["content-security-policy"].startswith("default-src 'none'")
     assert b"air temperature [K]" in r.content
     r = served.get("/datasets/air/plot/air/line/viridis/lat=0,lon=0")
     assert r.status_code == 200 and decode(r.content).std() > 20

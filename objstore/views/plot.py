@@ -88,11 +88,9 @@ def prepare(ds: xr.Dataset, var: str, kind: str = "map", cmap: str = "viridis",
     check_cmap(cmap)
     sel = parse_selection(selection)
     da = select(ds[var], sel, what=var).squeeze(drop=False)
-    if kind == "hist":
-        pass
-    elif kind == "line":
+    if kind == "line":
         _need_dims(da, 1, var, kind)
-    else:
+    elif kind != "hist":  # a map
         _need_dims(da, 2, var, kind)
         y, x = _yx(da)
         da = da.transpose(y, x)

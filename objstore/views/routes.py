@@ -27,6 +27,9 @@ __all__ = ["PlotPlugin", "GroupByPlugin"]
 
 ID_ATTR = "_xpublish_id"
 GROUPBY_FORMATS = ("json", "zarr", "netcdf", "png")
+#: an SVG drawn from dataset attributes is shown, never run: no scripts, no outside resources
+IMAGE_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+                 "X-Content-Type-Options": "nosniff"}
 
 
 def dataset_name(ds: xr.Dataset) -> str:
@@ -64,8 +67,8 @@ class PlotPlugin(Plugin):
 
             def check() -> tuple[Prepared, str]:
                 p = prepare(dataset, var, kind, cmap, selection)
-                tag = etag_of(dataset.attrs.get(ID_ATTR), var, kind, cmap, p.selection, format,
-                              width, height, dpi, _token(p.data))
+                tag = etag_of(dataset.attrs.get(ID_ATTR), dataset_name(dataset), var, kind, cmap,
+                              p.selection, format, width, height, dpi, _token(p.data))
                 return p, tag
 
             p, tag = await off_loop(check)
@@ -78,8 +81,8 @@ class PlotPlugin(Plugin):
                     height=height, dpi=dpi, dataset=dataset_name(dataset)))
                 cache.put(f"objstore-plot/{tag}", image, 1)
             media = "image/svg+xml" if format == "svg" else "image/png"
-            return Response(image, media_type=media,
-                            headers={"ETag": tag, "Cache-Control": CACHE_CONTROL})
+            return Response(image, media_type=media, headers={
+                "ETag": tag, "Cache-Control": CACHE_CONTROL, **IMAGE_HEADERS})
 
         router.get("/{var}/{kind}/{cmap}", name="plot")(plot)
         router.get("/{var}/{kind}/{cmap}/{selection:path}", name="plot_selection")(plot)
@@ -118,7 +121,7 @@ class GroupByPlugin(Plugin):
             if (hit := not_modified(request, tag)) is not None:
                 return hit
             result = await off_loop(lambda: compute(g))
-            headers = {"ETag": tag, "Cache-Control": CACHE_CONTROL}
+            headers = {"ETag": tag, "Cache-Control": CACHE_CONTROL, **IMAGE_HEADERS}
             if format == "json":
                 body = await off_loop(lambda: encode.to_json(result))
                 body.update(dataset=dataset.attrs.get(ID_ATTR), variable=var, coord=coord,
