@@ -23,11 +23,15 @@ _limiters: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()  # 
 
 @contextmanager
 def http_errors() -> Iterator[None]:
-    """objstore errors as HTTP errors: a view error is 400 or 413, a store error its status."""
+    """objstore errors as HTTP errors: a view error is 400 or 413, a store error its status
+    (502 when it has none, as has a failed read of the data)."""
     try:
         yield
     except ObjstoreError as exc:
         raise HTTPException(exc.status or 502, detail=scrub(str(exc))) from None
+    except OSError as exc:  # the store failed while the data was read: no foreign text shown
+        raise HTTPException(502, detail=f"reading the data failed ({type(exc).__name__}); "
+                                        "try again later") from None
 
 
 def etag_of(*parts: Any) -> str:
