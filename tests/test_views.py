@@ -371,6 +371,19 @@ def test_groupby_and_plots_run_on_the_servers_dask_cluster(field):
     cluster.close()
 
 
+def test_a_store_failing_during_a_read_answers_502_for_that_request_only(field):
+    def broken(block: np.ndarray) -> np.ndarray:
+        raise ConnectionResetError("peer reset, key=SECRET123")
+
+    data = field["air"].data.map_blocks(broken, dtype=field["air"].dtype)
+    with serving({"down": field.assign(air=field["air"].copy(data=data)), "up": field}) as base:
+        r = httpx.get(f"{base}/datasets/down/plot/air/map/viridis/time=[0]", timeout=60)
+        assert r.status_code == 502 and "ConnectionResetError" in r.json()["detail"]
+        assert "SECRET123" not in r.text
+        ok = httpx.get(f"{base}/datasets/up/plot/air/map/viridis/time=[0]", timeout=60)
+        assert ok.status_code == 200
+
+
 BAD_REQUESTS = [
     "/datasets/air/plot/__import__('os')/map/viridis/time=[0]",
     "/datasets/air/plot/air/__import__('os')/viridis/time=[0]",
