@@ -121,6 +121,20 @@ def test_selection_by_label_date_and_position(field, text, sizes):
     assert dict(select(field["air"], parse_selection(text)).sizes) == sizes
 
 
+@pytest.mark.parametrize("calendar", ["noleap", "360_day"])
+def test_model_calendars_select_plot_and_group(calendar):
+    time = xr.date_range("2000-01-01", periods=90, freq="D", calendar=calendar, use_cftime=True)
+    ds = xr.Dataset({"tas": (("time", "lat"), np.random.default_rng(1).standard_normal((90, 5)))},
+                    coords={"time": time, "lat": np.arange(5.0)})
+    assert select(ds["tas"], parse_selection("time=2000-01-15")).sizes == {"lat": 5}
+    assert select(ds["tas"], parse_selection("time=2000-02:2000-03")).sizes["time"] == (
+        59 if calendar == "noleap" else 60)
+    img = decode(render(ds, "tas", "line", "viridis", "lat=0", width=300, height=200, dpi=50))
+    assert img.std() > 20
+    local = ds["tas"].groupby("time.month").mean()
+    xr.testing.assert_allclose(groupby(ds, "tas", "time.month", "mean").drop_attrs(), local)
+
+
 def test_descending_coordinates_take_ranges_in_either_order(field):
     flipped = field.isel(lat=slice(None, None, -1))
     assert select(flipped["air"], parse_selection("lat=-10:10")).sizes["lat"] == 5

@@ -11,6 +11,7 @@ import difflib
 import io
 import math
 import threading
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -246,9 +247,21 @@ def _colormap(name: str) -> Any:
 
 
 def _coord(da: xr.DataArray, dim: str) -> Any:
+    """Axis values of ``dim``: its coordinate (non-standard calendars as dates), else positions."""
     import numpy as np
+    import xarray as xr
 
-    return da[dim].values if dim in da.coords else np.arange(da.sizes[dim])
+    if dim not in da.coords:
+        return np.arange(da.sizes[dim])
+    index = da.indexes.get(dim)
+    if isinstance(index, xr.CFTimeIndex):
+        try:
+            with warnings.catch_warnings():  # "dates of a non-standard calendar": as intended
+                warnings.simplefilter("ignore")
+                return index.to_datetimeindex(unsafe=True)
+        except ValueError:  # a date the standard calendar lacks (360-day years)
+            return np.arange(da.sizes[dim])
+    return da[dim].values
 
 
 def _short(text: Any) -> str:

@@ -157,6 +157,8 @@ def _by_label(obj: Any, pick: Pick) -> Any:
             return _label_range(obj, pick, index, lo, hi, dates, numeric)
         if dates or numeric:
             label = _label(pick, lo, dates, numeric)
+            if isinstance(index, xr.CFTimeIndex):
+                label = _cftime(pick, label, index)
             first, last = index.min(), index.max()
             if not first <= label <= last:
                 raise ViewError(f"{pick} is outside {pick.dim} ({_show(first)} to {_show(last)})")
@@ -208,6 +210,15 @@ def _label(pick: Pick, text: str | None, dates: bool, numeric: bool) -> Any:
             raise ViewError(f"{pick}: the value must be a finite number")
         return number
     return text
+
+
+def _cftime(pick: Pick, ts: Any, index: Any) -> Any:
+    """``ts`` (a pandas Timestamp) as a date of the index's calendar."""
+    try:
+        return index.date_type(ts.year, ts.month, ts.day, ts.hour, ts.minute, ts.second,
+                               ts.microsecond)
+    except ValueError:
+        raise ViewError(f"{pick}: no such date in the {pick.dim} calendar") from None
 
 
 def _label_range(obj: Any, pick: Pick, index: Any, lo: str | None, hi: str | None,
