@@ -534,6 +534,7 @@ def test_dataset_page_in_chromium_has_variables_a_form_and_the_plot(gallery, tmp
     assert '<img src="plot/air/map/viridis/time=%5B0%5D"' in dom
     assert "air temperature" in dom and "degrees_north" not in dom  # variables table, not coords
     assert near(shot, VIRIDIS_TOP).sum() > 1000  # the plot loaded
+    assert '<a href="groupby/air/time.month/mean">' in dom
 
 
 def test_the_plot_form_is_a_plain_get_and_explains_mistakes(gallery):

@@ -201,7 +201,32 @@ def dataset_html(base_url: str, card: Card, ds: xr.Dataset, form: PlotForm,
     section = ("<section class=plot><h2>Plot</h2>" + _form_html(ds, form)
                + _result_html(form, error) + "</section>")
     access = f"<section><h2>Open it in Python</h2>{_snippets_html(base_url, card.id)}</section>"
-    return _page(card.title, header, desc + section + variables + attrs_html + access)
+    return _page(card.title, header, desc + section + _diagnostics_html(ds, form.var)
+                 + variables + attrs_html + access)
+
+
+def _diagnostics_html(ds: xr.Dataset, var: str) -> str:
+    """Ready group-by links for ``var`` along its date dimensions."""
+    import xarray as xr
+
+    if var not in ds.data_vars:
+        return ""
+    da = ds[var]
+    dates = [str(d) for d in da.dims if d in da.indexes and (
+        da.indexes[d].dtype.kind == "M" or isinstance(da.indexes[d], xr.CFTimeIndex))]
+    links = []
+    for dim in dates:
+        for part, action, fmt in (("month", "mean", "json"), ("season", "mean", "netcdf"),
+                                  ("year", "max", "zarr")):
+            url = (f"groupby/{quote(var, safe='')}/{quote(dim, safe='')}.{part}/{action}"
+                   + ("" if fmt == "json" else f"?format={fmt}"))
+            links.append(f'<li><a href="{e(url)}">{e(var)}: {action} by {e(dim)}.{part} '
+                         f"({fmt})</a></li>")
+    if not links:
+        return ""
+    return ("<section><h2>Diagnostics</h2><p class=meta>Computed on the server: "
+            "<code>groupby/VAR/COORD/ACTION/SELECTION</code>, see the API docs.</p>"
+            f"<ul>{''.join(links)}</ul></section>")
 
 
 def _form_html(ds: xr.Dataset, form: PlotForm) -> str:
