@@ -32,9 +32,9 @@ def _lookup(deps: Dependencies, dataset_id: str) -> xr.Dataset:
     ds = deps.plugin_manager().hook.get_dataset(dataset_id=dataset_id)
     if ds is not None:
         return ds
-    try:
-        return deps.dataset(dataset_id=dataset_id)  # type: ignore[call-arg]
-    except TypeError:  # a dependency that needs the request: not servable from here
+    try:  # the tree dependency takes the id alone (the dataset one may also want the request)
+        return deps.datatree(dataset_id=dataset_id).dataset  # type: ignore[call-arg]
+    except TypeError:  # a dependency that needs the request: not reachable from here
         raise HTTPException(503, detail="unavailable") from None
 
 
