@@ -17,7 +17,9 @@
      +-- NotACubeError (ValueError)             something is there, but not a zarr cube: says what
      +-- InterruptedWriteError (OSError)        a write that did not finish: when, and how to finish it
      +-- RemoteError (OSError)                  the server answered with an error, or the network failed
-          +-- VerificationError                 what the store holds differs from the source
+     |    +-- VerificationError                 what the store holds differs from the source
+     +-- ViewError (ValueError)                 a plot or group-by request objstore refuses: says why (400)
+          +-- ViewTooLargeError                 the request would compute more than the limit (413)
 
 Messages never contain secrets: build them from profile names, sources and URLs only, and pass
 any foreign text through :func:`scrub`.
@@ -47,6 +49,8 @@ __all__ = [
     "InterruptedWriteError",
     "RemoteError",
     "VerificationError",
+    "ViewError",
+    "ViewTooLargeError",
     "scrub",
 ]
 
@@ -145,6 +149,19 @@ class VerificationError(RemoteError):
     def __init__(self, message: str, report: Any = None, **fields: Any) -> None:
         super().__init__(message, **fields)
         self.report = report
+
+
+class ViewError(ObjstoreError, ValueError):
+    """A plot or group-by request that cannot be served as asked: an unknown variable, coordinate,
+    kind or colormap, a malformed selection, or missing selections; the message says what to send."""
+
+    status = 400
+
+
+class ViewTooLargeError(ViewError):
+    """The request would compute or return more than the limit; the message names the limit."""
+
+    status = 413
 
 
 # Secrets that foreign messages may carry: SAS signatures and tokens in URLs, account keys in

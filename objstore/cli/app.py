@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from . import demo, doctor, files, profiles, public, scratch, sign, swift
+from . import plot as plot_cmd
 from . import publish as publish_cmd
 from . import transfer as transfer_cmd
 
@@ -25,6 +26,7 @@ app.command("cp")(transfer_cmd.cp)
 app.command("rm")(transfer_cmd.rm)
 app.command("doctor")(doctor.doctor)
 app.command("sign")(sign.sign)
+app.command("plot")(plot_cmd.plot)
 
 
 def main() -> None:
