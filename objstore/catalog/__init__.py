@@ -3,3 +3,10 @@
 Public cubes get plain fsspec options anyone can use; private cubes get an entry that opens
 through ``engine="objstore"`` with a profile *name*, never a secret.
 """
+
+from __future__ import annotations
+
+from .intake_yaml import intake_catalog, intake_source
+from .stac import stac_collection, stac_item
+
+__all__ = ["intake_source", "intake_catalog", "stac_item", "stac_collection"]
