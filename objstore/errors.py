@@ -3,6 +3,7 @@
     ObjstoreError                               .url .profile .status where known
      +-- ConfigError (ValueError)               a malformed config file or profile: names the file and line
      |    +-- SourceError                       publish's source is not something it can read
+     |    +-- CatalogError                      a catalog that is not intake/STAC, or fails validation
      +-- ProfileNotFoundError (KeyError)        names the profiles that exist and the sources searched
      +-- CredentialsError (PermissionError)     missing or rejected credentials: names the variable or file
      |    +-- AuthMissingParameter (KeyError)   zarrswift's name for missing Swift credentials
@@ -32,6 +33,7 @@ __all__ = [
     "ObjstoreError",
     "ConfigError",
     "SourceError",
+    "CatalogError",
     "ProfileNotFoundError",
     "CredentialsError",
     "AuthMissingParameter",
@@ -81,6 +83,10 @@ class ConfigError(ObjstoreError, ValueError):
 
 class SourceError(ConfigError):
     """The source is not something publish can read (or its metadata contradicts its data)."""
+
+
+class CatalogError(ConfigError):
+    """A catalog file that is not an intake catalog, or STAC that fails schema validation."""
 
 
 class ProfileNotFoundError(ObjstoreError, KeyError):

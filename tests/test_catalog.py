@@ -6,6 +6,7 @@ import pytest
 import xarray as xr
 
 import objstore
+import objstore.catalog
 from objstore.errors import CubeNotFoundError
 
 
@@ -35,3 +36,153 @@ def test_engine_objstore_raises_what_open_cube_raises(rig, tmp_path, monkeypatch
     with pytest.raises(CubeNotFoundError) as err:
         xr.open_dataset(rig.url("nothing/here.zarr"), engine="objstore", profile=name)
     assert "nothing/here.zarr" in str(err.value)
+
+
+# ------------------------------------------------------------------------ helpers
+def secrets_of(rig) -> list[str]:
+    """Every secret the rig's profile and environment hold (keys, passwords, SAS, tokens)."""
+    from pydantic import SecretStr
+
+    found = []
+    for field in type(rig.profile).model_fields:
+        value = getattr(rig.profile, field)
+        if isinstance(value, SecretStr):
+            found.append(value.get_secret_value())
+    for name, value in rig.env.items():
+        if any(w in name for w in ("SECRET", "KEY", "CONNECTION_STRING", "TOKEN", "PASSWORD")):
+            found.append(value)
+            found += [p.split("=", 1)[1] for p in value.split(";") if p.startswith("AccountKey=")]
+    token_file = getattr(rig.profile, "token_file", None)
+    if token_file:
+        import json
+        from pathlib import Path
+
+        found.append(json.loads(Path(token_file).read_text())["private_key"].splitlines()[1])
+    return [s for s in found if s]
+
+
+def assert_no_secrets(rig, *texts: str) -> None:
+    secrets = secrets_of(rig)
+    assert secrets, "the rig should have secrets to look for"
+    for text in texts:
+        for secret in secrets:
+            assert secret not in text, "a secret of the test profile is in a written catalog"
+
+
+def reader_without_profiles(tmp_path, monkeypatch) -> None:
+    """A reader with no objstore profiles and no credentials in the environment."""
+    from objstore.registry import _reset_cache
+
+    monkeypatch.setenv("OBJSTORE_CONFIG", str(tmp_path / "nobody" / "profiles.toml"))
+    _reset_cache()
+
+
+# ------------------------------------------------------------------------ intake
+def test_private_cube_entry_names_the_profile_and_opens_with_it(rig, small_cube, tmp_path,
+                                                                 monkeypatch):
+    import intake
+
+    url = rig.url("priv/cube.zarr")
+    objstore.write_cube(small_cube, url, profile=rig.profile)
+    name = named_profile(tmp_path, monkeypatch, rig)
+    out = tmp_path / "catalog.yaml"
+    # the GCS emulator enforces no access control: every cube reads anonymously there
+    text = objstore.catalog.intake([url], profile=name, output=out,
+                                   private=rig.backend == "gcs")
+    assert out.read_text() == text
+    args = intake.open_catalog(str(out))  # intake 2 reading the v1 YAML
+    entry = __import__("yaml").safe_load(text)["sources"]["cube"]
+    assert entry["args"] == {"urlpath": url, "engine": "objstore", "profile": name,
+                             "consolidated": True}
+    assert entry["metadata"]["dims"] == {"time": 8, "lat": 4, "lon": 5}
+    assert entry["metadata"]["time_range"] == ["2026-01-01T00:00:00Z", "2026-01-08T00:00:00Z"]
+    assert entry["description"] == "test cube"
+    ds = args["cube"].to_dask()
+    assert ds.tas.chunks is not None
+    xr.testing.assert_identical(ds.load(), objstore.open_cube(url, name).load())
+    assert_no_secrets(rig, text)
+
+    reader_without_profiles(tmp_path, monkeypatch)
+    with pytest.raises(objstore.ProfileNotFoundError, match="unknown profile 'team'"):
+        intake.open_catalog(str(out))["cube"].to_dask()
+
+
+def test_public_cube_entry_is_plain_fsspec(rig, small_cube, tmp_path, monkeypatch):
+    import intake
+    import yaml
+
+    url = rig.url("pub/cube.zarr")
+    objstore.write_cube(small_cube, url, profile=rig.profile)
+    objstore.make_public(url, rig.profile)
+    out = tmp_path / "catalog.yaml"
+    text = objstore.catalog.intake([url], profile=rig.profile, output=out,
+                                   names={"air": url})
+    entry = yaml.safe_load(text)["sources"]["air"]
+    assert "engine" not in entry["args"] and "profile" not in entry["args"]
+    assert entry["metadata"]["access"] == "public"
+    if rig.backend == "s3":  # the 2i2c guide's form
+        assert entry["args"]["urlpath"] == f"s3://{rig.bucket}/pub/cube.zarr"
+        assert entry["args"]["storage_options"] == {
+            "anon": True, "client_kwargs": {"endpoint_url": rig.server.endpoint_url}}
+    else:
+        assert entry["args"]["urlpath"].startswith("http")
+    assert_no_secrets(rig, text)
+    reader_without_profiles(tmp_path, monkeypatch)
+    ds = intake.open_catalog(str(out))["air"].to_dask()
+    xr.testing.assert_identical(ds.load(), small_cube.load())
+
+
+# ------------------------------------------------------------------------ CLI, v2, STAC
+def cli(*args: str) -> str:
+    from cli_runner import run_cli
+
+    return run_cli(*args)
+
+
+def test_cli_intake_v2_round_trip(rig, small_cube, tmp_path, monkeypatch):
+    import intake
+
+    url = rig.url("v2/cube.zarr")
+    objstore.write_cube(small_cube, url, profile=rig.profile)
+    name = named_profile(tmp_path, monkeypatch, rig)
+    out = tmp_path / "v2.yaml"
+    said = cli("catalog", "intake", "--name", f"air={url}", "-o", str(out), "--profile", name,
+               "--format", "v2", "--private", "--description", "team cubes")
+    assert f"air: {url} (private: engine=objstore, profile 'team')" in said
+    assert_no_secrets(rig, out.read_text(), said)
+    cat = intake.from_yaml_file(str(out))
+    ds = cat["air"].read()
+    assert ds.tas.chunks is not None
+    xr.testing.assert_identical(ds.load(), small_cube.load())
+
+
+@pytest.mark.filterwarnings("ignore:get_all_items is deprecated")
+def test_cli_stac_collection_opens_with_xpystac(rig, small_cube, tmp_path, monkeypatch):
+    import pystac
+
+    url = rig.url("stac/cube.zarr")
+    objstore.write_cube(small_cube, url, profile=rig.profile)
+    name = named_profile(tmp_path, monkeypatch, rig)
+    out = tmp_path / "stac"
+    said = cli("catalog", "stac", url, "-o", str(out), "--collection-id", "team-cubes",
+               "--profile", name, "--private")
+    assert "wrote" in said and "collection.json" in said
+    coll = pystac.Collection.from_file(str(out / "collection.json"))
+    assert coll.id == "team-cubes"
+    items = list(coll.get_all_items())
+    assert [i.id for i in items] == ["cube"]
+    item = items[0]
+    assert item.bbox == [0.0, 10.0, 4.0, 40.0]
+    assert item.properties["start_datetime"] == "2026-01-01T00:00:00Z"
+    dims = item.properties["cube:dimensions"]
+    assert dims["time"]["type"] == "temporal" and dims["lon"]["axis"] == "x"
+    variables = item.properties["cube:variables"]
+    assert variables["tas"]["unit"] == "K" and len(variables["tas"]["extent"]) == 2
+    asset = item.assets["data"]
+    assert asset.media_type == "application/vnd+zarr"
+    assert asset.extra_fields["xarray:open_kwargs"] == {"engine": "objstore", "chunks": {},
+                                                        "profile": name}
+    ds = xr.open_dataset(asset, engine="stac")
+    xr.testing.assert_identical(ds.load(), small_cube.load())
+    written = "".join(p.read_text() for p in out.rglob("*.json"))
+    assert_no_secrets(rig, written, said)

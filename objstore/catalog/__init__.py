@@ -6,7 +6,8 @@ through ``engine="objstore"`` with a profile *name*, never a secret.
 
 from __future__ import annotations
 
+from .build import intake, stac
 from .intake_yaml import intake_catalog, intake_source
 from .stac import stac_collection, stac_item
 
-__all__ = ["intake_source", "intake_catalog", "stac_item", "stac_collection"]
+__all__ = ["intake", "stac", "intake_source", "intake_catalog", "stac_item", "stac_collection"]

@@ -71,13 +71,20 @@ def intake_catalog(sources: dict[str, dict[str, Any]], *, description: str | Non
     return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, allow_unicode=True)
 
 
-def read_sources(text: str) -> tuple[dict[str, dict[str, Any]], str | None]:
+def read_sources(text: str, where: str = "the catalog") -> tuple[dict[str, dict[str, Any]],
+                                                                   str | None]:
     """The ``sources`` and description of an intake v1 catalog's YAML text."""
     import yaml
 
-    doc = yaml.safe_load(text) or {}
-    if not isinstance(doc, dict) or not isinstance(doc.get("sources", {}), dict):
-        raise ValueError("not an intake v1 catalog (no 'sources:' mapping)")
+    from ..errors import CatalogError
+
+    try:
+        doc = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"{where} is not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("sources", {}), dict) or (
+            doc.get("version") == 2 or "entries" in doc):
+        raise CatalogError(f"{where} is not an intake v1 catalog (no 'sources:' mapping)")
     return dict(doc.get("sources") or {}), doc.get("description")
 
 
