@@ -186,3 +186,61 @@ def test_cli_stac_collection_opens_with_xpystac(rig, small_cube, tmp_path, monke
     xr.testing.assert_identical(ds.load(), small_cube.load())
     written = "".join(p.read_text() for p in out.rglob("*.json"))
     assert_no_secrets(rig, written, said)
+
+
+# ------------------------------------------------------------------------ publish --catalog
+@pytest.mark.filterwarnings("ignore:get_all_items is deprecated")
+def test_publish_public_catalog_reads_anonymously_over_https(rig, small_cube, tmp_path,
+                                                              monkeypatch):
+    import fsspec
+    import intake
+    import pystac
+    from cli_runner import run_cli
+
+    name = named_profile(tmp_path, monkeypatch, rig)
+    catalog = rig.url("catalogs/team.yaml")
+    src = tmp_path / "air.zarr"
+    small_cube.to_zarr(src, consolidated=True, zarr_format=2)
+    said = run_cli("publish", str(src), rig.url("pub/air.zarr"), "--profile", name, "--public",
+                   "--catalog", catalog)
+    assert "catalog: added 'air' (public)" in said and "catalog URL:" in said
+    objstore.publish(small_cube.isel(time=slice(0, 4)), rig.url("pub/sea.zarr"), name,
+                     public=True, catalog=catalog)
+    again = objstore.publish(src, rig.url("pub/air.zarr"), name, public=True, overwrite=True,
+                             catalog=catalog)
+    assert again.catalog.replaced and again.catalog.name == "air"
+    https = again.catalog.public_url
+    assert https.startswith("http") and https.endswith("/catalogs/team.yaml")
+
+    reader_without_profiles(tmp_path, monkeypatch)
+    cat = intake.open_catalog(https)  # anyone, with plain intake
+    assert sorted(cat) == ["air", "sea"]
+    xr.testing.assert_identical(cat["air"].to_dask().load(), small_cube.load())
+    assert cat["sea"].to_dask().sizes["time"] == 4
+
+    coll = pystac.Collection.from_file(again.catalog.stac_public_url)
+    items = {i.id: i for i in coll.get_all_items()}
+    assert sorted(items) == ["air", "sea"]
+    ds = xr.open_dataset(items["air"].assets["data"], engine="stac")
+    xr.testing.assert_identical(ds.load(), small_cube.load())
+
+    http = fsspec.filesystem("http", skip_instance_cache=True)
+    stac_base = again.catalog.stac_public_url.rsplit("/", 1)[0]
+    written = [http.cat_file(https).decode(), http.cat_file(again.catalog.stac_public_url).decode()]
+    written += [http.cat_file(f"{stac_base}/{i}/{i}.json").decode() for i in items]
+    assert_no_secrets(rig, *written, said)
+
+
+def test_publish_private_catalog_entry_keeps_the_profile_name(rig, small_cube, tmp_path,
+                                                              monkeypatch):
+    import intake
+
+    name = named_profile(tmp_path, monkeypatch, rig)
+    catalog = tmp_path / "local" / "team.yaml"
+    result = objstore.publish(small_cube, rig.url("priv/air.zarr"), name, catalog=catalog)
+    private = rig.backend != "gcs"  # the GCS emulator enforces no access control
+    assert result.catalog.public is not private
+    entry = intake.open_catalog(str(catalog))["air"]
+    xr.testing.assert_identical(entry.to_dask().load(), small_cube.load())
+    assert (tmp_path / "local" / "team-stac" / "collection.json").exists()
+    assert_no_secrets(rig, catalog.read_text())

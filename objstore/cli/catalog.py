@@ -102,3 +102,15 @@ def stac(
         for note in item.properties.get(NOTES, []):
             err_console.print(f"{item.id}: {note}", markup=False)
     console.print(f"wrote {coll.get_self_href()} ({len(items)} items)", markup=False)
+
+
+def say_catalog_update(u) -> None:  # type: ignore[no-untyped-def]
+    """What ``publish --catalog`` did to the catalog (a CatalogUpdate)."""
+    verb = "replaced" if u.replaced else "added"
+    how = "public" if u.public else "private: opens through objstore with a profile name"
+    console.print(f"catalog: {verb} {u.name!r} ({how}) in {u.catalog} and {u.stac}", markup=False)
+    if u.public_url:
+        console.print(f"[bold]catalog URL:[/bold] {u.public_url}", markup=True)
+        console.print(f'Readers: import intake; intake.open_catalog("{u.public_url}")'
+                      f'["{u.name}"].to_dask()', markup=False)
+        console.print(f"STAC: {u.stac_public_url}", markup=False)
