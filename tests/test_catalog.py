@@ -7,6 +7,7 @@ import xarray as xr
 
 import objstore
 import objstore.catalog
+import objstore.catalog.check
 from objstore.errors import CubeNotFoundError
 
 
@@ -217,6 +218,10 @@ def test_publish_public_catalog_reads_anonymously_over_https(rig, small_cube, tm
     assert sorted(cat) == ["air", "sea"]
     xr.testing.assert_identical(cat["air"].to_dask().load(), small_cube.load())
     assert cat["sea"].to_dask().sizes["time"] == 4
+    for target in (https, again.catalog.stac_public_url):
+        checked = objstore.catalog.check.check(target)
+        assert [(c.name, c.ok, c.access) for c in sorted(checked, key=lambda c: c.name)] == [
+            ("air", True, "public"), ("sea", True, "public")]
 
     coll = pystac.Collection.from_file(again.catalog.stac_public_url)
     items = {i.id: i for i in coll.get_all_items()}
@@ -244,3 +249,35 @@ def test_publish_private_catalog_entry_keeps_the_profile_name(rig, small_cube, t
     xr.testing.assert_identical(entry.to_dask().load(), small_cube.load())
     assert (tmp_path / "local" / "team-stac" / "collection.json").exists()
     assert_no_secrets(rig, catalog.read_text())
+
+
+# ------------------------------------------------------------------------ catalog check
+def test_check_says_which_entries_open_and_why_not(rig, small_cube, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from objstore.cli import app
+
+    url = rig.url("chk/cube.zarr")
+    objstore.write_cube(small_cube, url, profile=rig.profile)
+    name = named_profile(tmp_path, monkeypatch, rig)
+    v1, v2, stac_dir = tmp_path / "v1.yaml", tmp_path / "v2.yaml", tmp_path / "stac"
+    objstore.catalog.intake([url], profile=name, private=True, output=v1)
+    objstore.catalog.intake([url], profile=name, private=True, output=v2, format="v2")
+    objstore.catalog.stac([url], stac_dir, profile=name, private=True)
+    runner = CliRunner()
+    for target in (v1, v2, stac_dir / "collection.json"):
+        ok = runner.invoke(app, ["catalog", "check", str(target)], env={"COLUMNS": "300"})
+        assert ok.exit_code == 0, ok.output
+        assert "ok   cube (private (profile 'team')): " in ok.stdout
+        assert "time=8" in ok.stdout and "variables: mask, pr, tas" in ok.stdout
+        assert "1 of 1 entries open" in ok.stdout
+
+    reader_without_profiles(tmp_path, monkeypatch)  # a reader without the profile
+    for target in (v1, v2, stac_dir / "collection.json"):
+        bad = runner.invoke(app, ["catalog", "check", str(target)], env={"COLUMNS": "300"})
+        assert bad.exit_code == 1
+        assert "FAIL cube (private (profile 'team')): unknown profile 'team'" in bad.stdout
+        assert "Traceback" not in bad.output
+
+    missing = runner.invoke(app, ["catalog", "check", str(tmp_path / "nope.yaml")])
+    assert missing.exit_code == 1 and "no catalog at" in missing.output

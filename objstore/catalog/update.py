@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from ..profiles import Profile
 
-__all__ = ["CatalogUpdate", "add_to_catalog", "stac_folder"]
+__all__ = ["CatalogUpdate", "add_to_catalog", "stac_folder", "existing_items"]
 
 
 @dataclass
@@ -73,7 +73,8 @@ def _update_stac(folder: str, entry: Entry, profile: str | Profile | None) -> li
     files written."""
     import pystac
 
-    items = [i for i in _existing_items(folder, profile) if i.id != entry.name]
+    items = [i for i in existing_items(f"{folder}/collection.json", profile)
+             if i.id != entry.name]
     coll_text = read_text(f"{folder}/collection.json", profile)
     old = json.loads(coll_text) if coll_text else {}
     coll = stac_collection(items + [item_of(entry)], collection_id=old.get("id") or
@@ -91,12 +92,15 @@ def _update_stac(folder: str, entry: Entry, profile: str | Profile | None) -> li
     return written
 
 
-def _existing_items(folder: str, profile: str | Profile | None) -> list[pystac.Item]:
+def existing_items(collection: str, profile: str | Profile | None) -> list[pystac.Item]:
+    """The items of the STAC collection file at ``collection`` (a path or URL), read with
+    objstore (or anonymously over https), without their links."""
     import pystac
 
-    text = read_text(f"{folder}/collection.json", profile)
+    text = read_text(collection, profile)
     if not text:
         return []
+    folder = collection.rstrip("/").rpartition("/")[0] or "."
     items = []
     for link in json.loads(text).get("links", []):
         if link.get("rel") != "item":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from .console import ProfileOpt, command, console, err_console
 
@@ -103,6 +104,29 @@ def stac(
             err_console.print(f"{item.id}: {note}", markup=False)
     console.print(f"wrote {coll.get_self_href()} ({len(items)} items)", markup=False)
 
+
+
+@app.command("check")
+@command
+def check(
+    catalog: Annotated[str, typer.Argument(help="An intake catalog (v1 or v2) or a STAC "
+                                                "collection.json: a path, object-store or https URL")],
+    profile: Annotated[str | None, typer.Option(
+        "--profile", "-p", help="Profile for reading the catalog file itself")] = None,
+) -> None:
+    """Open every entry as a reader would (public ones anonymously, private ones with your profile
+    of the name they carry) and say which open and why the others do not. Exit 1 if any fail."""
+    from ..catalog.check import check as run
+
+    results = run(catalog, profile)
+    for r in results:
+        mark = "[green]ok  [/green]" if r.ok else "[red]FAIL[/red]"
+        console.print(f"{mark} {escape(r.name)} ({escape(r.access)}): {escape(r.detail)}",
+                      markup=True)
+    bad = sum(not r.ok for r in results)
+    console.print(f"{len(results) - bad} of {len(results)} entries open", markup=False)
+    if bad:
+        raise typer.Exit(1)
 
 def say_catalog_update(u) -> None:  # type: ignore[no-untyped-def]
     """What ``publish --catalog`` did to the catalog (a CatalogUpdate)."""
