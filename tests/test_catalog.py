@@ -281,3 +281,18 @@ def test_check_says_which_entries_open_and_why_not(rig, small_cube, tmp_path, mo
 
     missing = runner.invoke(app, ["catalog", "check", str(tmp_path / "nope.yaml")])
     assert missing.exit_code == 1 and "no catalog at" in missing.output
+
+
+def test_cli_usage_errors_are_one_line():
+    from typer.testing import CliRunner
+
+    from objstore.cli import app
+
+    runner = CliRunner()
+    nothing = runner.invoke(app, ["catalog", "intake"])
+    assert nothing.exit_code == 1 and "no cube to catalog" in nothing.output
+    assert "Traceback" not in nothing.output
+    bad_name = runner.invoke(app, ["catalog", "intake", "--name", "oops"])
+    assert bad_name.exit_code == 2 and "NAME=URL" in bad_name.output
+    bad_format = runner.invoke(app, ["catalog", "intake", "s3://b/c.zarr", "--format", "v3"])
+    assert bad_format.exit_code == 2 and "v1 or v2" in bad_format.output

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from ..profiles import Profile
 
-__all__ = ["Entry", "open_entries", "source_of", "intake", "intake_text", "stac", "write_stac",
+__all__ = ["require", "Entry", "open_entries", "source_of", "intake", "intake_text", "stac", "write_stac",
            "default_name"]
 
 
@@ -32,6 +32,18 @@ class Entry:
     name: str
     access: Access
     ds: xr.Dataset
+
+
+def require(*modules: str) -> None:
+    """Raise a clear error naming the extra when a catalog library is not installed."""
+    import importlib.util
+
+    from ..errors import BackendNotInstalledError
+
+    for module in modules:
+        if importlib.util.find_spec(module) is None:
+            raise BackendNotInstalledError(
+                f"catalogs need the {module!r} package: pip install 'objstore[catalog]'")
 
 
 def default_name(url: str) -> str:
@@ -99,6 +111,7 @@ def intake(
 def intake_text(entries: list[Entry], *, description: str | None = None,
                 format: Literal["v1", "v2"] = "v1") -> str:
     """The catalog YAML for opened entries."""
+    require("yaml", *(["intake"] if format == "v2" else []))
     sources = {e.name: source_of(e) for e in entries}
     make = intake_v2_catalog if format == "v2" else intake_catalog
     return make(sources, description=description)
@@ -128,6 +141,7 @@ def write_stac(entries: list[Entry], output_dir: str | os.PathLike[str], *,
                collection_id: str = "cubes", title: str | None = None,
                description: str | None = None) -> pystac.Collection:
     """Save the collection of opened entries under ``output_dir`` and validate it offline."""
+    require("pystac", "jsonschema")
     import pystac
 
     coll = stac_collection([item_of(e) for e in entries], collection_id=collection_id,

@@ -49,6 +49,9 @@ def add_to_catalog(
 ) -> CatalogUpdate:
     """Put the entry for the cube at ``cube_url`` into ``catalog`` (created if missing; other
     entries are kept) and into the STAC collection beside it."""
+    from .build import require
+
+    require("yaml", "pystac", "jsonschema")
     target = os.fspath(catalog)
     entry = open_entries([] if name else [cube_url], profile=profile,
                          names={name: cube_url} if name else None)[0]
