@@ -101,3 +101,35 @@ def test_collection_extent_is_the_union_of_its_items():
                                            ("gs://b/x", "x")])
 def test_default_names(url, name):
     assert default_name(url) == name
+
+
+def test_local_cubes_get_a_path_entry_and_check_opens_them(tmp_path):
+    import objstore
+    import objstore.catalog
+    from objstore.catalog.check import check
+
+    objstore.write_cube(grid(title="Air"), str(tmp_path / "air.zarr"))
+    out = tmp_path / "cat.yaml"
+    objstore.catalog.intake([str(tmp_path / "air.zarr")], output=out)
+    entry = yaml.safe_load(out.read_text())["sources"]["air"]
+    assert entry["args"]["urlpath"] == str(tmp_path / "air.zarr")
+    assert [(c.name, c.ok, c.access) for c in check(out)] == [("air", True, "public")]
+
+
+def test_actual_ranges_are_read_smallest_first_within_the_budget():
+    from objstore.catalog.describe import with_actual_ranges
+
+    ds = grid()
+    del ds["tas"].attrs["actual_range"]
+    ds["small"] = ds["tas"].astype("float32") + 1
+    out = with_actual_ranges(ds, max_bytes=ds["small"].nbytes)
+    assert out["small"].attrs["actual_range"] == [1.0, 12.0]
+    assert "actual_range" not in out["tas"].attrs and "actual_range" not in ds["small"].attrs
+
+
+def test_adding_to_an_intake_2_catalog_is_refused_clearly(tmp_path):
+    from objstore.catalog.intake_yaml import read_sources
+    from objstore.errors import CatalogError
+
+    with pytest.raises(CatalogError, match="intake 2 catalog"):
+        read_sources("version: 2\nentries: {}\n", "v2.yaml")

@@ -98,6 +98,8 @@ def reader_access(url: str, profile: str | Profile | None = None, *,
     from ..api import resolve
 
     r = resolve(url, profile)
+    if r.url.backend in ("file", "memory"):  # on this machine: a path, no credentials
+        return Access(r.url.url, True, r.path if r.url.backend == "file" else r.fsspec_url, {})
     if not private:
         urlpath, options = anonymous_address(r)
         if can_read_anonymously(urlpath, options):

@@ -119,7 +119,7 @@ def intake_text(entries: list[Entry], *, description: str | None = None,
 
 def item_of(entry: Entry, *, read_extents: bool = True) -> pystac.Item:
     a = entry.access
-    ds = with_actual_ranges(entry.ds, 64 * 2**20) if read_extents else entry.ds
+    ds = with_actual_ranges(entry.ds) if read_extents else entry.ds
     return stac_item(ds, item_id=entry.name, href=a.urlpath, open_kwargs=a.open_kwargs,
                      storage_options=a.storage_options or None)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CatalogError, NotFoundError, ObjstoreError, scrub
-from .files import read_text
+from .files import is_local, read_text
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -55,7 +55,7 @@ def check(target: str | os.PathLike[str], profile: str | Profile | None = None
         return _check_v2(doc)
     if not isinstance(doc, dict) or not isinstance(doc.get("sources"), dict):
         raise CatalogError(f"{where} is neither an intake catalog nor a STAC collection")
-    return _check_v1(text, doc["sources"])
+    return _check_v1(where, text, doc["sources"])
 
 
 def _opened(name: str, access: str, open_: Any) -> EntryCheck:
@@ -81,15 +81,22 @@ def _access(args: dict[str, Any]) -> str:
     return "public"
 
 
-def _check_v1(text: str, sources: dict[str, Any]) -> list[EntryCheck]:
+def _check_v1(where: str, text: str, sources: dict[str, Any]) -> list[EntryCheck]:
+    """Open the catalog where it is (so ``{{ CATALOG_DIR }}`` means what it says); a copy only
+    when it sits on an object store that intake cannot read with objstore's profiles."""
     import intake
 
+    def run(path: str) -> list[EntryCheck]:
+        cat = intake.open_catalog(path)
+        return [_opened(name, _access(dict(src.get("args") or {})), cat[name].to_dask)
+                for name, src in sources.items()]
+
+    if is_local(where) or where.startswith(("http://", "https://")):
+        return run(where.removeprefix("file://"))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "catalog.yaml"
         path.write_text(text)
-        cat = intake.open_catalog(str(path))
-        return [_opened(name, _access(dict(src.get("args") or {})), cat[name].to_dask)
-                for name, src in sources.items()]
+        return run(str(path))
 
 
 def _check_v2(doc: dict[str, Any]) -> list[EntryCheck]:

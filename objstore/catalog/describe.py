@@ -131,14 +131,22 @@ def value_range(ds: xr.Dataset, name: str) -> list[Any] | None:
 
 
 def with_actual_ranges(ds: xr.Dataset, max_bytes: int = 256 * 2**20) -> xr.Dataset:
-    """A copy of ``ds`` whose numeric variables of at most ``max_bytes`` carry ``actual_range``
-    computed from the data (this reads them); larger ones are left as they are."""
+    """A copy of ``ds`` whose numeric variables carry ``actual_range`` computed from the data
+    (this reads them), smallest first while their sizes add up to at most ``max_bytes``; the
+    others keep the attributes they have."""
     import dask
 
     out = ds.copy()
-    todo = [n for n, v in ds.variables.items()
-            if n not in ds.indexes and v.dtype.kind in "iuf" and v.size and v.nbytes <= max_bytes
-            and "actual_range" not in v.attrs]
+    candidates = sorted(
+        (v.nbytes, str(n)) for n, v in ds.variables.items()
+        if n not in ds.indexes and v.dtype.kind in "iuf" and v.size
+        and "actual_range" not in v.attrs)
+    todo, total = [], 0
+    for nbytes, name in candidates:
+        if total + nbytes > max_bytes:
+            break
+        todo.append(name)
+        total += nbytes
     if not todo:
         return out
     lows_highs = dask.compute(*[(ds[n].min(), ds[n].max()) for n in todo])

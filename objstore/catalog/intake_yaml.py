@@ -82,8 +82,10 @@ def read_sources(text: str, where: str = "the catalog") -> tuple[dict[str, dict[
         doc = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise CatalogError(f"{where} is not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("sources", {}), dict) or (
-            doc.get("version") == 2 or "entries" in doc):
+    if isinstance(doc, dict) and (doc.get("version") == 2 or "entries" in doc):
+        raise CatalogError(f"{where} is an intake 2 catalog; objstore adds entries to intake v1 "
+                           "catalogs (the format both intake 0.7 and 2 read): give another file")
+    if not isinstance(doc, dict) or not isinstance(doc.get("sources", {}), dict):
         raise CatalogError(f"{where} is not an intake v1 catalog (no 'sources:' mapping)")
     return dict(doc.get("sources") or {}), doc.get("description")
 
