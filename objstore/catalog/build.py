@@ -163,7 +163,7 @@ def validate_offline(coll: pystac.Collection) -> None:
 
     v = JsonSchemaSTACValidator()
     version = pystac.get_stac_version()
-    objects = [(coll, STACObjectType.COLLECTION)]
+    objects: list[tuple[pystac.STACObject, STACObjectType]] = [(coll, STACObjectType.COLLECTION)]
     objects += [(i, STACObjectType.ITEM) for i in coll.get_items(recursive=True)]
     for obj, kind in objects:
         try:

@@ -97,7 +97,7 @@ def _minmax(values: Any) -> tuple[Any, Any] | None:
 
 def time_range(ds: xr.Dataset) -> tuple[str, str] | None:
     """First and last time over every time dimension, ISO 8601 (UTC assumed)."""
-    found = []
+    found: list[Any] = []
     for dim in ds.dims:
         if dim in ds.indexes and _is_time(ds, str(dim)):
             mm = _minmax(ds.indexes[dim].values)

@@ -34,7 +34,7 @@ def stac_item(
     ``open_kwargs``/``storage_options``."""
     import pystac
     from pystac.extensions.datacube import DatacubeExtension
-    from pystac.extensions.xarray_assets import XarrayAssetsExtension
+    from pystac.extensions.xarray_assets import AssetXarrayAssetsExtension, XarrayAssetsExtension
 
     notes: list[str] = []
     sp = spatial(ds)
@@ -62,6 +62,7 @@ def stac_item(
                          title=str(text) if text else None)
     item.add_asset("data", asset)
     xa = XarrayAssetsExtension.ext(asset, add_if_missing=True)
+    assert isinstance(xa, AssetXarrayAssetsExtension)
     xa.open_kwargs = dict(open_kwargs) if open_kwargs else None
     xa.storage_options = dict(storage_options) if storage_options else None
     cube = DatacubeExtension.ext(item, add_if_missing=True)
