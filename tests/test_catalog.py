@@ -32,6 +32,22 @@ def test_engine_objstore_opens_what_open_cube_opens(rig, small_cube, tmp_path, m
     xr.testing.assert_identical(ds.load(), small_cube.load())
 
 
+def test_engine_objstore_sends_the_requests_open_cube_sends(counted, small_cube):
+    url = counted.rig.url("eng/counted.zarr")
+    objstore.write_cube(small_cube, url, profile=counted.rig.profile)
+    px = counted.proxy
+    sent = []
+    for open_ in (lambda: objstore.open_cube(url, counted.profile),
+                  lambda: xr.open_dataset(url, engine="objstore", profile=counted.profile,
+                                          chunks={})):
+        px.reset_counts()
+        ds = open_()
+        opened = sorted(px.requests)
+        ds.load()
+        sent.append((opened, sorted(px.requests)))
+    assert sent[0][0] and sent[0] == sent[1]
+
+
 def test_engine_objstore_raises_what_open_cube_raises(rig, tmp_path, monkeypatch):
     name = named_profile(tmp_path, monkeypatch, rig)
     with pytest.raises(CubeNotFoundError) as err:
