@@ -12,6 +12,7 @@
      +-- InvalidURLError (ValueError)           a URL objstore cannot parse: says what is wrong
      +-- BackendNotInstalledError (ImportError) names the extra to install
      +-- CubeExistsError (FileExistsError)      refusing to overwrite; says what is there
+     +-- CatalogExistsError (FileExistsError)   refusing to overwrite a catalog file
      +-- NotFoundError (FileNotFoundError)      nothing at the URL
      |    +-- CubeNotFoundError                 no cube at the URL
      |    +-- BucketNotFoundError               the bucket or container itself is missing
@@ -42,6 +43,7 @@ __all__ = [
     "InvalidURLError",
     "BackendNotInstalledError",
     "CubeExistsError",
+    "CatalogExistsError",
     "NotFoundError",
     "CubeNotFoundError",
     "BucketNotFoundError",
@@ -119,6 +121,10 @@ class BackendNotInstalledError(ObjstoreError, ImportError):
 
 class CubeExistsError(ObjstoreError, FileExistsError):
     pass
+
+
+class CatalogExistsError(ObjstoreError, FileExistsError):
+    """A catalog is already where a new one would be written."""
 
 
 class NotFoundError(ObjstoreError, FileNotFoundError):

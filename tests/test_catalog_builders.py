@@ -133,3 +133,25 @@ def test_adding_to_an_intake_2_catalog_is_refused_clearly(tmp_path):
 
     with pytest.raises(CatalogError, match="intake 2 catalog"):
         read_sources("version: 2\nentries: {}\n", "v2.yaml")
+
+
+def test_an_existing_catalog_is_replaced_only_when_asked(tmp_path):
+    from typer.testing import CliRunner
+
+    import objstore
+    from objstore.cli import app
+
+    cube = str(tmp_path / "air.zarr")
+    objstore.write_cube(grid(), cube)
+    out, stac_dir = tmp_path / "cat.yaml", tmp_path / "stac"
+    out.write_text("sources: {}\n")
+    (stac_dir).mkdir()
+    (stac_dir / "collection.json").write_text("{}")
+    runner = CliRunner()
+    for args in (["intake", cube, "-o", str(out)], ["stac", cube, "-o", str(stac_dir)]):
+        refused = runner.invoke(app, ["catalog", *args])
+        assert refused.exit_code == 1 and "already exists; refusing to replace it" in refused.output
+        assert "Traceback" not in refused.output
+        done = runner.invoke(app, ["catalog", *args, "--overwrite"])
+        assert done.exit_code == 0, done.output
+    assert "air:" in out.read_text() and '"id": "cubes"' in (stac_dir / "collection.json").read_text()

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..errors import ConfigError
+from ..errors import CatalogExistsError, ConfigError
 from .access import Access, reader_access
 from .describe import with_actual_ranges
-from .files import write_text
+from .files import read_text, write_text
 from .intake_yaml import intake_catalog, intake_source, intake_v2_catalog
 from .stac import stac_collection, stac_item
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from ..profiles import Profile
 
-__all__ = ["require", "Entry", "open_entries", "source_of", "intake", "intake_text", "stac", "write_stac",
+__all__ = ["require", "refuse_existing", "Entry", "open_entries", "source_of", "intake", "intake_text", "stac", "write_stac",
            "default_name"]
 
 
@@ -44,6 +44,16 @@ def require(*modules: str) -> None:
         if importlib.util.find_spec(module) is None:
             raise BackendNotInstalledError(
                 f"catalogs need the {module!r} package: pip install 'objstore[catalog]'")
+
+
+def refuse_existing(target: str | os.PathLike[str],
+                    profile: str | Profile | None = None) -> None:
+    """Refuse to replace a catalog file the user did not ask to replace."""
+    if read_text(target, profile) is not None:
+        raise CatalogExistsError(
+            f"{os.fspath(target)} already exists; refusing to replace it. Pass --overwrite "
+            "(overwrite=True) to replace it, or use `objstore publish --catalog` to add one "
+            "cube to it")
 
 
 def default_name(url: str) -> str:
@@ -96,11 +106,14 @@ def intake(
     urls: Iterable[str], *, profile: str | Profile | None = None,
     names: Mapping[str, str] | None = None, description: str | None = None,
     private: bool = False, format: Literal["v1", "v2"] = "v1",
-    output: str | os.PathLike[str] | None = None,
+    output: str | os.PathLike[str] | None = None, overwrite: bool = False,
 ) -> str:
     """An intake catalog of the cubes at ``urls`` (YAML text; also written to ``output``, a path
     or object-store URL, when given). Public cubes get plain fsspec options; private ones (or all
-    with ``private=True``) open through ``engine="objstore"`` with the profile's name."""
+    with ``private=True``) open through ``engine="objstore"`` with the profile's name. An
+    existing ``output`` is replaced only with ``overwrite=True``."""
+    if output is not None and not overwrite:
+        refuse_existing(output, profile)
     entries = open_entries(urls, profile=profile, names=names, private=private)
     text = intake_text(entries, description=description, format=format)
     if output is not None:
@@ -128,10 +141,13 @@ def stac(
     urls: Iterable[str], output_dir: str | os.PathLike[str], *,
     collection_id: str = "cubes", profile: str | Profile | None = None,
     names: Mapping[str, str] | None = None, private: bool = False,
-    title: str | None = None, description: str | None = None,
+    title: str | None = None, description: str | None = None, overwrite: bool = False,
 ) -> pystac.Collection:
     """A STAC Collection with one Item per cube, saved under ``output_dir`` (``collection.json``
-    and ``ID/ID.json``) and validated against the core STAC schemas shipped with pystac."""
+    and ``ID/ID.json``) and validated against the core STAC schemas shipped with pystac. An
+    existing collection there is replaced only with ``overwrite=True``."""
+    if not overwrite:
+        refuse_existing(Path(output_dir) / "collection.json")
     entries = open_entries(urls, profile=profile, names=names, private=private)
     return write_stac(entries, output_dir, collection_id=collection_id, title=title,
                       description=description)

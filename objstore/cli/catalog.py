@@ -14,6 +14,7 @@ app = typer.Typer(help="Intake and STAC catalogs of cubes, with profile names in
 
 NamesOpt = Annotated[list[str] | None, typer.Option(
     "--name", help="NAME=URL: catalog the cube at URL as NAME (repeatable)")]
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing catalog")]
 PrivateOpt = Annotated[bool, typer.Option(
     "--private", help="Entries open through objstore with the profile name, even for cubes "
                       "anyone can read")]
@@ -52,17 +53,20 @@ def intake(
     format: Annotated[str, typer.Option("--format", help="v1 (intake 0.7 and 2) or v2 (intake 2)")]
     = "v1",
     private: PrivateOpt = False,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Write an intake catalog of the cubes at URL...
 
     Cubes anyone can read (checked, not guessed) get plain fsspec options; the others open through
     engine="objstore" with the profile's name, never a key, token or password.
     """
-    from ..catalog.build import intake_text, open_entries
+    from ..catalog.build import intake_text, open_entries, refuse_existing
     from ..catalog.files import write_text
 
     if format not in ("v1", "v2"):
         raise typer.BadParameter("--format must be v1 or v2")
+    if output is not None and not overwrite:
+        refuse_existing(output, profile)
     entries = open_entries(urls or [], profile=profile, names=_names(name), private=private)
     text = intake_text(entries, description=description, format=format)  # type: ignore[arg-type]
     if output is None:
@@ -86,14 +90,20 @@ def stac(
     description: Annotated[str | None, typer.Option("--description", help="Collection text")]
     = None,
     private: PrivateOpt = False,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Write a STAC Collection with one Item per cube (datacube and xarray-assets extensions).
 
     Validated against the core STAC schemas pystac ships (offline); open an item's data with
     xr.open_dataset(item.assets["data"], engine="stac").
     """
-    from ..catalog.build import open_entries, write_stac
+    from pathlib import Path
+
+    from ..catalog.build import open_entries, refuse_existing, write_stac
     from ..catalog.stac import NOTES
+
+    if not overwrite:
+        refuse_existing(Path(output) / "collection.json")
 
     entries = open_entries(urls or [], profile=profile, names=_names(name), private=private)
     coll = write_stac(entries, output, collection_id=collection_id, description=description)
