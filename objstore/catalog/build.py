@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..errors import CatalogExistsError, ConfigError
+from ..errors import BackendNotInstalledError, CatalogError, CatalogExistsError, ConfigError
 from .access import Access, reader_access
 from .describe import with_actual_ranges
 from .files import read_text, write_text
@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 
     from ..profiles import Profile
 
-__all__ = ["require", "refuse_existing", "Entry", "open_entries", "source_of", "intake", "intake_text", "stac", "write_stac",
-           "default_name"]
+__all__ = ["require", "refuse_existing", "Entry", "open_entries", "source_of", "intake",
+           "intake_text", "stac", "write_stac", "default_name"]
 
 
 @dataclass
@@ -37,8 +37,6 @@ class Entry:
 def require(*modules: str) -> None:
     """Raise a clear error naming the extra when a catalog library is not installed."""
     import importlib.util
-
-    from ..errors import BackendNotInstalledError
 
     for module in modules:
         if importlib.util.find_spec(module) is None:
@@ -163,8 +161,8 @@ def write_stac(entries: list[Entry], output_dir: str | os.PathLike[str], *,
     coll = stac_collection([item_of(e) for e in entries], collection_id=collection_id,
                            title=title, description=description)
     coll.normalize_hrefs(str(Path(output_dir).absolute()))
+    validate_offline(coll)  # before anything is written
     coll.save(catalog_type=pystac.CatalogType.SELF_CONTAINED)
-    validate_offline(coll)
     return coll
 
 
@@ -174,8 +172,6 @@ def validate_offline(coll: pystac.Collection) -> None:
     import pystac
     from pystac import STACObjectType
     from pystac.validation.stac_validator import JsonSchemaSTACValidator
-
-    from ..errors import CatalogError
 
     v = JsonSchemaSTACValidator()
     version = pystac.get_stac_version()

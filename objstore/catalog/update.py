@@ -85,8 +85,8 @@ def _update_stac(folder: str, entry: Entry, profile: str | Profile | None) -> li
                            title=old.get("title"), description=old.get("description"))
     with tempfile.TemporaryDirectory() as tmp:
         coll.normalize_hrefs(tmp)
-        coll.save(catalog_type=pystac.CatalogType.SELF_CONTAINED)
         validate_offline(coll)
+        coll.save(catalog_type=pystac.CatalogType.SELF_CONTAINED)
         written = []
         for path in sorted(Path(tmp).rglob("*.json")):
             rel = path.relative_to(tmp).as_posix()
