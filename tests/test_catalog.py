@@ -226,22 +226,25 @@ def test_publish_public_catalog_reads_anonymously_over_https(rig, small_cube, tm
     again = objstore.publish(src, rig.url("pub/air.zarr"), name, public=True, overwrite=True,
                              catalog=catalog)
     assert again.catalog.replaced and again.catalog.name == "air"
+    other = objstore.publish(src, rig.url("pub/more/air.zarr"), name, public=True,
+                             catalog=catalog)
+    assert other.catalog.name == "air_2" and not other.catalog.replaced  # another cube's name
     https = again.catalog.public_url
     assert https.startswith("http") and https.endswith("/catalogs/team.yaml")
 
     reader_without_profiles(tmp_path, monkeypatch)
     cat = intake.open_catalog(https)  # anyone, with plain intake
-    assert sorted(cat) == ["air", "sea"]
+    assert sorted(cat) == ["air", "air_2", "sea"]
     xr.testing.assert_identical(cat["air"].to_dask().load(), small_cube.load())
     assert cat["sea"].to_dask().sizes["time"] == 4
     for target in (https, again.catalog.stac_public_url):
         checked = objstore.catalog.check.check(target)
         assert [(c.name, c.ok, c.access) for c in sorted(checked, key=lambda c: c.name)] == [
-            ("air", True, "public"), ("sea", True, "public")]
+            ("air", True, "public"), ("air_2", True, "public"), ("sea", True, "public")]
 
     coll = pystac.Collection.from_file(again.catalog.stac_public_url)
     items = {i.id: i for i in coll.get_all_items()}
-    assert sorted(items) == ["air", "sea"]
+    assert sorted(items) == ["air", "air_2", "sea"]
     ds = xr.open_dataset(items["air"].assets["data"], engine="stac")
     xr.testing.assert_identical(ds.load(), small_cube.load())
 

@@ -94,6 +94,7 @@ def source_of(entry: Entry, description: str | None = None) -> dict[str, Any]:
     a = entry.access
     src = intake_source(entry.ds, urlpath=a.urlpath, storage_options=a.storage_options or None,
                         engine=a.engine, profile=a.profile, description=description)
+    src["metadata"]["url"] = a.url  # where the cube lives (for updates; no secret in a URL)
     src["metadata"]["access"] = "public" if a.public else (
         f"private: objstore profile {a.profile!r}" if a.profile
         else "private: the reader's default objstore profile for this URL")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CatalogError, NotFoundError, ObjstoreError, scrub
+from .build import require
 from .files import is_local, read_text
 
 if TYPE_CHECKING:
@@ -36,8 +37,6 @@ def check(target: str | os.PathLike[str], profile: str | Profile | None = None
           ) -> list[EntryCheck]:
     """Open every entry of the intake catalog (v1 or v2) or STAC collection at ``target``.
     ``profile`` is only for reading the catalog file itself from an object store."""
-    from .build import require
-
     require("yaml", "intake", "intake_xarray", "pystac", "xpystac")
     where = os.fspath(target)
     text = read_text(where, profile)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import PublicReadError, scrub
-from .build import Entry, item_of, open_entries, source_of, validate_offline
+from .build import Entry, item_of, open_entries, require, source_of, validate_offline
 from .files import is_local, read_text, write_text
 from .intake_yaml import intake_catalog, read_sources
 from .stac import stac_collection
@@ -49,14 +49,13 @@ def add_to_catalog(
 ) -> CatalogUpdate:
     """Put the entry for the cube at ``cube_url`` into ``catalog`` (created if missing; other
     entries are kept) and into the STAC collection beside it."""
-    from .build import require
-
     require("yaml", "pystac", "jsonschema")
     target = os.fspath(catalog)
     entry = open_entries([] if name else [cube_url], profile=profile,
                          names={name: cube_url} if name else None)[0]
     text = read_text(target, profile)
     sources, old_description = read_sources(text, target) if text else ({}, None)
+    entry.name = _free_name(sources, entry)
     replaced = entry.name in sources
     sources[entry.name] = source_of(entry)
     write_text(target, intake_catalog(sources, description=old_description or description),
@@ -69,6 +68,15 @@ def add_to_catalog(
         update.public_url, update.stac_public_url = _make_files_public(
             target, [target] + written, profile)
     return update
+
+
+def _free_name(sources: dict[str, Any], entry: Entry) -> str:
+    """The entry's name, unless the catalog has it for another cube: then ``name_2``, ..."""
+    name, n = entry.name, 2
+    while name in sources and (sources[name].get("metadata") or {}).get("url", entry.access.url) \
+            != entry.access.url:
+        name, n = f"{entry.name}_{n}", n + 1
+    return name
 
 
 def _update_stac(folder: str, entry: Entry, profile: str | Profile | None) -> list[str]:
