@@ -315,3 +315,13 @@ def test_cli_usage_errors_are_one_line():
     assert bad_name.exit_code == 2 and "NAME=URL" in bad_name.output
     bad_format = runner.invoke(app, ["catalog", "intake", "s3://b/c.zarr", "--format", "v3"])
     assert bad_format.exit_code == 2 and "v1 or v2" in bad_format.output
+
+
+def test_a_signed_url_never_reaches_the_catalog(rig, small_cube):
+    from objstore.catalog.access import reader_access
+
+    url = rig.url("signed/cube.zarr")
+    objstore.write_cube(small_cube, url, profile=rig.profile)
+    https = objstore.make_public(url, rig.profile)
+    access = reader_access(https + "?sv=2024&sig=SECRETSIGNATURE")
+    assert access.public and access.urlpath == https and "SECRET" not in access.url

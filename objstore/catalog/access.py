@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from ..api import Resolved
     from ..profiles import Profile
 
-__all__ = ["Access", "reader_access", "anonymous_address", "can_read_anonymously",
+__all__ = ["Access", "reader_access", "without_query", "anonymous_address", "can_read_anonymously",
            "profile_name"]
 
 ENGINE = "objstore"
@@ -44,6 +44,12 @@ class Access:
         return kw
 
 
+def without_query(url: str) -> str:
+    """``url`` without its query string: signed URLs (SAS, TempURL, presigned) carry secrets
+    there, and no catalog entry may hold one."""
+    return url.split("?", 1)[0]
+
+
 def anonymous_address(r: Resolved) -> tuple[str, dict[str, Any]]:
     """The URL and plain fsspec options an anonymous reader would use for ``r``."""
     from ..public import public_url
@@ -57,7 +63,7 @@ def anonymous_address(r: Resolved) -> tuple[str, dict[str, Any]]:
         elif region := getattr(r.profile, "region", None):
             options["client_kwargs"] = {"region_name": region}
         return f"s3://{r.url.bucket}/{r.url.key}".rstrip("/"), options
-    return public_url(r), {}
+    return without_query(public_url(r)), {}
 
 
 def can_read_anonymously(urlpath: str, storage_options: dict[str, Any]) -> bool:
@@ -98,10 +104,11 @@ def reader_access(url: str, profile: str | Profile | None = None, *,
     from ..api import resolve
 
     r = resolve(url, profile)
+    plain = without_query(r.url.url)
     if r.url.backend in ("file", "memory"):  # on this machine: a path, no credentials
-        return Access(r.url.url, True, r.path if r.url.backend == "file" else r.fsspec_url, {})
+        return Access(plain, True, r.path if r.url.backend == "file" else r.fsspec_url, {})
     if not private:
         urlpath, options = anonymous_address(r)
         if can_read_anonymously(urlpath, options):
-            return Access(r.url.url, True, urlpath, options)
-    return Access(r.url.url, False, r.url.url, {}, ENGINE, profile_name(profile, r))
+            return Access(plain, True, urlpath, options)
+    return Access(plain, False, plain, {}, ENGINE, profile_name(profile, r))
