@@ -155,3 +155,12 @@ def test_an_existing_catalog_is_replaced_only_when_asked(tmp_path):
         done = runner.invoke(app, ["catalog", *args, "--overwrite"])
         assert done.exit_code == 0, done.output
     assert "air:" in out.read_text() and '"id": "cubes"' in (stac_dir / "collection.json").read_text()
+
+
+def test_check_reports_an_entry_whose_driver_is_missing(tmp_path):
+    from objstore.catalog.check import check
+
+    out = tmp_path / "cat.yaml"
+    out.write_text("sources:\n  odd:\n    driver: no_such_driver\n    args: {}\n")
+    [result] = check(out)
+    assert not result.ok and result.name == "odd" and result.detail

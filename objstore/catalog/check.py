@@ -86,9 +86,13 @@ def _check_v1(where: str, text: str, sources: dict[str, Any]) -> list[EntryCheck
     import intake
 
     def run(path: str) -> list[EntryCheck]:
-        cat = intake.open_catalog(path)
-        return [_opened(name, _access(dict(src.get("args") or {})), cat[name].to_dask)
-                for name, src in sources.items()]
+        try:
+            cat = intake.open_catalog(path)
+        except Exception as exc:
+            raise CatalogError(f"intake cannot load {where}: {type(exc).__name__}: "
+                               f"{scrub(str(exc))[:300]}") from None
+        return [_opened(name, _access(dict(src.get("args") or {})),
+                        lambda n=name: cat[n].to_dask()) for name, src in sources.items()]
 
     if is_local(where) or where.startswith(("http://", "https://")):
         return run(where.removeprefix("file://"))
@@ -101,11 +105,15 @@ def _check_v1(where: str, text: str, sources: dict[str, Any]) -> list[EntryCheck
 def _check_v2(doc: dict[str, Any]) -> list[EntryCheck]:
     from intake.readers.entry import Catalog
 
-    cat = Catalog.from_dict(doc)
+    try:
+        cat = Catalog.from_dict(doc)
+    except Exception as exc:
+        raise CatalogError(f"intake cannot load the intake 2 catalog: {type(exc).__name__}: "
+                           f"{scrub(str(exc))[:300]}") from None
     out = []
     for name in sorted(set(cat.entries) | set(cat.aliases)):
         kwargs = doc.get("entries", {}).get(cat.aliases.get(name, name), {}).get("kwargs", {})
-        out.append(_opened(name, _access(kwargs), cat[name].read))
+        out.append(_opened(name, _access(kwargs), lambda n=name: cat[n].read()))
     return out
 
 
