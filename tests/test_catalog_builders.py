@@ -10,10 +10,11 @@ import yaml
 
 from objstore.catalog import intake_catalog, intake_source, stac_collection, stac_item
 from objstore.catalog.build import default_name
-from objstore.catalog.stac import NOTES
+from objstore.catalog.stac_objects import NOTES
 
 
-def grid(x: str = "lon", y: str = "lat", xs=(0.0, 1.0, 2.0), ys=(10.0, 20.0), **attrs) -> xr.Dataset:
+def grid(x: str = "lon", y: str = "lat", xs=(0.0, 1.0, 2.0), ys=(10.0, 20.0),
+         **attrs) -> xr.Dataset:
     time = pd.date_range("2026-01-01", periods=2, freq="D")
     return xr.Dataset(
         {"tas": (("time", y, x), np.arange(2.0 * len(ys) * len(xs)).reshape(2, len(ys), len(xs)),
@@ -154,7 +155,8 @@ def test_an_existing_catalog_is_replaced_only_when_asked(tmp_path):
         assert "Traceback" not in refused.output
         done = runner.invoke(app, ["catalog", *args, "--overwrite"])
         assert done.exit_code == 0, done.output
-    assert "air:" in out.read_text() and '"id": "cubes"' in (stac_dir / "collection.json").read_text()
+    assert "air:" in out.read_text()
+    assert '"id": "cubes"' in (stac_dir / "collection.json").read_text()
 
 
 def test_check_reports_an_entry_whose_driver_is_missing(tmp_path):

@@ -15,7 +15,7 @@ from .access import Access, reader_access
 from .describe import with_actual_ranges
 from .files import read_text, write_text
 from .intake_yaml import intake_catalog, intake_source, intake_v2_catalog
-from .stac import stac_collection, stac_item
+from .stac_objects import stac_collection, stac_item
 
 if TYPE_CHECKING:
     import pystac

@@ -15,7 +15,7 @@ from ..errors import PublicReadError, scrub
 from .build import Entry, item_of, open_entries, require, source_of, validate_offline
 from .files import is_local, read_text, write_text
 from .intake_yaml import intake_catalog, read_sources
-from .stac import stac_collection
+from .stac_objects import stac_collection
 
 if TYPE_CHECKING:
     import pystac

@@ -100,7 +100,7 @@ def stac(
     from pathlib import Path
 
     from ..catalog.build import open_entries, refuse_existing, write_stac
-    from ..catalog.stac import NOTES
+    from ..catalog.stac_objects import NOTES
 
     if not overwrite:
         refuse_existing(Path(output) / "collection.json")
@@ -119,8 +119,9 @@ def stac(
 @app.command("check")
 @command
 def check(
-    catalog: Annotated[str, typer.Argument(help="An intake catalog (v1 or v2) or a STAC "
-                                                "collection.json: a path, object-store or https URL")],
+    catalog: Annotated[str, typer.Argument(
+        help="An intake catalog (v1 or v2) or a STAC collection.json: a path, object-store or "
+             "https URL")],
     profile: Annotated[str | None, typer.Option(
         "--profile", "-p", help="Profile for reading the catalog file itself")] = None,
 ) -> None:
