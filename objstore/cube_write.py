@@ -31,12 +31,15 @@ __all__ = ["write_dataset"]
 def _group_for_write(ds: xr.Dataset, encoding: Mapping[str, Any], n: int) -> tuple[Any, dict]:
     """Regroup dask-backed variables so that a dask task writes up to ``n`` stored chunks.
 
-    The stored (zarr) chunks stay what they would have been (set in the encoding); only the dask
-    chunks grow, by whole stored chunks, up to dask's ``array.chunk-size``.
+    The stored (zarr) chunks stay what they would have been; only the dask chunks grow, by whole
+    stored chunks, up to dask's ``array.chunk-size``. The stored chunks go into the variable's own
+    encoding (keeping its dtype, packing, fill value and codecs, as ``to_zarr`` would), or into
+    the ``encoding`` returned for the variables the caller gave an encoding for (which replaces
+    the variable's, as in ``to_zarr``).
     """
     max_bytes = perf._dask_chunk_bytes()
     new_encoding: dict[str, dict[str, Any]] = {}
-    rechunk: dict[str, Any] = {}
+    rechunk: dict[str, tuple[dict[str, int], tuple[int, ...]]] = {}
     for key, var in ds.variables.items():
         name = str(key)
         chunks = getattr(var, "chunks", None)
@@ -50,13 +53,17 @@ def _group_for_write(ds: xr.Dataset, encoding: Mapping[str, Any], n: int) -> tup
         new = perf.write_chunks(chunks, stored, n, max_bytes, var.dtype.itemsize)
         if new is None:
             continue
-        rechunk[name] = dict(zip(var.dims, new, strict=True))
-        new_encoding[name] = {**enc, "chunks": stored}
+        rechunk[name] = (dict(zip(var.dims, new, strict=True)), stored)
+        if name in encoding:
+            new_encoding[name] = {**enc, "chunks": stored}
     if not rechunk:
         return ds, {}
     ds = ds.copy()
-    for name, sizes in rechunk.items():
-        ds[name] = ds[name].variable.chunk(sizes)
+    for name, (sizes, stored) in rechunk.items():
+        var = ds.variables[name]
+        grouped = var.chunk(sizes)
+        grouped.encoding = {**var.encoding, "chunks": stored}
+        ds[name] = grouped
     return ds, new_encoding
 
 
