@@ -14,7 +14,7 @@ from .boundary import mapped_errors
 from .errors import CubeExistsError, CubeNotFoundError, ObjstoreError
 from .not_a_cube import not_a_cube
 from .profiles import Profile
-from .write_marker import MARKER, describe, interrupted_error, is_append
+from .write_marker import MARKER, PUBLISH_MARKER, describe, interrupted_error, is_append
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -55,7 +55,8 @@ def describe_existing(names: list[str], *, objects: int | None = None,
         kind = "a zarr cube"
     else:
         kind = "objects that are not a zarr cube"
-    count = f"{objects} objects" if objects is not None else f"{len(names)} entries"
+    count = (f"{objects} objects" if objects is not None else
+             f"{len(names)} {'entry' if len(names) == 1 else 'entries'}")
     size = f", {human_bytes(nbytes)}" if nbytes is not None else ""
     return f"{kind}: {count}{size} ({shown})"
 
@@ -102,6 +103,8 @@ def open_cube(
         names = cube_contents(r)
         if MARKER in names:
             raise interrupted_error(url, _read_marker(r), r.profile.name)
+        if PUBLISH_MARKER in names:
+            raise interrupted_error(url, None, r.profile.name, publish=True)
         if not found and not any(n in _METADATA for n in names):
             raise not_a_cube(r, names)
         if consolidated:

@@ -59,7 +59,8 @@ def not_a_cube(r: Resolved, names: list[str]) -> ObjstoreError:
         fix = (f"give the URL of one {data[0]} file, or {_CONVERT}" if data else
                "give the URL of the cube itself (the folder holding .zmetadata or zarr.json)")
         return NotACubeError(
-            f"{url} is a folder of {len(names)} entries with no zarr metadata{what}: {shown}; "
+            f"{url} is a folder of {len(names)} {'entry' if len(names) == 1 else 'entries'} "
+            f"with no zarr metadata{what}: {shown}; "
             f"it is not a zarr cube. Fix: {fix}", **fields)
     if _bucket_missing(r):
         return BucketNotFoundError(

@@ -16,9 +16,12 @@ from typing import Any
 
 from .errors import InterruptedWriteError
 
-__all__ = ["MARKER", "new_marker", "describe", "is_append", "interrupted_error"]
+__all__ = ["MARKER", "PUBLISH_MARKER", "new_marker", "describe", "is_append",
+           "interrupted_error"]
 
 MARKER = ".objstore-write"
+#: publish's own marker (``objstore.publish.MARKER``): an interrupted publish, which it resumes
+PUBLISH_MARKER = ".objstore-publishing"
 
 
 def _version() -> str:
@@ -65,9 +68,13 @@ def describe(raw: bytes | None) -> str:
     return f"started {started}{who}{mode}"
 
 
-def interrupted_error(url: str, raw: bytes | None, profile: str | None = None
-                      ) -> InterruptedWriteError:
-    """The error for opening a cube whose write did not finish."""
+def interrupted_error(url: str, raw: bytes | None, profile: str | None = None, *,
+                      publish: bool = False) -> InterruptedWriteError:
+    """The error for opening a cube whose write (or ``publish``) did not finish."""
+    if publish:
+        return InterruptedWriteError(
+            f"{url} is an interrupted publish: its objects are incomplete. Fix: run the same "
+            "objstore publish again to resume it", url=url, profile=profile)
     return InterruptedWriteError(
         f"{url} is an interrupted write: a write_cube {describe(raw)} did not finish (it was "
         "stopped, or is still running), so its data is incomplete. Fix: run the same "

@@ -132,3 +132,12 @@ def test_stopped_append_leaves_the_previous_cube_unchanged(rig):
     _finish(rig, url, "a", 8, 16, 2)
     xr.testing.assert_identical(objstore.open_cube(url, profile=rig.profile).load(),
                                 _expected(0, 24))
+
+
+def test_an_interrupted_publish_is_named_too(tmp_path, small_cube):
+    """publish's own marker (it resumes on a re-run): open_cube does not open what it left."""
+    url = tmp_path / "pub.zarr"
+    small_cube.to_zarr(url, consolidated=False)
+    (url / ".objstore-publishing").write_text("{}")
+    with pytest.raises(InterruptedWriteError, match="interrupted publish.*resume"):
+        objstore.open_cube(str(url))
