@@ -14,7 +14,15 @@ from .boundary import mapped_errors
 from .errors import CubeExistsError, CubeNotFoundError, ObjstoreError
 from .not_a_cube import not_a_cube
 from .profiles import Profile
-from .write_marker import MARKER, PUBLISH_MARKER, describe, interrupted_error, is_append
+from .write_marker import (
+    MARKER,
+    PUBLISH_MARKER,
+    claim,
+    describe,
+    interrupted_error,
+    is_append,
+    new_marker,
+)
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -50,7 +58,8 @@ def describe_existing(names: list[str], *, objects: int | None = None,
     names = sorted(n for n in names if n != MARKER)
     shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
     if interrupted:
-        kind = f"a zarr cube whose write did not finish (an interrupted write {describe(marker)})"
+        kind = (f"a zarr cube whose write did not finish (an interrupted write, or one still "
+                f"running: a write_cube {describe(marker)})")
     elif any(n in _METADATA for n in names):
         kind = "a zarr cube"
     else:
@@ -121,6 +130,16 @@ def open_cube(
         return open_dataset(r, consolidated=False, **kwargs)
 
 
+def _exists_error(r: Resolved, names: list[str], marker: bytes | None) -> CubeExistsError:
+    url = r.url.url
+    then = (" (running the same write with mode='w' finishes it)" if marker else
+            " or mode='a' to append")
+    names = names if marker is None or MARKER in names else [*names, MARKER]
+    return CubeExistsError(
+        f"{url} already holds {describe_existing(names, marker=marker)}; pass mode='w' to "
+        f"replace it{then}", url=url, profile=r.profile.name)
+
+
 def write_cube(
     ds: xr.Dataset, url: str, profile: str | Profile | None = None, *,
     mode: Literal["w-", "w", "a", "r+"] = "w-", zarr_format: Literal[2, 3] = 2,
@@ -140,16 +159,15 @@ def write_cube(
     with mapped_errors(r):
         existing = cube_contents(r)
         if existing and mode == "w-":
-            marker = _read_marker(r) if MARKER in existing else None
-            then = (" (running the same write with mode='w' finishes it)" if marker else
-                    " or mode='a' to append")
-            raise CubeExistsError(
-                f"{url} already holds {describe_existing(existing, marker=marker)}; pass "
-                f"mode='w' to replace it{then}",
-                url=url, profile=r.profile.name,
-            )
+            raise _exists_error(r, existing, _read_marker(r) if MARKER in existing else None)
+        claimed = False
+        if mode == "w-":  # atomically where the store allows: two writers cannot both go on
+            other = claim(r.fs, r.path, new_marker(mode))
+            if other is not None:
+                raise _exists_error(r, cube_contents(r), other)
+            claimed = True
         from .cube_write import write_dataset
 
         write_dataset(ds, r, mode=mode, zarr_format=zarr_format, consolidated=consolidated,
-                      fresh=not existing, **kwargs)
+                      fresh=not existing, claimed=claimed, **kwargs)
     return r

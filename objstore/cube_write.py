@@ -73,8 +73,10 @@ BACKGROUND_BYTES = 256 * 2**20
 
 
 def write_dataset(ds: xr.Dataset, r: Resolved, *, mode: str, zarr_format: int,
-                  consolidated: bool, fresh: bool, **kwargs: Any) -> None:
-    """Write ``ds`` through a :class:`CubeStore`: the write marker first, then chunks with
+                  consolidated: bool, fresh: bool, claimed: bool = False,
+                  **kwargs: Any) -> None:
+    """Write ``ds`` through a :class:`CubeStore`: the write marker first (unless ``claimed``
+    already), then chunks with
     ``max_concurrency`` in flight, metadata once per object, consolidated metadata, and last the
     marker's removal. A write that stops half-way leaves the marker (see :mod:`write_marker`)."""
     store = r.zarr_store()
@@ -105,7 +107,8 @@ def write_dataset(ds: xr.Dataset, r: Resolved, *, mode: str, zarr_format: int,
     if encoding:
         kwargs["encoding"] = encoding
 
-    sync(store.put_marker(new_marker(mode)))
+    if not claimed:
+        sync(store.put_marker(new_marker(mode)))
     if fast:
         _write_fast(ds, store, mode=mode, zarr_format=zarr_format, fresh=fresh,
                     appending=appending, **kwargs)
@@ -134,6 +137,7 @@ def _write_fast(ds: xr.Dataset, store: CubeStore, *, mode: str, zarr_format: int
     # format 3 keeps the consolidated metadata in the root zarr.json: write that one at the end
     root = "zarr.json" if zarr_format == 3 else None
     kwargs.pop("compute", None)
+    flushed = False
     try:
         # xarray writes in-memory variables one after another, each a round trip or more: send
         # their chunks in the background (at most BACKGROUND_BYTES at a time) and go on
@@ -145,9 +149,15 @@ def _write_fast(ds: xr.Dataset, store: CubeStore, *, mode: str, zarr_format: int
         # after its chunks, so that the cube keeps its old length until the append completes
         early = [] if appending else [k for k in list(store._dirty) if k != root]
         sync(store.flush(early))
+        flushed = True
         delayed.compute()
     except BaseException:
         store.end_write()  # the marker stays: the cube is known to be incomplete
+        if fresh and not flushed:  # xarray refused the dataset (a bad encoding, say) while
+            try:  # only coordinates had gone out, into a place that was empty: take them back
+                sync(store.undo_fresh_write())
+            except Exception:  # noqa: BLE001 - the first error is the one to report
+                pass
         raise
     sync(_write_consolidated(store, zarr_format))
     store.end_write()

@@ -356,6 +356,14 @@ class CubeStore(WrapperStore["Store"]):
         else:
             await inner.delete(MARKER)
 
+    async def undo_fresh_write(self) -> None:
+        """Delete what a write into an empty place sent (its chunks so far), then its marker."""
+        try:
+            await self._drain()
+        finally:
+            await self._delete_dir("")
+            await self.remove_marker()
+
     async def read_marker(self) -> bytes | None:
         buf = await self._fetch(MARKER, default_buffer_prototype())
         return None if buf is None else buf.to_bytes()

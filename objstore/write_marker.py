@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import InterruptedWriteError
 
-__all__ = ["MARKER", "PUBLISH_MARKER", "new_marker", "describe", "is_append",
+__all__ = ["MARKER", "PUBLISH_MARKER", "new_marker", "claim", "describe", "is_append",
            "interrupted_error"]
 
 MARKER = ".objstore-write"
@@ -43,6 +43,31 @@ def new_marker(mode: str) -> bytes:
         "mode": mode,
         "objstore": _version(),
     }).encode()
+
+
+def claim(fs: Any, cube_path: str, data: bytes) -> bytes | None:
+    """Create the marker under ``cube_path`` only if there is none, atomically where the store
+    allows (S3 and Swift ``If-None-Match: *``, GCS ``ifGenerationMatch=0``, Azure's
+    ``overwrite=False``, ``O_EXCL`` on local disk). Returns None once claimed, else the marker
+    that is already there (another writer's, or an interrupted write's)."""
+    from fsspec.implementations.local import LocalFileSystem
+
+    path = f"{cube_path.rstrip('/')}/{MARKER}"
+    try:
+        if isinstance(fs, LocalFileSystem):
+            os.makedirs(cube_path, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        else:
+            fs.pipe_file(path, data, mode="create")
+        return None
+    except Exception:
+        try:  # refused because it exists? (each backend says so differently)
+            return bytes(fs.cat_file(path))
+        except (FileNotFoundError, OSError):
+            pass
+        raise
 
 
 def _fields(raw: bytes | None) -> dict[str, Any]:

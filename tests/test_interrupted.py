@@ -108,7 +108,7 @@ def test_stopped_write_is_refused_by_every_reader_until_written_again(rig, sig, 
     with pytest.raises((KeyError, FileNotFoundError, ValueError)):  # zarr's "no group/metadata"
         _plain(rig, "stopped.zarr", fmt)
 
-    with pytest.raises(CubeExistsError, match="interrupted write.*mode='w'.*finishes it"):
+    with pytest.raises(CubeExistsError, match="interrupted write.*started.*mode='w'.*finishes it"):
         objstore.write_cube(_expected(0, 24), url, profile=rig.profile)
 
     _finish(rig, url, "w", 0, 24, fmt)
@@ -141,3 +141,76 @@ def test_an_interrupted_publish_is_named_too(tmp_path, small_cube):
     (url / ".objstore-publishing").write_text("{}")
     with pytest.raises(InterruptedWriteError, match="interrupted publish.*resume"):
         objstore.open_cube(str(url))
+
+
+def test_a_dataset_refused_before_anything_was_written_leaves_nothing(tmp_path, small_cube):
+    url = str(tmp_path / "typo.zarr")
+    with pytest.raises(ValueError, match="unexpected encoding"):
+        objstore.write_cube(small_cube, url, encoding={"tas": {"compresion": None}})
+    objstore.write_cube(small_cube, url)  # mode="w-" again: nothing is in the way
+    xr.testing.assert_identical(objstore.open_cube(url).load(), small_cube.load())
+
+
+def test_replacing_deletes_the_old_consolidated_metadata_first(tmp_path, small_cube,
+                                                               monkeypatch):
+    from objstore.cubestore import CubeStore
+
+    url = str(tmp_path / "old.zarr")
+    objstore.write_cube(small_cube, url)
+    batches: list[list[str]] = []
+    delete_keys = CubeStore._delete_keys
+
+    async def recording(self, keys):  # type: ignore[no-untyped-def]
+        batches.append(sorted(keys))
+        await delete_keys(self, keys)
+
+    monkeypatch.setattr(CubeStore, "_delete_keys", recording)
+    objstore.write_cube(small_cube.isel(time=[0]), url, mode="w")
+    assert batches[0] == [".zmetadata"] and ".objstore-write" not in sum(batches, [])
+    assert objstore.open_cube(url).sizes["time"] == 1
+
+
+@pytest.mark.parametrize("backend", ["s3", "azure", "local"])
+def test_two_writers_racing_for_one_place_cannot_both_succeed(backend, request, tmp_path,
+                                                              small_cube, monkeypatch):
+    """Both look at an empty place at the same moment; the marker's conditional create lets
+    exactly one of them write (``mode="w-"``). Where the server makes that create atomic: moto,
+    Azurite and local disk (the Swift all-in-one checks If-None-Match before a PUT, not
+    atomically; the GCS emulator ignores ifGenerationMatch)."""
+    import threading
+
+    from objstore import cube
+
+    if backend == "local":
+        url, profile = str(tmp_path / "race.zarr"), None
+    else:
+        rig = request.getfixturevalue(f"{backend}_rig")
+        url, profile = rig.url("race.zarr"), rig.profile
+    both_here = threading.Barrier(2)
+    claim = cube.claim
+
+    def at_once(*args):  # type: ignore[no-untyped-def]
+        both_here.wait(timeout=60)
+        return claim(*args)
+
+    monkeypatch.setattr(cube, "claim", at_once)
+    outcomes: list[object] = []
+
+    def write(value: float) -> None:
+        try:
+            objstore.write_cube(small_cube + value, url, profile=profile)
+            outcomes.append(value)
+        except CubeExistsError as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=write, args=(v,)) for v in (1.0, 2.0)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    winners = [o for o in outcomes if isinstance(o, float)]
+    losers = [o for o in outcomes if isinstance(o, CubeExistsError)]
+    assert len(winners) == 1 and len(losers) == 1, outcomes
+    assert "still running" in str(losers[0])
+    xr.testing.assert_identical(objstore.open_cube(url, profile=profile).load(),
+                                (small_cube + winners[0]).load())
