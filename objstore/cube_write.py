@@ -53,7 +53,7 @@ def _group_for_write(ds: xr.Dataset, encoding: Mapping[str, Any], n: int) -> tup
         new = perf.write_chunks(chunks, stored, n, max_bytes, var.dtype.itemsize)
         if new is None:
             continue
-        rechunk[name] = (dict(zip(var.dims, new, strict=True)), stored)
+        rechunk[name] = ({str(d): c for d, c in zip(var.dims, new, strict=True)}, stored)
         if name in encoding:
             new_encoding[name] = {**enc, "chunks": stored}
     if not rechunk:

@@ -45,7 +45,8 @@ def not_a_cube(r: Resolved, names: list[str]) -> ObjstoreError:
     """The error for ``r`` holding no zarr cube; ``names`` are the entries directly under it."""
     from .transfer import human_bytes
 
-    url, fields = r.url.url, {"url": r.url.url, "profile": r.profile.name}
+    url = r.url.url
+    fields: dict[str, Any] = {"url": url, "profile": r.profile.name}
     info = _info(r)
     if info is not None and info.get("type") == "file":
         kind = _kind(r.path) or "file"
