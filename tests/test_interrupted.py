@@ -65,10 +65,10 @@ def _stop_mid_write(proc, sig: int) -> None:  # type: ignore[no-untyped-def]
     assert ready, "the writer never reached the middle of its write"
     line = proc.stdout.readline()
     if line.strip() != "mid-write":
-        proc.wait(timeout=60)
-        pytest.fail(f"the writer ended early: {line}{proc.stderr.read()}")
+        _, err = proc.communicate(timeout=60)
+        pytest.fail(f"the writer ended early: {line}{err}")
     proc.send_signal(sig)
-    proc.wait(timeout=60)
+    proc.communicate(timeout=60)  # and close its pipes
     assert proc.returncode != 0
 
 
