@@ -79,8 +79,9 @@ def _fields(raw: bytes | None) -> dict[str, Any]:
 
 
 def is_append(raw: bytes | None) -> bool:
-    """An append (or region write) leaves the cube it grows as it was until it completes."""
-    return _fields(raw).get("mode") in ("a", "r+")
+    """An append leaves the cube it grows as it was until it completes (a region write,
+    ``mode="r+"``, does not: it rewrites chunks in place)."""
+    return _fields(raw).get("mode") == "a"
 
 
 def describe(raw: bytes | None) -> str:
