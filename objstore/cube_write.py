@@ -75,10 +75,10 @@ BACKGROUND_BYTES = 256 * 2**20
 def write_dataset(ds: xr.Dataset, r: Resolved, *, mode: str, zarr_format: int,
                   consolidated: bool, fresh: bool, claimed: bool = False,
                   **kwargs: Any) -> None:
-    """Write ``ds`` through a :class:`CubeStore`: the write marker first (unless ``claimed``
-    already), then chunks with
-    ``max_concurrency`` in flight, metadata once per object, consolidated metadata, and last the
-    marker's removal. A write that stops half-way leaves the marker (see :mod:`write_marker`)."""
+    """Write ``ds`` through a :class:`CubeStore`: the write marker first (unless the caller
+    ``claimed`` the place with it), then chunks with ``max_concurrency`` in flight, metadata once
+    per object, the consolidated metadata, and last the marker's removal. A write that stops
+    half-way leaves the marker (see :mod:`objstore.write_marker`)."""
     store = r.zarr_store()
     if not isinstance(store, CubeStore):
         store = CubeStore(store, max_concurrency=perf.max_concurrency(r.profile))
