@@ -148,7 +148,11 @@ def write_cube(
     """Write ``ds`` to ``url`` as zarr; refuse to overwrite an existing cube unless ``mode="w"``.
 
     Chunks are written first and consolidated metadata last, so a half-written cube never looks
-    complete. ``mode="a"`` with ``append_dim=`` appends. Dask-backed data is written by the current
+    complete; until it is, a marker makes :func:`open_cube` refuse it (InterruptedWriteError),
+    and running the same write with ``mode="w"`` finishes it. ``mode="w-"`` claims the place with
+    that marker, atomically where the store allows (docs/cubes.md). ``mode="a"`` with
+    ``append_dim=`` appends; the cube keeps its old length until the append completes. Each
+    variable's encoding is kept as ``to_zarr`` keeps it. Dask-backed data is written by the current
     dask scheduler, a ``dask.distributed`` cluster included. Writing into the shared scratch bucket
     outside your own ``$SCRATCH_BUCKET`` prefix is refused unless ``force=True``.
     """
