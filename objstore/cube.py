@@ -11,8 +11,18 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .api import Resolved, resolve
 from .boundary import mapped_errors
-from .errors import CubeExistsError, CubeNotFoundError
+from .errors import CubeExistsError, CubeNotFoundError, ObjstoreError
+from .not_a_cube import not_a_cube
 from .profiles import Profile
+from .write_marker import (
+    MARKER,
+    PUBLISH_MARKER,
+    claim,
+    describe,
+    interrupted_error,
+    is_append,
+    new_marker,
+)
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -38,18 +48,33 @@ def cube_contents(r: Resolved) -> list[str]:
 
 
 def describe_existing(names: list[str], *, objects: int | None = None,
-                      nbytes: int | None = None) -> str:
+                      nbytes: int | None = None, marker: bytes | None = None) -> str:
     """What already is at a cube's URL, for "refusing to overwrite" messages: ``names`` directly
-    under it; ``objects``/``nbytes`` when the whole tree was listed."""
+    under it; ``objects``/``nbytes`` when the whole tree was listed; ``marker``, the content of
+    an unfinished write's marker."""
     from .transfer import human_bytes
 
-    names = sorted(names)
+    interrupted = MARKER in names
+    names = sorted(n for n in names if n != MARKER)
     shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
-    kind = "a zarr cube" if any(n in _METADATA for n in names) else \
-        "objects that are not a zarr cube"
-    count = f"{objects} objects" if objects is not None else f"{len(names)} entries"
+    if interrupted:
+        kind = (f"a zarr cube whose write did not finish (an interrupted write, or one still "
+                f"running: a write_cube {describe(marker)})")
+    elif any(n in _METADATA for n in names):
+        kind = "a zarr cube"
+    else:
+        kind = "objects that are not a zarr cube"
+    count = (f"{objects} objects" if objects is not None else
+             f"{len(names)} {'entry' if len(names) == 1 else 'entries'}")
     size = f", {human_bytes(nbytes)}" if nbytes is not None else ""
     return f"{kind}: {count}{size} ({shown})"
+
+
+def _read_marker(r: Resolved) -> bytes | None:
+    try:
+        return bytes(r.fs.cat_file(f"{r.path}/{MARKER}"))
+    except (FileNotFoundError, OSError):
+        return None
 
 
 def open_cube(
@@ -59,27 +84,60 @@ def open_cube(
     """Open the cube at ``url`` lazily, from its consolidated metadata.
 
     Without consolidated metadata the cube still opens, with a warning (``consolidated=None``).
+    A cube whose write did not finish raises :class:`InterruptedWriteError`; something that is
+    not a cube raises :class:`NotACubeError` or :class:`CubeNotFoundError`, saying what is there.
     """
+    from zarr.errors import NodeNotFoundError
+
     from .cube_open import NoConsolidatedMetadata, open_dataset
 
     r = resolve(url, profile)
     with mapped_errors(r):
         if consolidated is False:
-            return open_dataset(r, consolidated=False, **kwargs)
+            marker = _read_marker(r)
+            if marker is not None and not is_append(marker):
+                raise interrupted_error(url, marker, r.profile.name)
+            try:
+                return open_dataset(r, consolidated=False, **kwargs)
+            except (NodeNotFoundError, FileNotFoundError, NotADirectoryError):
+                raise not_a_cube(r, cube_contents(r)) from None
         try:
             return open_dataset(r, consolidated=True, **kwargs)
         except NoConsolidatedMetadata as exc:
-            if not exc.found and not cube_contents(r):
-                raise CubeNotFoundError(f"no cube at {url}") from None
-            if consolidated:
-                raise CubeNotFoundError(f"{url} has no consolidated metadata") from None
-            warnings.warn(
-                f"{url} has no consolidated metadata; opening it object by object, which costs "
-                "several requests per array. Fix: publish it with consolidated metadata "
-                "(objstore publish, objstore.write_cube, or zarr.consolidate_metadata).",
-                stacklevel=2,
-            )
-            return open_dataset(r, consolidated=False, **kwargs)
+            found = exc.found
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            if isinstance(exc, ObjstoreError):
+                raise
+            found = False
+        names = cube_contents(r)
+        if MARKER in names:
+            raise interrupted_error(url, _read_marker(r), r.profile.name)
+        if PUBLISH_MARKER in names:
+            raise interrupted_error(url, None, r.profile.name, publish=True)
+        if not found and not any(n in _METADATA for n in names):
+            raise not_a_cube(r, names)
+        if consolidated:
+            raise CubeNotFoundError(
+                f"{url} is a zarr cube without consolidated metadata; open it with "
+                "consolidated=None, or consolidate it (zarr.consolidate_metadata)",
+                url=url, profile=r.profile.name)
+        warnings.warn(
+            f"{url} has no consolidated metadata; opening it object by object, which costs "
+            "several requests per array. Fix: publish it with consolidated metadata "
+            "(objstore publish, objstore.write_cube, or zarr.consolidate_metadata).",
+            stacklevel=2,
+        )
+        return open_dataset(r, consolidated=False, **kwargs)
+
+
+def _exists_error(r: Resolved, names: list[str], marker: bytes | None) -> CubeExistsError:
+    url = r.url.url
+    then = (" (running the same write with mode='w' finishes it)" if marker else
+            " or mode='a' to append")
+    names = names if marker is None or MARKER in names else [*names, MARKER]
+    return CubeExistsError(
+        f"{url} already holds {describe_existing(names, marker=marker)}; pass mode='w' to "
+        f"replace it{then}", url=url, profile=r.profile.name)
 
 
 def write_cube(
@@ -90,7 +148,11 @@ def write_cube(
     """Write ``ds`` to ``url`` as zarr; refuse to overwrite an existing cube unless ``mode="w"``.
 
     Chunks are written first and consolidated metadata last, so a half-written cube never looks
-    complete. ``mode="a"`` with ``append_dim=`` appends. Dask-backed data is written by the current
+    complete; until it is, a marker makes :func:`open_cube` refuse it (InterruptedWriteError),
+    and running the same write with ``mode="w"`` finishes it. ``mode="w-"`` claims the place with
+    that marker, atomically where the store allows (docs/cubes.md). ``mode="a"`` with
+    ``append_dim=`` appends; the cube keeps its old length until the append completes. Each
+    variable's encoding is kept as ``to_zarr`` keeps it. Dask-backed data is written by the current
     dask scheduler, a ``dask.distributed`` cluster included. Writing into the shared scratch bucket
     outside your own ``$SCRATCH_BUCKET`` prefix is refused unless ``force=True``.
     """
@@ -101,12 +163,15 @@ def write_cube(
     with mapped_errors(r):
         existing = cube_contents(r)
         if existing and mode == "w-":
-            raise CubeExistsError(
-                f"{url} already holds {describe_existing(existing)}; pass mode='w' to replace it "
-                "or mode='a' to append"
-            )
+            raise _exists_error(r, existing, _read_marker(r) if MARKER in existing else None)
+        claimed = False
+        if mode == "w-":  # atomically where the store allows: two writers cannot both go on
+            other = claim(r.fs, r.path, new_marker(mode))
+            if other is not None:
+                raise _exists_error(r, cube_contents(r), other)
+            claimed = True
         from .cube_write import write_dataset
 
         write_dataset(ds, r, mode=mode, zarr_format=zarr_format, consolidated=consolidated,
-                      fresh=not existing, **kwargs)
+                      fresh=not existing, claimed=claimed, **kwargs)
     return r

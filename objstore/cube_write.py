@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 from .cube_open import NoConsolidatedMetadata, _prefetch
 from .cubestore import CubeStore
+from .write_marker import interrupted_error, new_marker
 
 __all__ = ["write_dataset"]
 
@@ -30,12 +31,15 @@ __all__ = ["write_dataset"]
 def _group_for_write(ds: xr.Dataset, encoding: Mapping[str, Any], n: int) -> tuple[Any, dict]:
     """Regroup dask-backed variables so that a dask task writes up to ``n`` stored chunks.
 
-    The stored (zarr) chunks stay what they would have been (set in the encoding); only the dask
-    chunks grow, by whole stored chunks, up to dask's ``array.chunk-size``.
+    The stored (zarr) chunks stay what they would have been; only the dask chunks grow, by whole
+    stored chunks, up to dask's ``array.chunk-size``. The stored chunks go into the variable's own
+    encoding (keeping its dtype, packing, fill value and codecs, as ``to_zarr`` would), or into
+    the ``encoding`` returned for the variables the caller gave an encoding for (which replaces
+    the variable's, as in ``to_zarr``).
     """
     max_bytes = perf._dask_chunk_bytes()
     new_encoding: dict[str, dict[str, Any]] = {}
-    rechunk: dict[str, Any] = {}
+    rechunk: dict[str, tuple[dict[str, int], tuple[int, ...]]] = {}
     for key, var in ds.variables.items():
         name = str(key)
         chunks = getattr(var, "chunks", None)
@@ -49,13 +53,17 @@ def _group_for_write(ds: xr.Dataset, encoding: Mapping[str, Any], n: int) -> tup
         new = perf.write_chunks(chunks, stored, n, max_bytes, var.dtype.itemsize)
         if new is None:
             continue
-        rechunk[name] = dict(zip(var.dims, new, strict=True))
-        new_encoding[name] = {**enc, "chunks": stored}
+        rechunk[name] = ({str(d): c for d, c in zip(var.dims, new, strict=True)}, stored)
+        if name in encoding:
+            new_encoding[name] = {**enc, "chunks": stored}
     if not rechunk:
         return ds, {}
     ds = ds.copy()
-    for name, sizes in rechunk.items():
-        ds[name] = ds[name].variable.chunk(sizes)
+    for name, (sizes, stored) in rechunk.items():
+        var = ds.variables[name]
+        grouped = var.chunk(sizes)
+        grouped.encoding = {**var.encoding, "chunks": stored}
+        ds[name] = grouped
     return ds, new_encoding
 
 
@@ -65,20 +73,22 @@ BACKGROUND_BYTES = 256 * 2**20
 
 
 def write_dataset(ds: xr.Dataset, r: Resolved, *, mode: str, zarr_format: int,
-                  consolidated: bool, fresh: bool, **kwargs: Any) -> None:
-    """Write ``ds`` through a :class:`CubeStore`: chunks with ``max_concurrency`` in flight,
-    metadata once per object, consolidated metadata last."""
-    import zarr
-
+                  consolidated: bool, fresh: bool, claimed: bool = False,
+                  **kwargs: Any) -> None:
+    """Write ``ds`` through a :class:`CubeStore`: the write marker first (unless the caller
+    ``claimed`` the place with it), then chunks with ``max_concurrency`` in flight, metadata once
+    per object, the consolidated metadata, and last the marker's removal. A write that stops
+    half-way leaves the marker (see :mod:`objstore.write_marker`)."""
     store = r.zarr_store()
     if not isinstance(store, CubeStore):
         store = CubeStore(store, max_concurrency=perf.max_concurrency(r.profile))
     n = store.max_concurrency
     perf.raise_zarr_concurrency(n)
+    appending = mode not in ("w", "w-")
 
     if kwargs.get("compute", True) is False or not consolidated:
         fast = False
-    elif fresh or mode == "w":
+    elif not appending:
         fast = True
     else:  # appending/region writes: start from the cube's consolidated metadata
         try:
@@ -86,47 +96,71 @@ def write_dataset(ds: xr.Dataset, r: Resolved, *, mode: str, zarr_format: int,
             fast = True
         except NoConsolidatedMetadata:
             fast = False
+            marker = sync(store.read_marker())
+            if marker is not None:
+                raise interrupted_error(r.url.url, marker, r.profile.name) from None
 
     encoding = dict(kwargs.pop("encoding", None) or {})
-    if mode in ("w", "w-"):
+    if not appending:
         ds, grouped = _group_for_write(ds, encoding, n)
         encoding.update(grouped)
     if encoding:
         kwargs["encoding"] = encoding
 
-    if not fast:
-        cast(Any, ds).to_zarr(store, mode=mode, consolidated=False, zarr_format=zarr_format,
-                              **kwargs)
-        if consolidated:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-                zarr.consolidate_metadata(store, zarr_format=cast(Any, zarr_format))
-        return
+    if not claimed:
+        sync(store.put_marker(new_marker(mode)))
+    if fast:
+        _write_fast(ds, store, mode=mode, zarr_format=zarr_format, fresh=fresh,
+                    appending=appending, **kwargs)
+    else:
+        _write_plain(ds, store, mode=mode, zarr_format=zarr_format, consolidated=consolidated,
+                     **kwargs)
+    if kwargs.get("compute", True) is not False:
+        sync(store.remove_marker())
+    format_memo.remember(r.url, r.profile.name, zarr_format)
 
+
+def _write_plain(ds: xr.Dataset, store: CubeStore, *, mode: str, zarr_format: int,
+                 consolidated: bool, **kwargs: Any) -> None:
+    import zarr
+
+    cast(Any, ds).to_zarr(store, mode=mode, consolidated=False, zarr_format=zarr_format, **kwargs)
+    if consolidated and kwargs.get("compute", True) is not False:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+            zarr.consolidate_metadata(store, zarr_format=cast(Any, zarr_format))
+
+
+def _write_fast(ds: xr.Dataset, store: CubeStore, *, mode: str, zarr_format: int, fresh: bool,
+                appending: bool, **kwargs: Any) -> None:
     store.begin_write(fresh=fresh)
     # format 3 keeps the consolidated metadata in the root zarr.json: write that one at the end
     root = "zarr.json" if zarr_format == 3 else None
     kwargs.pop("compute", None)
+    flushed = False
     try:
         # xarray writes in-memory variables one after another, each a round trip or more: send
         # their chunks in the background (at most BACKGROUND_BYTES at a time) and go on
         store._background_bytes = BACKGROUND_BYTES
-        delayed = cast(Any, ds).to_zarr(store, mode=mode, consolidated=False, zarr_format=zarr_format,
-                             compute=False, **kwargs)
+        delayed = cast(Any, ds).to_zarr(store, mode=mode, consolidated=False,
+                                        zarr_format=zarr_format, compute=False, **kwargs)
         store._background_bytes = 0
-        sync(store.flush([k for k in list(store._dirty) if k != root]))
+        # a new cube's array metadata goes out with its chunks; an append's grown shapes only
+        # after its chunks, so that the cube keeps its old length until the append completes
+        early = [] if appending else [k for k in list(store._dirty) if k != root]
+        sync(store.flush(early))
+        flushed = True
         delayed.compute()
     except BaseException:
-        store._background_bytes = 0
-        try:  # a half-written cube: readable object by object, never consolidated
-            sync(store.flush())
-        except Exception:  # noqa: BLE001 - the first error is the one to report
-            pass
-        store.end_write()
+        store.end_write()  # the marker stays: the cube is known to be incomplete
+        if fresh and not flushed:  # xarray refused the dataset (a bad encoding, say) while
+            try:  # only coordinates had gone out, into a place that was empty: take them back
+                sync(store.undo_fresh_write())
+            except Exception:  # noqa: BLE001 - the first error is the one to report
+                pass
         raise
     sync(_write_consolidated(store, zarr_format))
     store.end_write()
-    format_memo.remember(r.url, r.profile.name, zarr_format)
 
 
 def _same_json(a: bytes | None, b: bytes) -> bool:

@@ -14,6 +14,8 @@ obstore's ``ObjectStore``) and adds what a high-latency object store needs:
 * **Metadata written once** (:func:`write_dataset`): while xarray writes, metadata objects are kept
   in memory, then written once each, concurrently; the consolidated metadata is built in memory and
   written last.
+* **The write marker** (:mod:`objstore.write_marker`) is invisible to zarr: never listed, never
+  deleted with the cube it guards; replacing a cube deletes its consolidated metadata first.
 """
 
 from __future__ import annotations
@@ -27,12 +29,13 @@ from typing import TYPE_CHECKING, Any
 
 from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, SuffixByteRequest
 from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
-from zarr.storage import FsspecStore, ObjectStore
+from zarr.storage import FsspecStore, LocalStore, ObjectStore
 from zarr.storage._common import _dereference_path
 from zarr.storage._wrapper import WrapperStore
 
 from . import perf
 from .obstore_engine import translated_errors
+from .write_marker import MARKER
 
 if TYPE_CHECKING:
     from zarr.abc.store import Store
@@ -41,6 +44,8 @@ if TYPE_CHECKING:
 __all__ = ["CubeStore", "is_meta"]
 
 META_NAMES = frozenset({".zarray", ".zattrs", ".zgroup", ".zmetadata", "zarr.json"})
+#: What makes a group complete for readers of consolidated metadata (format 2, format 3)
+COMMIT_NAMES = (".zmetadata", "zarr.json")
 
 
 def is_meta(key: str) -> bool:
@@ -292,18 +297,76 @@ class CubeStore(WrapperStore["Store"]):
             self._fresh = True
 
     async def _delete_dir(self, prefix: str) -> None:
+        """Delete everything under ``prefix`` but the write marker: the consolidated metadata
+        first, so that a deletion stopped half-way never leaves something that looks complete."""
+        self._check_writable()
+        p = prefix.strip("/")
+        try:
+            keys = [k async for k in self._store.list_prefix(f"{p}/" if p else "")]
+        except FileNotFoundError:
+            return
+        keys = [k for k in keys if k != MARKER]
+        commit = {f"{p}/{n}" if p else n for n in COMMIT_NAMES}
+        await self._delete_keys([k for k in keys if k in commit])
+        await self._delete_keys([k for k in keys if k not in commit])
+        inner = self._store
+        if isinstance(inner, LocalStore):  # and the folders that held them
+            import shutil
+
+            root = inner.root / p
+            if root.is_dir():
+                for child in list(root.iterdir()):
+                    if child.is_dir():
+                        await asyncio.to_thread(shutil.rmtree, child, True)
+
+    async def _delete_keys(self, keys: builtins.list[str]) -> None:
+        """Delete ``keys`` in as few requests as the store allows (bulk deletes)."""
+        if not keys:
+            return
         inner = self._store
         if isinstance(inner, ObjectStore):
             import obstore
 
-            self._check_writable()
-            p = prefix.strip("/")
-            keys = [k async for k in inner.list_prefix(f"{p}/" if p else "")]
-            if keys:  # one DeleteObjects request per 1000 keys, not one request per key
-                with translated_errors():
-                    await obstore.delete_async(inner.store, keys)
-            return
-        await inner.delete_dir(prefix)
+            with translated_errors():  # one DeleteObjects request per 1000 keys
+                await obstore.delete_async(inner.store, keys)
+        elif isinstance(inner, FsspecStore):
+            if not inner._is_open:
+                await inner._open()
+            await inner.fs._rm([_dereference_path(inner.path, k) for k in keys])
+        else:
+            sem = self._sem()
+
+            async def one(key: str) -> None:
+                async with sem:
+                    await inner.delete(key)
+
+            await asyncio.gather(*(one(k) for k in keys))
+
+    # ---------------------------------------------------------------------------- the marker
+    async def put_marker(self, data: bytes) -> None:
+        """Write the write marker (straight through, before anything else)."""
+        await self._store.set(MARKER, default_buffer_prototype().buffer.from_bytes(data))
+
+    async def remove_marker(self) -> None:
+        inner = self._store
+        if isinstance(inner, FsspecStore):  # one DELETE (adlfs's _rm would look first)
+            if not inner._is_open:
+                await inner._open()
+            await inner.fs._rm_file(_dereference_path(inner.path, MARKER))
+        else:
+            await inner.delete(MARKER)
+
+    async def undo_fresh_write(self) -> None:
+        """Delete what a write into an empty place sent (its chunks so far), then its marker."""
+        try:
+            await self._drain()
+        finally:
+            await self._delete_dir("")
+            await self.remove_marker()
+
+    async def read_marker(self) -> bytes | None:
+        buf = await self._fetch(MARKER, default_buffer_prototype())
+        return None if buf is None else buf.to_bytes()
 
     # ---------------------------------------------------------------------------- listing
     def _local_keys(self) -> builtins.set[str]:
@@ -321,7 +384,7 @@ class CubeStore(WrapperStore["Store"]):
         if not self._fresh:
             hidden = self._hidden()
             async for k in self._store.list_prefix(prefix):
-                if k not in hidden:
+                if k not in hidden and k != MARKER:
                     seen.add(k)
                     yield k
         for k in sorted(self._local_keys()):
@@ -335,7 +398,7 @@ class CubeStore(WrapperStore["Store"]):
             hidden = self._hidden()
             async for name in self._store.list_dir(prefix):
                 full = f"{p}/{name}" if p else name
-                if full not in hidden:
+                if full not in hidden and full != MARKER:
                     seen.add(name)
                     yield name
         for k in sorted(self._local_keys()):

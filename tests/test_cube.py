@@ -11,7 +11,12 @@ import pytest
 import xarray as xr
 
 import objstore
-from objstore.errors import CubeExistsError, CubeNotFoundError, ProfileNotFoundError
+from objstore.errors import (
+    CubeExistsError,
+    CubeNotFoundError,
+    InterruptedWriteError,
+    ProfileNotFoundError,
+)
 
 
 def test_round_trip_with_profile_also_read_by_plain_xarray(rig, small_cube):
@@ -86,7 +91,7 @@ def test_half_written_cube_never_looks_complete(rig, small_cube):
         objstore.write_cube(broken, url, profile=rig.profile)
     r = objstore.resolve(url, rig.profile)
     assert not r.fs.exists(f"{r.path}/.zmetadata")
-    with pytest.warns(UserWarning, match="no consolidated metadata"):
+    with pytest.raises(InterruptedWriteError, match="interrupted write.*mode='w'"):
         objstore.open_cube(url, profile=rig.profile)
 
 

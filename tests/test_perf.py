@@ -149,9 +149,14 @@ def test_write_puts_each_metadata_object_once_consolidated_last(counted, fmt):
     assert Counter(keys).most_common(1)[0][1] == 1  # every object written once
     meta = [k for k in keys if k.rsplit("/", 1)[-1] in (".zarray", ".zattrs", ".zgroup",
                                                         ".zmetadata", "zarr.json")]
+    assert keys[0] == ".objstore-write"  # the in-progress marker, first
     assert keys[-1] == (".zmetadata" if fmt == 2 else "zarr.json")  # the commit point, last
+    deleted = {unquote(t.split("?")[0]).rsplit("/", 1)[-1] for m, t in counted.proxy.requests
+               if m == "DELETE"}
+    assert deleted <= {".objstore-write"}  # nothing but the marker is deleted (obstore: a POST)
+    assert ".objstore-write" not in objstore.cube.cube_contents(objstore.resolve(url, counted.profile))
     n_chunks = 12 + 3
-    assert len(keys) == n_chunks + len(meta)
+    assert len(keys) == 1 + n_chunks + len(meta)
     xr.testing.assert_identical(objstore.open_cube(url, profile=counted.profile).load(), _cube())
 
 
