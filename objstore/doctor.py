@@ -29,6 +29,7 @@ from .errors import (
     ObjstoreError,
     scrub,
 )
+from .write_marker import MARKER, PUBLISH_MARKER, describe
 
 if TYPE_CHECKING:
     from .api import Resolved
@@ -40,8 +41,6 @@ Status = Literal["ok", "fail", "warn", "info", "skip"]
 
 #: objects whose presence at a cube's root says which zarr format it is
 _FORMAT_KEYS = {".zmetadata": 2, ".zgroup": 2, "zarr.json": 3}
-#: the in-progress marker write_cube leaves until its consolidated metadata is written
-WRITE_MARKER = ".objstore-write"
 _SMALL_CHUNK = 1 << 20
 _BIG_CHUNK = 256 << 20
 _SKEW_LIMIT_S = 300  # request signatures (S3, Azure) are refused past 15 minutes
@@ -278,8 +277,8 @@ def _cube_checks(r: Resolved, report: Report) -> None:
         report.add("cube", "info", f"{r.url.url} is not a zarr cube ({len(names)} entries, no zarr metadata)")
         return
     report.add("cube format", "ok", f"zarr format {formats[-1]}")
-    if WRITE_MARKER in names:
-        report.add("complete", "fail", f"an interrupted write: {_marker_text(r)}",
+    if MARKER in names or PUBLISH_MARKER in names:
+        report.add("complete", "fail", f"an interrupted write: {_marker_text(r, names)}",
                    "finish it by running the same write_cube(..., mode='w') again, or remove it "
                    f"with `objstore rm {r.url.url} --recursive`")
         return
@@ -294,12 +293,12 @@ def _cube_checks(r: Resolved, report: Report) -> None:
     _chunk_check(meta, report)
 
 
-def _marker_text(r: Resolved) -> str:
+def _marker_text(r: Resolved, names: set[str]) -> str:
+    name = MARKER if MARKER in names else PUBLISH_MARKER
     try:
-        info = json.loads(r.fs.cat_file(f"{r.path}/{WRITE_MARKER}"))
-        return ", ".join(f"{k} {info[k]}" for k in ("started", "host", "pid", "mode") if k in info)
-    except Exception:
-        return "started by an earlier write_cube"
+        return describe(r.fs.cat_file(f"{r.path}/{name}"))
+    except (OSError, ValueError):
+        return describe(None)
 
 
 def _consolidated(r: Resolved, names: set[str]) -> dict[str, dict[str, Any]] | None:

@@ -90,3 +90,15 @@ def test_cli_table_json_and_exit_codes(rig: Rig, monkeypatch: pytest.MonkeyPatch
     bad = runner.invoke(app, ["doctor", f"{rig.scheme}://doctor-missing-{rig.bucket}"],
                         env={"COLUMNS": "250"})
     assert bad.exit_code == 1 and "FAIL" in bad.output and "Traceback" not in bad.output
+
+
+def test_interrupted_write_is_named(rig: Rig, small_cube) -> None:
+    from objstore.write_marker import MARKER, new_marker
+
+    url = rig.url("half.zarr")
+    objstore.write_cube(small_cube, url, profile=rig.profile)
+    fs = objstore.filesystem(url, rig.profile)
+    fs.rm_file(f"{rig.bucket}/half.zarr/.zmetadata")
+    fs.pipe_file(f"{rig.bucket}/half.zarr/{MARKER}", new_marker("w-"))
+    check = _failed(diagnose(url, rig.profile, write=False), "complete")
+    assert "started" in check.detail and "mode='w'" in check.fix
