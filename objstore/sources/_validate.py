@@ -20,7 +20,8 @@ def make_profile(name: str, fields: dict[str, Any], source: Source, where: str =
         return PROFILE_ADAPTER.validate_python(data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'profile'}: {e['msg']}"
+            f"{field + ': ' if (field := '.'.join(str(p) for p in e['loc'][1:])) else ''}"
+            f"{e['msg'].removeprefix('Value error, ')}"
             for e in exc.errors(include_input=False, include_url=False)
         )
         raise ConfigError(f"profile {name!r} in {where or source}: {problems}") from None

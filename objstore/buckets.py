@@ -1,0 +1,63 @@
+"""Is the bucket (or container) there? Writes refuse to start when the server says it is not.
+
+objstore never creates a bucket or container on its own, on any backend: a typo in a name should
+not leave a new bucket behind (and creating one is a decision about region, billing and access).
+The error names it and the command that creates it. Only a definite "no such bucket" counts as
+missing; a bucket the profile may not inspect (403) is left for the write itself to report.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import TYPE_CHECKING
+
+from .errors import BucketNotFoundError
+
+if TYPE_CHECKING:
+    from .api import Resolved
+
+__all__ = ["bucket_word", "bucket_missing", "create_hint", "require_bucket"]
+
+
+def bucket_word(backend: str) -> str:
+    """What the backend calls a bucket."""
+    return "container" if backend in ("azure", "swift") else "bucket"
+
+
+def bucket_missing(r: Resolved) -> bool:
+    """True only when the server says ``r``'s bucket or container does not exist (one request)."""
+    if not r.url.bucket or r.protocol in ("file", "memory", "http", "https"):
+        return False
+    try:
+        r.fs.info(r.url.bucket)
+    except FileNotFoundError:
+        return True
+    except Exception:  # noqa: BLE001 - not allowed to look, or the server failed: not a "no"
+        return False
+    return False
+
+
+def create_hint(r: Resolved) -> str:
+    """The command that creates ``r``'s bucket or container, as a sentence."""
+    b, p = r.url.bucket, r.profile
+    q = shlex.quote
+    command = {
+        "s3": f"aws s3 mb s3://{q(b)}"
+              + (f" --endpoint-url {q(str(p.endpoint_url))}" if getattr(p, "endpoint_url", None) else ""),
+        "gcs": f"gcloud storage buckets create gs://{q(b)}",
+        "azure": f"az storage container create --name {q(b)}"
+                 + (f" --account-name {q(acct)}" if (acct := getattr(p, "account", None)) else ""),
+        "swift": f"swift post {q(b)}",
+    }.get(r.url.backend)
+    word = bucket_word(r.url.backend)
+    return f"Create it first, e.g. `{command}`" if command else f"Create the {word} first"
+
+
+def require_bucket(r: Resolved) -> None:
+    """Raise :class:`BucketNotFoundError` when ``r``'s bucket or container does not exist."""
+    if bucket_missing(r):
+        word = bucket_word(r.url.backend)
+        raise BucketNotFoundError(
+            f"cannot write to {r.url.url}: the {word} {r.url.bucket!r} does not exist (profile "
+            f"{r.profile.name!r}, from {r.profile.source}). {create_hint(r)}",
+            url=r.url.url, profile=r.profile.name, status=404)
