@@ -104,6 +104,8 @@ def translated(exc: BaseException, r: Resolved, role: str = "") -> BaseException
     what = f"the {role} {url}" if role else url
     where = f"{what} (profile {name!r}, from {r.profile.source})"
     if isinstance(exc, FileNotFoundError) or status == 404:
+        if r.protocol not in ("file", "memory"):
+            fields["status"] = 404  # what the server answered, wherever the library hid it
         from .buckets import bucket_missing, bucket_word, create_hint
 
         if bucket_missing(r):

@@ -50,7 +50,7 @@ def create_hint(r: Resolved) -> str:
         "swift": f"swift post {q(b)}",
     }.get(r.url.backend)
     word = bucket_word(r.url.backend)
-    return f"Create it first, e.g. `{command}`" if command else f"Create the {word} first"
+    return f"Create it first, e.g. with: {command}" if command else f"Create the {word} first"
 
 
 def require_bucket(r: Resolved) -> None:

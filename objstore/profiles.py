@@ -60,7 +60,7 @@ def check_connection_string(text: str) -> None:
     (the message never repeats the text, which holds the account key)."""
     parts = [part for part in text.split(";") if part.strip()]
     if not parts or any("=" not in part or not part.partition("=")[0].strip() for part in parts):
-        raise ValueError("malformed Azure connection string: expected Key=Value pairs separated "
+        raise ValueError("malformed Azure connection string: expected name=value pairs separated "
                          "by ';' (copy it from the portal: Storage account > Access keys)")
     fields = connection_string_fields(text)
     if not (fields.get("accountname") or fields.get("blobendpoint")):

@@ -26,4 +26,8 @@ app.command("rm")(transfer_cmd.rm)
 
 
 def main() -> None:
-    app()
+    import sys
+
+    from .console import run
+
+    sys.exit(run(app))

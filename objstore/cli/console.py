@@ -15,19 +15,23 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from ..errors import ObjstoreError, scrub
 
-__all__ = ["console", "err_console", "print_json", "fail", "cli_errors", "command", "ProfileOpt",
-           "EXIT_INTERRUPTED"]
+__all__ = ["console", "err_console", "print_json", "fail", "cli_errors", "command", "run",
+           "ProfileOpt", "EXIT_INTERRUPTED", "EXIT_USAGE"]
 
 ProfileOpt = Annotated[str | None, typer.Option("--profile", "-p", help="Profile name")]
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+EXIT_USAGE = 2
+
+# click's exceptions, as typer exposes them (its own copy of click, or click itself)
+_CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+_CLICK_EXIT = (typer.Exit, _CLICK_ERROR)
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)  # an error stays one line
@@ -49,9 +53,11 @@ def cli_errors(interrupted: str = "") -> Iterator[None]:
     """Turn every failure into one line on stderr and an exit code (messages hold no secrets)."""
     try:
         yield
-    except (click.exceptions.Exit, click.ClickException):
-        raise  # typer.Exit and usage errors: click already says what is wrong
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except _CLICK_EXIT:
+        raise  # typer.Exit, and usage errors: :func:`run` says what is wrong
+    except (KeyboardInterrupt, typer.Abort) as exc:
+        if isinstance(exc.__context__, EOFError):  # a question, and nobody to answer it
+            raise fail("no answer: standard input is closed (pass --yes to answer yes)") from None
         hint = f": {interrupted}" if interrupted else ""
         raise fail(f"interrupted{hint}", EXIT_INTERRUPTED) from None
     except ObjstoreError as exc:
@@ -78,3 +84,24 @@ def command(fn: Callable[..., Any] | None = None, *, interrupted: str = "") -> A
         return wrapper
 
     return wrap(fn) if fn is not None else wrap
+
+
+def run(app: typer.Typer, args: list[str] | None = None) -> int:
+    """Run ``app`` as the ``objstore`` command and return its exit code: usage errors are one line
+    and exit 2 (click's own Usage/Try/Error box would be several)."""
+    try:
+        code = app(args=args, standalone_mode=False)
+    except (KeyboardInterrupt, typer.Abort):  # outside a command body: while parsing
+        fail("interrupted", EXIT_INTERRUPTED)
+        return EXIT_INTERRUPTED
+    except _CLICK_ERROR as exc:
+        ctx = getattr(exc, "ctx", None)
+        if ctx is not None and not exc.format_message():  # no arguments at all: the help
+            console.print(ctx.get_help(), markup=False)
+            return int(exc.exit_code)
+        where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        fail(f"{exc.format_message().rstrip('.')}{where}", exc.exit_code)
+        return int(exc.exit_code)
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    return code if isinstance(code, int) else 0
