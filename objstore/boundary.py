@@ -96,6 +96,8 @@ def translated(exc: BaseException, r: Resolved, role: str = "") -> BaseException
     if isinstance(exc, ObjstoreError):
         exc.url = exc.url or url
         exc.profile = exc.profile or name
+        if role and exc.args and url not in str(exc):  # say which side of a copy it was
+            exc.args = (f"the {role} {url}: {exc.args[0]}", *exc.args[1:])
         return exc
     if isinstance(exc, _PASS_THROUGH) or not isinstance(exc, Exception):
         return exc

@@ -37,11 +37,13 @@ def list_profiles(ctx: typer.Context, json: JsonOpt = False) -> None:
          "match": p.match}
         for p in reg.profiles.values()
     ]
-    _note_missing_config()
     if json:
         print_json(rows)
         return
-    table = Table("name", "backend", "source", "endpoint", "match", title="objstore profiles")
+    _note_missing_config()
+    table = Table(title="objstore profiles")
+    for column in ("name", "backend", "source", "endpoint", "match"):
+        table.add_column(column, overflow="fold")  # a long path wraps; nothing is cut off
     for row in rows:  # Text: "[default]" or "[profile x]" in a source is text, not markup
         table.add_row(*(Text(str(row[k])) for k in ("name", "backend", "source", "endpoint")),
                       Text(", ".join(row["match"])))
