@@ -45,11 +45,11 @@ def check_endpoint(value: str | None) -> str | None:
     if value is None:
         return value
     text = value.strip()
-    parts = urlsplit(text if "://" in text else f"http://{text}")
     try:
+        parts = urlsplit(text if "://" in text else f"http://{text}")
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError:
-        raise ValueError("not a URL (bad port): expected e.g. https://host or http://127.0.0.1:9000") from None
+        raise ValueError("not a URL: expected e.g. https://host or http://127.0.0.1:9000") from None
     if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in text):
         raise ValueError("not a URL: expected e.g. https://host or http://127.0.0.1:9000")
     return text

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
 
-from ..errors import ObjstoreError
 from .console import ProfileOpt, command, console, err_console, print_json
 from .progress import TransferReporter
 
@@ -67,9 +65,6 @@ def rm(
         total = sum(i.size for i in items)
         if yes:
             return True
-        if not sys.stdin.isatty():
-            raise ObjstoreError(f"not deleting {len(items)} objects ({human_bytes(total)}) at {url} "
-                                "without asking, and there is no terminal to ask: pass --yes")
         for item in items[:10]:
             err_console.print(f"  {item.rel or url}  ({human_bytes(item.size)})", markup=False)
         if len(items) > 10:
