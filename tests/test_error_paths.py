@@ -206,3 +206,9 @@ def test_a_bug_is_one_line_asking_for_a_report(monkeypatch):
     monkeypatch.setenv("OBJSTORE_DEBUG", "1")
     with pytest.raises(RuntimeError):
         CliRunner().invoke(app, ["ls", "s3://bucket/"], catch_exceptions=False)
+
+
+def test_objstore_alone_prints_the_help_once():
+    result = subprocess.run([sys.executable, "-m", "objstore.cli"], capture_output=True, text=True,
+                            timeout=60)
+    assert (result.stdout + result.stderr).count("Usage:") == 1

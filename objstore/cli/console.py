@@ -87,17 +87,17 @@ def command(fn: Callable[..., Any] | None = None, *, interrupted: str = "") -> A
 
 
 def run(app: typer.Typer, args: list[str] | None = None) -> int:
-    """Run ``app`` as the ``objstore`` command and return its exit code: usage errors are one line
-    and exit 2 (click's own Usage/Try/Error box would be several)."""
+    """Run ``app`` as the ``objstore`` command and return its exit code. Usage errors are one line
+    and exit 2 (click's own Usage/Try/Error box would be several); a command body that is not a
+    :func:`command` still gets :func:`cli_errors`."""
     try:
-        code = app(args=args, standalone_mode=False)
-    except (KeyboardInterrupt, typer.Abort):  # outside a command body: while parsing
-        fail("interrupted", EXIT_INTERRUPTED)
-        return EXIT_INTERRUPTED
+        with cli_errors():
+            code = app(args=args, standalone_mode=False)
     except _CLICK_ERROR as exc:
         ctx = getattr(exc, "ctx", None)
-        if ctx is not None and not exc.format_message():  # no arguments at all: the help
-            console.print(ctx.get_help(), markup=False)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # no arguments: the help (typer's rich
+            if text := exc.format_message():  # help has printed itself already)
+                console.print(text, markup=False)
             return int(exc.exit_code)
         where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
         fail(f"{exc.format_message().rstrip('.')}{where}", exc.exit_code)
