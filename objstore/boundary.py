@@ -80,6 +80,16 @@ def _missing_credentials(exc: BaseException) -> bool:
     return any(type(e).__name__ in _MISSING_CREDENTIALS for e in _chain(exc))
 
 
+_UNREACHABLE = {"EndpointConnectionError", "ConnectTimeoutError", "ClientConnectorError",
+                "ServiceRequestError", "ServerTimeoutError", "ConnectionError", "ConnectTimeout"}
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """No HTTP answer at all: refused, unresolvable or timed-out connections."""
+    return any(isinstance(e, (ConnectionError, TimeoutError)) or type(e).__name__ in _UNREACHABLE
+               for e in _chain(exc))
+
+
 def _foreign(exc: BaseException) -> bool:
     return any(type(e).__module__.split(".")[0] in _FOREIGN for e in _chain(exc))
 
@@ -124,6 +134,11 @@ def translated(exc: BaseException, r: Resolved, role: str = "") -> BaseException
         return CredentialsError(f"no credentials for {where}: set {hint}", **fields)
     if isinstance(exc, ValueError) and not _foreign(exc):
         return exc  # the caller's mistake, said by the library that found it
+    if status is None and _unreachable(exc):
+        endpoint = r.profile.endpoint
+        at = f" at {endpoint}" if "://" in endpoint else ""
+        return RemoteError(f"cannot reach the server{at} for {where}: {type(exc).__name__}: "
+                           f"{_short(exc)}. Check the endpoint and your network", **fields)
     if isinstance(exc, OSError) or _foreign(exc):
         said = f"the server answered {status}" if status else "the request failed"
         return RemoteError(f"{where}: {said}: {type(exc).__name__}: {_short(exc)}", **fields)

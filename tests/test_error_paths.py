@@ -212,3 +212,24 @@ def test_objstore_alone_prints_the_help_once():
     result = subprocess.run([sys.executable, "-m", "objstore.cli"], capture_output=True, text=True,
                             timeout=60)
     assert (result.stdout + result.stderr).count("Usage:") == 1
+
+
+def test_library_logs_do_not_reach_the_terminal():
+    """gcsfs logs its retries with a traceback; the command's one line is all a user sees."""
+    script = (
+        "import logging, sys, objstore.cli.files as files\n"
+        "def listing(*args, **kwargs):\n"
+        "    try:\n"
+        "        raise ConnectionRefusedError(111, 'refused')\n"
+        "    except OSError:\n"
+        "        logging.getLogger('gcsfs').exception('_request out of retries')\n"
+        "        raise\n"
+        "files.resolve = listing\n"
+        "sys.argv = ['objstore', 'ls', 'gs://bucket/']\n"
+        "from objstore.cli import main\n"
+        "main()\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=60)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 1 and len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: unexpected ConnectionRefusedError")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -90,6 +91,7 @@ def run(app: typer.Typer, args: list[str] | None = None) -> int:
     """Run ``app`` as the ``objstore`` command and return its exit code. Usage errors are one line
     and exit 2 (click's own Usage/Try/Error box would be several); a command body that is not a
     :func:`command` still gets :func:`cli_errors`."""
+    _quiet_library_logs()
     try:
         with cli_errors():
             code = app(args=args, standalone_mode=False)
@@ -105,3 +107,13 @@ def run(app: typer.Typer, args: list[str] | None = None) -> int:
     except typer.Exit as exc:
         return int(exc.exit_code)
     return code if isinstance(code, int) else 0
+
+
+def _quiet_library_logs() -> None:
+    """gcsfs, botocore and azure log their retries, some with tracebacks; the command's one line
+    says what failed. ``OBJSTORE_DEBUG=1`` shows every log record instead."""
+    root = logging.getLogger()
+    if os.environ.get("OBJSTORE_DEBUG"):
+        logging.basicConfig(level=logging.DEBUG)
+    elif not root.handlers:
+        root.addHandler(logging.NullHandler())  # else logging's last resort prints to stderr
