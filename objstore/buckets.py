@@ -1,8 +1,10 @@
 """Is the bucket (or container) there? Writes refuse to start when the server says it is not.
 
-objstore never creates a bucket or container on its own, on any backend: a typo in a name should
-not leave a new bucket behind (and creating one is a decision about region, billing and access).
-The error names it and the command that creates it. Only a definite "no such bucket" counts as
+objstore does what each store's own upload tool does with a missing bucket: ``aws s3 cp``,
+``gcloud storage cp`` and ``az storage blob upload`` fail, so on S3, GCS and Azure a write refuses
+to start and names the bucket and the command that creates it (creating one is a decision about
+region, billing and access, and a typo should not leave a new bucket behind); ``swift upload``
+creates the container, and so does a write to Swift. Only a definite "no such bucket" counts as
 missing; a bucket the profile may not inspect (403) is left for the write itself to report.
 """
 
@@ -16,7 +18,7 @@ from .errors import BucketNotFoundError
 if TYPE_CHECKING:
     from .api import Resolved
 
-__all__ = ["bucket_word", "bucket_missing", "create_hint", "require_bucket"]
+__all__ = ["CREATED_ON_WRITE", "bucket_word", "bucket_missing", "create_hint", "require_bucket"]
 
 
 def bucket_word(backend: str) -> str:
@@ -53,9 +55,14 @@ def create_hint(r: Resolved) -> str:
     return f"Create it first, e.g. with: {command}" if command else f"Create the {word} first"
 
 
+#: Backends whose writes create a missing container, as their own upload tool does.
+CREATED_ON_WRITE = frozenset({"swift"})
+
+
 def require_bucket(r: Resolved) -> None:
-    """Raise :class:`BucketNotFoundError` when ``r``'s bucket or container does not exist."""
-    if bucket_missing(r):
+    """Raise :class:`BucketNotFoundError` when ``r``'s bucket does not exist and the backend's
+    writes do not create it."""
+    if r.url.backend not in CREATED_ON_WRITE and bucket_missing(r):
         word = bucket_word(r.url.backend)
         raise BucketNotFoundError(
             f"cannot write to {r.url.url}: the {word} {r.url.bucket!r} does not exist (profile "

@@ -2,8 +2,9 @@
 
 The table is the one source: each row is a shell command line, the one line objstore must print
 on stderr (fragments separated by ``…`` must appear in that order) and the exit code. Rows with
-``{store}`` run on every backend (``{bucket}`` exists there, ``{missing}`` does not; ``{word}`` is
-bucket or container). Each runs in a fresh process, in a folder holding the files the table names.
+``{store}`` run on every backend, rows with ``{bstore}`` on those where a write needs an existing
+bucket (S3, GCS, Azure); ``{bucket}`` exists there, ``{missing}`` does not, ``{word}`` is bucket or
+container. Each runs in a fresh process, in a folder holding the files the table names.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ def table() -> list[tuple[str, str, int]]:
 
 
 ROWS = table()
-LOCAL = [r for r in ROWS if "{store}" not in r[0]]
+LOCAL = [r for r in ROWS if "{store}" not in r[0] and "{bstore}" not in r[0]]
 STORE = [r for r in ROWS if "{store}" in r[0]]
+BSTORE = [r for r in ROWS if "{bstore}" in r[0]]
 
 
 def test_the_table_has_thirty_bad_inputs():
@@ -89,12 +91,25 @@ def test_bad_input(command, message, code, tmp_path):
     _check(_run(command, _workdir(tmp_path), {}), message, code)
 
 
-@pytest.mark.parametrize(("command", "message", "code"), STORE, ids=[r[0] for r in STORE])
-def test_bad_input_on_every_store(command, message, code, rig, tmp_path):
-    names = {"store": _SCHEME[rig.backend], "bucket": rig.bucket, "missing": f"no{rig.bucket}",
+def _check_on(rig, command: str, message: str, code: int, tmp_path: Path) -> None:
+    names = {"store": _SCHEME[rig.backend], "bstore": _SCHEME[rig.backend], "bucket": rig.bucket,
+             "missing": f"no{rig.bucket}",
              "word": "container" if rig.backend in ("azure", "swift") else "bucket"}
     fill = lambda text: re.sub(r"\{(\w+)\}", lambda m: names[m[1]], text)  # noqa: E731
     _check(_run(fill(command), _workdir(tmp_path), rig.env), fill(message), code)
+
+
+@pytest.mark.parametrize(("command", "message", "code"), STORE, ids=[r[0] for r in STORE])
+def test_bad_input_on_every_store(command, message, code, rig, tmp_path):
+    _check_on(rig, command, message, code, tmp_path)
+
+
+@pytest.mark.parametrize("backend", [b for b in _SCHEME if b != "swift"])
+@pytest.mark.parametrize(("command", "message", "code"), BSTORE, ids=[r[0] for r in BSTORE])
+def test_bad_input_where_buckets_must_exist(command, message, code, backend, request, tmp_path):
+    from conftest import _fresh_rig
+
+    _check_on(_fresh_rig(request, backend), command, message, code, tmp_path)
 
 
 def test_the_docs_show_the_error_tree():

@@ -27,6 +27,10 @@ from objstore.transfer import copy
 
 def test_write_cube_to_a_missing_bucket_names_it(rig, small_cube, capfd):
     url = f"{rig.scheme}://no{rig.bucket}/cube.zarr"
+    if rig.backend == "swift":  # creates the container, as `swift upload` does
+        objstore.write_cube(small_cube, url, rig.profile)
+        assert objstore.open_cube(url, rig.profile).sizes["time"] == 8
+        return
     with pytest.raises(BucketNotFoundError, match=f"'no{rig.bucket}' does not exist.*Create it") as e:
         objstore.write_cube(small_cube, url, rig.profile)
     assert (e.value.url, e.value.profile, e.value.status) == (url, rig.profile.name, 404)
