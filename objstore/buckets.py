@@ -1,8 +1,9 @@
-"""Is the bucket (or container) there? Writes refuse to start when the server says it is not.
+"""Is the bucket (or container) there? ``publish`` and ``cp`` ask before they start; elsewhere
+:mod:`objstore.boundary` asks after a "not found", to say which of bucket or object is missing.
 
 objstore does what each store's own upload tool does with a missing bucket: ``aws s3 cp``,
-``gcloud storage cp`` and ``az storage blob upload`` fail, so on S3, GCS and Azure a write refuses
-to start and names the bucket and the command that creates it (creating one is a decision about
+``gcloud storage cp`` and ``az storage blob upload`` fail, so on S3, GCS and Azure a write is
+refused with the bucket's name and the command that creates it (creating one is a decision about
 region, billing and access, and a typo should not leave a new bucket behind); ``swift upload``
 creates the container, and so does a write to Swift. Only a definite "no such bucket" counts as
 missing; a bucket the profile may not inspect (403) is left for the write itself to report.

@@ -70,10 +70,6 @@ def write_dataset(ds: xr.Dataset, r: Resolved, *, mode: str, zarr_format: int,
     metadata once per object, consolidated metadata last."""
     import zarr
 
-    from .buckets import require_bucket
-
-    if fresh:  # nothing there yet: is it because the bucket itself is missing?
-        require_bucket(r)
     store = r.zarr_store()
     if not isinstance(store, CubeStore):
         store = CubeStore(store, max_concurrency=perf.max_concurrency(r.profile))

@@ -25,7 +25,11 @@ from objstore.sources import toml_file
 from objstore.transfer import copy
 
 
-def test_write_cube_to_a_missing_bucket_names_it(rig, small_cube, capfd):
+@pytest.mark.parametrize("engine", ["fsspec", "obstore"])
+def test_write_cube_to_a_missing_bucket_names_it(rig, small_cube, capfd, engine, monkeypatch):
+    if engine == "obstore" and rig.backend not in ("s3", "azure"):
+        pytest.skip("obstore is an engine for S3 and Azure only")
+    monkeypatch.setenv("OBJSTORE_ENGINE", engine)
     url = f"{rig.scheme}://no{rig.bucket}/cube.zarr"
     if rig.backend == "swift":  # creates the container, as `swift upload` does
         objstore.write_cube(small_cube, url, rig.profile)
