@@ -105,6 +105,18 @@ def test_profiles_add_keeps_comments_and_order():
     assert p.anonymous and p.endpoint_url == "https://sdsc.osn.xsede.org"
 
 
+def test_profiles_add_replace_keeps_the_comments_around_it():
+    path = Path(os.environ["OBJSTORE_CONFIG"])
+    toml('[profiles.first]  # mine\nbackend = "s3"\nregion = "x"\n\n# the team\'s\n'
+         '[profiles.team]\nbackend = "s3"\n')
+    run_cli("profiles", "add", "first", "--anonymous", "--replace")
+    text = path.read_text()
+    assert "[profiles.first]  # mine" in text and "# the team's\n" in text
+    assert text.index("# the team's") < text.index("[profiles.team]")
+    first = objstore.default_registry().get("first")
+    assert first.anonymous and first.region is None
+
+
 def test_profiles_add_hides_a_preset_only_with_force():
     result = CliRunner().invoke(app, ["profiles", "add", "osn", "--anonymous"])
     assert result.exit_code == 1 and "--force" in result.output

@@ -116,6 +116,14 @@ def add_profile(path: Path, name: str, fields: dict[str, Any], *, replace: bool 
     for key, value in fields.items():
         if value is not None:
             table[key] = value
+    if name in profiles:  # comments after the old table's keys introduce what follows: keep them
+        trailing = []
+        for key, item in reversed(profiles[name].value.body):
+            if key is not None:
+                break
+            trailing.insert(0, item)
+        for item in trailing:
+            table.add(item)
     profiles[name] = table
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".profiles-", suffix=".toml")
