@@ -267,6 +267,13 @@ class SwiftProfile(_Base):
     )
     anonymous: bool = Field(False, description="Anonymous reads of public containers")
 
+    @field_validator("auth_url", "storage_url")
+    @classmethod
+    def _urls(cls, value: str | None) -> str | None:
+        if value is not None and "://" not in value:
+            raise ValueError("not a URL: expected e.g. https://swift.example.org/auth/v1.0")
+        return check_endpoint(value)
+
     @property
     def endpoint(self) -> str:
         return self.storage_url or self.auth_url or ""
