@@ -44,9 +44,9 @@ def create_hint(r: Resolved) -> str:
     """The command that creates ``r``'s bucket or container, as a sentence."""
     b, p = r.url.bucket, r.profile
     q = shlex.quote
+    endpoint = getattr(p, "endpoint_url", None)
     command = {
-        "s3": f"aws s3 mb s3://{q(b)}"
-              + (f" --endpoint-url {q(str(p.endpoint_url))}" if getattr(p, "endpoint_url", None) else ""),
+        "s3": f"aws s3 mb s3://{q(b)}" + (f" --endpoint-url {q(str(endpoint))}" if endpoint else ""),
         "gcs": f"gcloud storage buckets create gs://{q(b)}",
         "azure": f"az storage container create --name {q(b)}"
                  + (f" --account-name {q(acct)}" if (acct := getattr(p, "account", None)) else ""),

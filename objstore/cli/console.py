@@ -31,8 +31,9 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 EXIT_USAGE = 2
 
 # click's exceptions, as typer exposes them (its own copy of click, or click itself)
-_CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
-_CLICK_EXIT = (typer.Exit, _CLICK_ERROR)
+_CLICK_ERROR: Any = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+_CLICK_EXIT: tuple[type[Exception], ...] = (typer.Exit, _CLICK_ERROR)
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)  # an error stays one line

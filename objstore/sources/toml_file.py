@@ -117,7 +117,7 @@ def add_profile(path: Path, name: str, fields: dict[str, Any], *, replace: bool 
         if value is not None:
             table[key] = value
     if name in profiles:  # comments after the old table's keys introduce what follows: keep them
-        trailing = []
+        trailing: list[Any] = []
         for key, item in reversed(profiles[name].value.body):
             if key is not None:
                 break
