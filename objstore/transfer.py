@@ -30,7 +30,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import CubeNotFoundError, ObjstoreError, RemoteError, VerificationError
+from .errors import (
+    BucketNotFoundError,
+    CubeNotFoundError,
+    ObjstoreError,
+    RemoteError,
+    VerificationError,
+)
 
 if TYPE_CHECKING:
     from .api import Resolved
@@ -290,7 +296,14 @@ def _join(base: str, rel: str) -> str:
     return f"{base}/{rel}" if base else rel
 
 
+class _SourceFailed(Exception):
+    """A read from a copy's source failed (the ``__cause__``): blamed on the source, not the
+    destination."""
+
+
 def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, _SourceFailed) and exc.__cause__ is not None:
+        return _transient(exc.__cause__)
     if isinstance(exc, (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError,
                         NotADirectoryError, ValueError, TypeError, KeyError)):
         return False
@@ -413,9 +426,12 @@ async def _send_async(items: list[Item], fs: Any, base: str, source: Resolved | 
             return _read_local(item) if item.size < 4 * 2**20 else \
                 await asyncio.to_thread(_read_local, item)
         assert src_fs is not None and item.remote is not None
-        if same_loop:
-            return await src_fs._cat_file(item.remote)
-        return await asyncio.to_thread(src_fs.cat_file, item.remote)
+        try:
+            if same_loop:
+                return await src_fs._cat_file(item.remote)
+            return await asyncio.to_thread(src_fs.cat_file, item.remote)
+        except Exception as exc:
+            raise _SourceFailed() from exc
 
     async def one(item: Item) -> None:
         rpath = _join(base, item.rel)
@@ -484,9 +500,13 @@ def _send_threads(items: list[Item], fs: Any, base: str, source: Resolved | None
                     assert source is not None and item.remote is not None
                     if _is_local(fs) and item.size > LARGE:
                         os.makedirs(os.path.dirname(rpath) or ".", exist_ok=True)
-                        source.fs.get_file(item.remote, rpath)
+                        source.fs.get_file(item.remote, rpath)  # a local write, a remote read
                     else:
-                        fs.pipe_file(rpath, source.fs.cat_file(item.remote), **kwargs)
+                        try:
+                            data = source.fs.cat_file(item.remote)
+                        except Exception as exc:
+                            raise _SourceFailed() from exc
+                        fs.pipe_file(rpath, data, **kwargs)
                 break
             except Exception as exc:
                 if attempt == RETRIES - 1 or not _transient(exc):
@@ -660,6 +680,12 @@ def _source_tree(r: Resolved) -> tuple[dict[str, Item], bool]:
         return scan_local(p), p.is_file()
     items = list_tree(r)
     if not items:
+        from .buckets import bucket_missing, bucket_word
+
+        if bucket_missing(r):
+            raise BucketNotFoundError(
+                f"nothing to copy: the {bucket_word(r.url.backend)} {r.url.bucket!r} of {r.url.url} "
+                f"does not exist (profile {r.profile.name!r}, from {r.profile.source})")
         raise CubeNotFoundError(f"nothing at {r.url.url} (profile {r.profile.name!r})")
     if set(items) == {""}:
         return {r.path.rstrip("/").rsplit("/", 1)[-1]: replace(items[""])}, True
@@ -680,7 +706,8 @@ def copy(
     interrupted copy sends only what is missing. Everything copied is verified afterwards.
     """
     from .api import resolve
-    from .boundary import mapped_errors
+    from .boundary import mapped_errors, translated
+    from .buckets import require_bucket
     from .scratch import check_write_allowed
 
     t0 = time.perf_counter()
@@ -688,8 +715,10 @@ def copy(
     s = resolve(src, src_profile if src_profile is not None else (profile if remote(src) else None))
     d = resolve(dest, profile if remote(dest) else None)
     check_write_allowed(d.url, force=force)
-    with mapped_errors(s):
+    with mapped_errors(s, "source"):
         items, single = _source_tree(s)
+    with mapped_errors(d, "destination"):
+        require_bucket(d)
     base = d.path
     if single:
         (name, item), = items.items()
@@ -699,15 +728,18 @@ def copy(
         else:
             base, _, name = d.path.rstrip("/").rpartition("/")
         items = {name: replace(item, rel=name)}
-    with mapped_errors(d):
+    with mapped_errors(d, "destination"):
         there = list_tree(d, base) if not single else {
             k: v for k, v in list_tree(d, base).items() if k in items}
         p = plan(items, there)
         if on_plan:
             on_plan(p)
-        with mapped_errors(s):
+        try:
             send(p.copy, d, base, source=s, concurrency=concurrency or
                  (s.profile.max_concurrency if d.protocol == "file" else None), progress=progress)
+        except _SourceFailed as exc:
+            cause = exc.__cause__ or exc
+            raise translated(cause, s, "source") from None
         report = verify(items, d, base)
     if not report.ok:
         raise VerificationError(f"copy to {d.url.url} failed verification: {report.describe()}",

@@ -97,7 +97,36 @@ def _checked_token_file(profile: GCSProfile) -> str:
         raise CredentialsError(
             f"{where}: not a Google credentials file (no 'type'; expected a service-account key)"
         )
+    _check_credentials_fields(info, where)
     return str(file)
+
+
+#: The fields gcsfs needs from each kind of credentials file it understands.
+_REQUIRED = {
+    "service_account": ("client_email", "private_key", "token_uri"),
+    "authorized_user": ("client_id", "client_secret", "refresh_token"),
+}
+
+
+def _check_credentials_fields(info: dict[str, Any], where: str) -> None:
+    """CredentialsError naming what is missing or wrong (never a value) in a credentials file."""
+    kind = info.get("type")
+    if kind not in _REQUIRED:
+        raise CredentialsError(
+            f"{where}: credentials of type {str(kind)[:40]!r} are not supported; use a "
+            "service-account key (type 'service_account') or gcloud's authorized_user file")
+    missing = [k for k in _REQUIRED[kind] if not isinstance(info.get(k), str) or not info[k]]
+    if missing:
+        raise CredentialsError(f"{where}: this {kind} file lacks {', '.join(missing)}: download "
+                               "the key file again")
+    if kind == "service_account":
+        from google.oauth2 import service_account
+
+        try:
+            service_account.Credentials.from_service_account_info(info)
+        except ValueError:
+            raise CredentialsError(f"{where}: its private_key is not a valid PEM private key: "
+                                   "download the key file again") from None
 
 
 def _access_token(token: str) -> Any:

@@ -31,4 +31,8 @@ app.command("plot")(plot_cmd.plot)
 
 
 def main() -> None:
-    app()
+    import sys
+
+    from .console import run
+
+    sys.exit(run(app))
