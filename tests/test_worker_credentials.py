@@ -58,10 +58,10 @@ def _worker_env(tmp_path: Path, config: Path | None) -> dict[str, str]:
             "OBJSTORE_CONFIG": str(config or home / "no-objstore-config.toml")}
 
 
-def _toml(path: Path, name: str, fields: dict[str, str]) -> Path:
+def _toml(path: Path, name: str, fields: dict[str, str], backend: str = "swift") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     body = "".join(f'{k} = "{v}"\n' for k, v in fields.items())
-    path.write_text(f'[profiles.{name}]\nbackend = "swift"\n{body}')
+    path.write_text(f'[profiles.{name}]\nbackend = "{backend}"\n{body}')
     return path
 
 
@@ -169,3 +169,150 @@ def test_worker_renews_a_revoked_token_on_401(swift_server, swift_cube, tmp_path
     want = float(_cube().v.values.sum(dtype="f8"))
     assert total == pytest.approx(want, rel=1e-5)
     assert auths == 2  # the worker's first token, and one more after the 401
+
+
+# ---------------------------------------------------------------------------- Keystone v3
+KEYSTONE_TOKEN_LIFE = 5  # seconds; renewed a quarter of that before expiry
+
+
+@pytest.fixture(scope="module")
+def short_keystone(keystone_server: Any) -> Iterator[str]:
+    """A second Keystone process on the same database and keys, issuing 5 s tokens (the Swift
+    proxy validates them through the first one, which refuses them once expired)."""
+    from servers._util import SYSTEM_PYTHON, free_port, start_process, stop_all, wait_for_http
+    from servers.keystone import KEYSTONE_WSGI
+
+    conf = keystone_server.root / "keystone-short.conf"
+    text = (keystone_server.root / "keystone.conf").read_text()
+    conf.write_text(text.replace("expiration = 86400", f"expiration = {KEYSTONE_TOKEN_LIFE}"))
+    port = free_port()
+    proc = start_process("keystone-short", [SYSTEM_PYTHON, KEYSTONE_WSGI, "--host", "127.0.0.1",
+                                            "--port", str(port)],
+                         keystone_server.root / "logs" / "keystone-short.log",
+                         env={"OS_KEYSTONE_CONFIG_FILES": str(conf)})
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/v3", 120, [proc], ok=lambda s: s == 200)
+        yield f"127.0.0.1:{port}"
+    finally:
+        stop_all([proc])
+
+
+def test_keystone_job_outlives_its_tokens_and_ships_no_secret(keystone_server, short_keystone,
+                                                              swift_server, tmp_path):
+    ks = keystone_server
+    host, port = short_keystone.split(":")
+    with LatencyProxy(host, int(port), delay_s=0, record=True) as identity, \
+            LatencyProxy("127.0.0.1", ks.proxy_port, delay_s=DELAY) as storage:
+        fields = {"auth_version": "3", "auth_url": f"{identity.url}/v3", "user": ks.username,
+                  "key": ks.password, "project_name": ks.project_name,
+                  "user_domain_name": ks.user_domain_name,
+                  "project_domain_name": ks.project_domain_name, "region_name": ks.region_name,
+                  "storage_url": f"{storage.url}/v1/AUTH_{ks.project_id}"}
+        config = _toml(Path(os.environ["OBJSTORE_CONFIG"]), "cloud", fields)
+        url = f"swift://k{os.urandom(6).hex()}/job.zarr"
+        objstore.write_cube(_cube(), url, profile="cloud")
+        ds = objstore.open_cube(url, profile="cloud", chunks={"time": 1})
+        blob = pickle.dumps(ds)
+        assert ks.password.encode() not in blob and b"gAAAAA" not in blob  # fernet tokens
+
+        identity.reset_counts()
+        with _cluster(_worker_env(tmp_path, config)) as client:
+            back = _load_on(client, ds)
+        auths = _auths(identity, "/v3/auth/tokens")
+    xr.testing.assert_equal(back, _cube().load())
+    assert auths >= 2
+
+
+# ---------------------------------------------------------------------------- GCS
+#: gcsfs refreshes a token with less than 300 s left: tokens of 303 s are stale 3 s after issue
+GCS_EXPIRES_IN = 303
+GCS_TOKEN_LIFE = 6  # the gate refuses a token this long after it first saw it
+
+
+class _TokenGate:
+    """An HTTP proxy in front of the GCS emulator (which accepts any token) that answers 401 to
+    a bearer token it first saw more than ``life`` seconds ago, and slows every request."""
+
+    def __init__(self, upstream: str, life: float, delay: float) -> None:
+        import http.client
+        import threading
+        import time
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import urlsplit
+
+        up = urlsplit(upstream)
+        seen: dict[str, float] = {}
+        self.refused = 0
+        gate = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _any(self) -> None:
+                token = self.headers.get("Authorization", "")
+                first = seen.setdefault(token, time.time())
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                time.sleep(2 * delay)
+                if not token or time.time() - first > life:
+                    gate.refused += 1
+                    return self._send(401, {}, b'{"error": {"code": 401}}')
+                conn = http.client.HTTPConnection(up.hostname, up.port, timeout=60)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                conn.request(self.command, self.path, body=body or None, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                conn.close()
+                self._send(resp.status, dict(resp.getheaders()), data)
+
+            def _send(self, status: int, headers: dict[str, str], data: bytes) -> None:
+                self.send_response(status)
+                for k, v in headers.items():
+                    if k.lower() not in ("content-length", "transfer-encoding", "connection",
+                                         "date", "server"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _any  # noqa: N815
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+def test_gcs_job_outlives_its_tokens_on_workers_without_config(gcs_server, tmp_path):
+    import rigs_gcs
+
+    rig = make_rig("gcs", gcs_server, f"g{os.urandom(6).hex()}")
+    url = rig.url("job.zarr")
+    objstore.write_cube(_cube(), url, profile=rig.profile)
+    endpoint = rigs_gcs.token_endpoint()
+    gate = _TokenGate(gcs_server.endpoint, GCS_TOKEN_LIFE, DELAY)
+    saved = endpoint.expires_in
+    endpoint.expires_in = GCS_EXPIRES_IN
+    try:
+        fields = {"token_file": str(rigs_gcs.service_account_file()), "endpoint_url": gate.url,
+                  "project": rigs_gcs.PROJECT}
+        _toml(Path(os.environ["OBJSTORE_CONFIG"]), "gcp", fields, backend="gcs")
+        ds = objstore.open_cube(url, profile="gcp", chunks={"time": 1})
+        blob = pickle.dumps(ds)
+        assert b"PRIVATE KEY" not in blob and b"ya29." not in blob  # the key file's path travels
+
+        issued = len(endpoint.issued_tokens)
+        with _cluster(_worker_env(tmp_path, None)) as client:
+            back = _load_on(client, ds)
+        issued = len(endpoint.issued_tokens) - issued
+    finally:
+        endpoint.expires_in = saved
+        gate.close()
+    xr.testing.assert_equal(back, _cube().load())
+    assert issued >= 2 and gate.refused == 0
