@@ -316,3 +316,32 @@ def test_gcs_job_outlives_its_tokens_on_workers_without_config(gcs_server, tmp_p
         gate.close()
     xr.testing.assert_equal(back, _cube().load())
     assert issued >= 2 and gate.refused == 0
+
+
+def test_gcs_worker_without_the_key_file_gets_one_clear_error(gcs_server, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    import rigs_gcs
+
+    rig = make_rig("gcs", gcs_server, f"g{os.urandom(6).hex()}")
+    url = rig.url("job.zarr")
+    objstore.write_cube(_cube(4), url, profile=rig.profile)
+    key_file = tmp_path / "sa.json"
+    shutil.copy(rigs_gcs.service_account_file(), key_file)
+    _toml(Path(os.environ["OBJSTORE_CONFIG"]), "gcp", {
+        "token_file": str(key_file), "endpoint_url": gcs_server.endpoint,
+        "project": rigs_gcs.PROJECT}, backend="gcs")
+    (tmp_path / "job.pickle").write_bytes(pickle.dumps(objstore.open_cube(url, profile="gcp")))
+    key_file.unlink()  # as on a worker that does not have it
+
+    script = ("import pickle, sys, objstore\n"
+              "try:\n"
+              "    pickle.load(open(sys.argv[1], 'rb')).load()\n"
+              "except objstore.errors.CredentialsError as exc:\n"
+              "    print(exc)\n")
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path / "job.pickle")],
+                         capture_output=True, text=True, timeout=120)
+    assert f"token_file {key_file} of profile 'gcp'" in out.stdout, out.stderr[-2000:]
+    assert "same path on every worker" in out.stdout
