@@ -171,6 +171,20 @@ def test_worker_renews_a_revoked_token_on_401(swift_server, swift_cube, tmp_path
     assert auths == 2  # the worker's first token, and one more after the 401
 
 
+def test_named_profile_options_hold_no_secret_yet_authenticate(swift_server, swift_cube):
+    """The options of a config-file profile name it; `objstore swift token` still works."""
+    from cli_runner import run_cli
+
+    fields = {"auth_url": swift_server.auth_url, "user": swift_server.user,
+              "key": swift_server.key}
+    _toml(Path(os.environ["OBJSTORE_CONFIG"]), "lab", fields)
+    r = objstore.resolve(swift_cube, "lab")
+    shown = repr(r.storage_options) + str(r.storage_options) + repr(r.fs)
+    assert "key" not in r.storage_options and swift_server.key not in shown and "'lab'" in shown
+    assert objstore.filesystem(swift_cube, "lab").exists(swift_cube)
+    assert "OS_AUTH_TOKEN=AUTH_tk" in run_cli("swift", "token", "--profile", "lab")
+
+
 # ---------------------------------------------------------------------------- Keystone v3
 KEYSTONE_TOKEN_LIFE = 5  # seconds; renewed a quarter of that before expiry
 
