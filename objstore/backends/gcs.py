@@ -153,10 +153,26 @@ class _KeyFileMixin:
         self._inner: Any = None
 
     def refresh(self, request: Any) -> None:
+        inner = self._loaded()
+        inner.refresh(request)
+        self.token, self.expiry = inner.token, inner.expiry
+
+    # google.auth.credentials.Signing, for signed URLs (service-account keys only)
+    def sign_bytes(self, message: bytes) -> bytes:
+        return self._loaded().sign_bytes(message)
+
+    @property
+    def signer_email(self) -> str | None:
+        return self._loaded().signer_email
+
+    @property
+    def signer(self) -> Any:
+        return self._loaded().signer
+
+    def _loaded(self) -> Any:
         if self._inner is None:
             self._inner = self._load()
-        self._inner.refresh(request)
-        self.token, self.expiry = self._inner.token, self._inner.expiry
+        return self._inner
 
     def _load(self) -> Any:
         from google.oauth2 import credentials, service_account
@@ -196,9 +212,9 @@ def _key_file_class() -> type:
     """``KeyFile``: made on first use, so importing this module never needs google-auth."""
     cls = globals().get("KeyFile")
     if cls is None:
-        from google.auth.credentials import Credentials
+        from google.auth.credentials import Credentials, Signing
 
-        cls = type("KeyFile", (_KeyFileMixin, Credentials), {"__module__": __name__})
+        cls = type("KeyFile", (_KeyFileMixin, Credentials, Signing), {"__module__": __name__})
         globals()["KeyFile"] = cls
     return cls
 
