@@ -116,6 +116,24 @@ def test_named_profile_job_outlives_swift_tokens_and_ships_no_secret(swift_short
     assert _auths(proxy, "/auth/") >= 2
 
 
+def test_named_profile_write_through_workers_outlives_swift_tokens(swift_server, tmp_path):
+    """``write_cube`` with dask workers writing the chunks, for longer than a token lives."""
+    rig = make_rig("swift", swift_server, f"w{os.urandom(6).hex()}")
+    url = rig.url("written.zarr")
+    with LatencyProxy("127.0.0.1", swift_server.short_proxy_port, delay_s=DELAY,
+                      record=True) as proxy:
+        config = _toml(Path(os.environ["OBJSTORE_CONFIG"]), "lab",
+                       _swift_fields(swift_server, proxy))
+        with _cluster(_worker_env(tmp_path, config)) as client, \
+                dask.config.set(scheduler=client.get):
+            proxy.reset_counts()
+            objstore.write_cube(_cube(), url, profile="lab")
+        puts = [t for m, t in proxy.requests if m == "PUT" and "/v/" in t]
+        auths = _auths(proxy, "/auth/")
+    xr.testing.assert_equal(objstore.open_cube(url, profile=rig.profile).load(), _cube().load())
+    assert len(puts) >= 32 and auths >= 3  # this process's token, the worker's, and renewals
+
+
 def test_code_profile_job_outlives_swift_tokens_on_workers_without_config(swift_short,
                                                                            tmp_path):
     server, proxy, url = swift_short
