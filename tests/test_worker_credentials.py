@@ -44,7 +44,7 @@ def _cube(steps: int = 32) -> xr.Dataset:
 def _cluster(env: dict[str, str]) -> Iterator[Any]:
     """One worker process, one thread (so its requests come one after the other)."""
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, env=env) as cluster, \
+                                  dashboard_address=":0", env=env) as cluster, \
             distributed.Client(cluster, set_as_default=False) as client:
         yield client
 
