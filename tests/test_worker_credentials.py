@@ -203,6 +203,20 @@ def test_named_profile_options_hold_no_secret_yet_authenticate(swift_server, swi
     assert "OS_AUTH_TOKEN=AUTH_tk" in run_cli("swift", "token", "--profile", "lab")
 
 
+def test_a_worker_whose_profile_is_someone_else_refuses_it(swift_server, swift_cube):
+    """Same profile name, another user in the worker's config: refused, nothing sent as them."""
+    fields = {"auth_url": swift_server.auth_url, "user": swift_server.user,
+              "key": swift_server.key}
+    config = _toml(Path(os.environ["OBJSTORE_CONFIG"]), "lab", fields)
+    blob = pickle.dumps(objstore.open_cube(swift_cube, profile="lab"))
+    _toml(config, "lab", {**fields, "user": swift_server.user3, "key": swift_server.key3})
+    with pytest.raises(CredentialsError) as info:
+        pickle.loads(blob).load()
+    msg = str(info.value)
+    assert "'lab'" in msg and swift_server.user in msg and "same objstore config" in msg
+    assert swift_server.key3 not in msg
+
+
 # ---------------------------------------------------------------------------- Keystone v3
 KEYSTONE_TOKEN_LIFE = 5  # seconds; renewed a quarter of that before expiry
 
