@@ -15,7 +15,8 @@ from ..errors import CredentialsError, ObjstoreError, ProfileNotFoundError
 from ..profiles import Profile, SwiftProfile
 from ..registry import default_registry
 
-__all__ = ["SwiftProfileSecrets", "IDENTITY", "BY_NAME_SOURCES"]
+__all__ = ["SwiftProfileSecrets", "IDENTITY", "BY_NAME_SOURCES", "identity", "secrets",
+           "travels_by_name"]
 
 #: Profile fields that say who authenticates where; they travel with the job, the secrets do not.
 IDENTITY = ("auth_url", "auth_version", "user", "storage_url", "project_name", "project_id",
