@@ -217,6 +217,21 @@ def test_a_worker_whose_profile_is_someone_else_refuses_it(swift_server, swift_c
     assert swift_server.key3 not in msg
 
 
+def test_what_travels_for_each_kind_of_swift_profile(tmp_path, monkeypatch):
+    """clouds.yaml: the name only; ST_* variables: the credentials (workers may lack them)."""
+    clouds = tmp_path / "clouds.yaml"
+    clouds.write_text("clouds:\n  mycloud:\n    auth:\n      auth_url: http://ks.example/v3\n"
+                      "      username: u\n      password: pw-SECRET\n      project_name: p\n")
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds))
+    monkeypatch.setenv("ST_AUTH", "http://swift.example/auth/v1.0")
+    monkeypatch.setenv("ST_USER", "a:b")
+    monkeypatch.setenv("ST_KEY", "st-SECRET")
+    by_name = pickle.dumps(objstore.filesystem("swift://c/x.zarr", "mycloud"))
+    assert b"pw-SECRET" not in by_name and b"mycloud" in by_name
+    from_env = pickle.loads(pickle.dumps(objstore.filesystem("swift://c/x.zarr", "swift-env")))
+    assert from_env.credentials.key == "st-SECRET"
+
+
 # ---------------------------------------------------------------------------- Keystone v3
 KEYSTONE_TOKEN_LIFE = 5  # seconds; renewed a quarter of that before expiry
 
