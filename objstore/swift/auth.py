@@ -319,6 +319,9 @@ def get_token(token_cache: bool | str = True, margin: float = DEFAULT_MARGIN,
     """
     import aiohttp
 
+    provider = kwargs.pop("credentials", None)  # secrets by reference (see SwiftFileSystem)
+    if provider is not None and kwargs.get("key") is None and kwargs.get("token") is None:
+        kwargs.update(provider())
     known = {f.name for f in fields(Credentials)}  # SwiftFileSystem-only options are ignored
     creds = Credentials(**{k: v for k, v in kwargs.items() if v is not None and k in known})
     if creds == Credentials(auth_version=creds.auth_version):

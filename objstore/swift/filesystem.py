@@ -24,7 +24,8 @@ import os
 import random
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from glob import has_magic
@@ -72,8 +73,11 @@ class SwiftFileSystem(AsyncFileSystem):
     Give credentials (``auth_url``/``user``/``key``, v1 or Keystone ``auth_version="3"`` with the
     project fields), or a ready ``storage_url`` + ``token``, or ``anonymous=True`` with a
     ``storage_url`` to read public containers. With none of these, the ST_*/OS_* environment
-    variables are read. ``temp_url_key`` signs TempURLs without reading the key from the server. Every argument is a plain value, so the filesystem pickles and
-    re-authenticates where it is unpickled (reusing the token cache on the same machine).
+    variables are read. ``temp_url_key`` signs TempURLs without reading the key from the server.
+    ``credentials``, a callable returning ``{"key": ..., "token": ...}``, gives the secrets by
+    reference: it is pickled in their place (objstore's pickles as a profile name). The filesystem
+    pickles as its arguments and authenticates again where it is unpickled (a dask worker), renewing
+    its tokens there too (reusing the token cache on the same machine).
     """
 
     protocol = ("swift",)
@@ -95,6 +99,7 @@ class SwiftFileSystem(AsyncFileSystem):
         project_domain_name: str | None = None,
         region_name: str | None = None,
         token_lifetime: int | None = None,
+        credentials: Callable[[], Mapping[str, str]] | None = None,
         segment_size: int | None = DEFAULT_SEGMENT_SIZE,
         max_concurrency: int | None = 64,
         anonymous: bool = False,
@@ -122,6 +127,8 @@ class SwiftFileSystem(AsyncFileSystem):
         if self._from_env:
             creds = Credentials.from_env(os.environ)
         self.credentials = creds
+        # secrets by reference, read at the first request (where unpickled: a dask worker's config)
+        self._secrets = credentials if key is None and token is None and not anonymous else None
         self.anonymous = bool(anonymous)
         self.segment_size = int(segment_size or DEFAULT_SEGMENT_SIZE)
         self.object_headers = dict(object_headers or {})  # on every object PUT, e.g. X-Delete-After
@@ -137,7 +144,7 @@ class SwiftFileSystem(AsyncFileSystem):
             if not creds.storage_url:
                 raise CredentialsError("anonymous Swift access needs storage_url "
                                        "(https://HOST/v1/AUTH_account)")
-        elif not creds.can_authenticate and creds.preauthenticated is None:
+        elif self._secrets is None and not creds.can_authenticate and not creds.preauthenticated:
             creds.require()
         self._token: Token | None = None if self.anonymous else creds.preauthenticated
         self._sessions = _Sessions()
@@ -193,10 +200,22 @@ class SwiftFileSystem(AsyncFileSystem):
             return f"swift://{self._full(container, key)}"
         return base.rstrip("/") + _quote_path(container, key)
 
+    def _take_secrets(self) -> None:
+        """Read the key and token given by reference; raises what the reference raises."""
+        assert self._secrets is not None
+        given = self._secrets()
+        creds = replace(self.credentials, key=given.get("key"), token=given.get("token"))
+        if not creds.can_authenticate and creds.preauthenticated is None:
+            creds.require()
+        self.credentials, self._secrets = creds, None
+        self._token = creds.preauthenticated
+
     async def _get_token(self, stale: Token | None = None) -> Token | None:
         """The token to use; renews it when stale (or when ``stale`` was just rejected)."""
         if self.anonymous:
             return None
+        if self._secrets is not None:
+            self._take_secrets()
         creds = self.credentials
         tok = self._token
         rejected = stale is not None and tok is not None and tok.token == stale.token
