@@ -6,6 +6,7 @@ import typer
 
 from . import demo, files, profiles, public, scratch, swift
 from . import publish as publish_cmd
+from . import serve as serve_cmd
 from . import transfer as transfer_cmd
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ app.command("public")(public.public)
 app.command("publish")(publish_cmd.publish)
 app.command("cp")(transfer_cmd.cp)
 app.command("rm")(transfer_cmd.rm)
+app.command("serve")(serve_cmd.serve)
 
 
 def main() -> None:
