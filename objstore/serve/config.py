@@ -73,7 +73,7 @@ class ServeConfig(BaseModel):
     cors_origins: list[str] = Field(default_factory=list)
     public: list[str] = Field(default_factory=list, description="Path prefixes open without token")
     max_chunk_mb: float = Field(64.0, gt=0, description="413 for a chunk larger than this")
-    max_request_kb: int = Field(64, gt=0, description="413 for a request body or URL larger")
+    max_request_kb: int = Field(16, gt=0, description="413 for a request body or URL larger")
     max_inflight: int = Field(8, ge=1, description="Chunk computations at once (memory bound)")
     cache_mb: float = Field(64.0, ge=0, description="Encoded metadata and chunk cache")
     public_url: str | None = Field(None, description="Base URL clients use (behind a proxy)")
