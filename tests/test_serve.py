@@ -287,6 +287,10 @@ def test_with_a_token_unauthenticated_requests_get_401(token_server: Running) ->
     got = xr.open_dataset(f"{url}/datasets/private/zarr", engine="zarr",
                           storage_options={"headers": good})
     xr.testing.assert_equal(got.load(), _cube().load())
+    options = {"target_options": {"headers": good}, "remote_options": {"headers": good}}
+    got = xr.open_dataset(f"{url}/datasets/private/kerchunk", engine="kerchunk",
+                          storage_options=options)
+    xr.testing.assert_equal(got.load(), _cube().load())
     records = [json.loads(ln) for ln in token_server.log_text().splitlines()]
     access = [r for r in records if r.get("logger") == "objstore.serve.access"]
     assert {"method", "path", "status", "bytes", "ms"} <= set(access[0])
@@ -312,6 +316,10 @@ def test_admin_reload_adds_and_removes_datasets(tmp_path: Path) -> None:
         assert httpx.get(f"{running.url}/datasets", headers=auth).json() == ["second"]
         assert httpx.get(f"{running.url}/datasets/first/keys", headers=auth).status_code == 404
         assert httpx.get(f"{running.url}/datasets/second/keys", headers=auth).status_code == 200
+        cfg.write_text("[datasets\n")
+        bad = httpx.post(f"{running.url}/admin/reload", headers=auth)
+        assert bad.status_code == 400 and "not valid TOML" in bad.json()["detail"]
+        assert httpx.get(f"{running.url}/datasets", headers=auth).json() == ["second"]
     finally:
         running.stop()
 

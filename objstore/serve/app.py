@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI, HTTPException, Path, Request
 from xpublish import Plugin, hookimpl
 from xpublish.dependencies import get_group_path
 
+from ..errors import ObjstoreError
 from . import guard
 from .config import ServeConfig, load_config
 from .datasets import Datasets, Unavailable, UnknownDataset
@@ -137,7 +138,10 @@ class AdminPlugin(Plugin):
                                                 "with --token-file")
             if not state.config.source:
                 raise HTTPException(409, detail="the datasets were not read from a file")
-            return reload(state)
+            try:
+                return reload(state)
+            except ObjstoreError as exc:
+                raise HTTPException(400, detail=f"still serving the old config: {exc}") from None
 
         return router
 
