@@ -339,3 +339,59 @@ def test_dask_local_computes_chunks(tmp_path: Path) -> None:
         running.stop()
         client.close()
         client.cluster.close()
+
+
+def test_extra_plugins_get_the_checked_datasets(tmp_path: Path) -> None:
+    from fastapi import APIRouter, Depends
+    from xpublish import Dependencies, Plugin, hookimpl
+
+    class MeanPlugin(Plugin):
+        name: str = "mean"
+
+        @hookimpl
+        def dataset_router(self, deps: Dependencies) -> APIRouter:
+            router = APIRouter(prefix="/mean")
+            dataset_dep = Depends(deps.dataset)
+
+            @router.get("/{var}")
+            def mean(var: str, dataset: xr.Dataset = dataset_dep) -> float:
+                return float(dataset[var].mean())
+
+            return router
+
+    nc = tmp_path / "a.nc"
+    _cube().load().to_netcdf(nc)
+    config = ServeConfig(datasets=[DatasetSpec(id="a", url=str(nc))])
+    running = Running(app(config, plugins=[MeanPlugin()]))
+    try:
+        got = httpx.get(f"{running.url}/datasets/a/mean/tas").json()
+        assert got == pytest.approx(float(_cube()["tas"].mean()))
+        assert httpx.get(f"{running.url}/datasets/b/mean/tas").status_code == 404
+    finally:
+        running.stop()
+
+
+def test_a_backend_failing_after_opening_answers_502_for_its_chunks(
+        moto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from latency_proxy import LatencyProxy
+
+    moto.client().create_bucket(Bucket="flaky")
+    nc = tmp_path / "a.nc"
+    _cube().load().to_netcdf(nc)
+    with LatencyProxy("127.0.0.1", moto.port, delay_s=0.0) as px:
+        profile = S3Profile(name="flaky", key=S3_KEY, secret=S3_SECRET, endpoint_url=px.url,
+                            source=Source(kind="test"))
+        objstore.write_cube(_cube(), "s3://flaky/cube.zarr", profile)
+        config = ServeConfig(datasets=[DatasetSpec(id="flaky", url="s3://flaky/cube.zarr",
+                                                   profile=profile),
+                                       DatasetSpec(id="local", url=str(nc))])
+        running = Running(app(config))
+        assert httpx.get(f"{running.url}/datasets/flaky/keys").status_code == 200
+    try:  # the proxy is gone: the store cannot be reached any more
+        r = httpx.get(f"{running.url}/datasets/flaky/zarr/tas/c/1/0/0", timeout=120)
+        assert r.status_code == 502, (r.text, running.log_text()[-1500:-200])
+        assert "storage backend failed" in r.json()["detail"]
+        assert S3_SECRET not in r.text and "Traceback" not in running.log_text()
+        assert httpx.get(f"{running.url}/datasets/local/zarr/tas/c/0/0/0").status_code == 200
+    finally:
+        running.stop()

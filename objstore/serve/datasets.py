@@ -43,11 +43,12 @@ def served_view(ds: xr.Dataset, dataset_id: str) -> xr.Dataset:
     """``ds`` with encodings any zarr format can write: compressors, filters, codecs and chunk
     hints of the source are dropped (the endpoints pick their own), value encodings kept."""
     out = ds.copy()
-    for name, var in out.variables.items():
+    for var in out.variables.values():
         var.encoding = {k: v for k, v in var.encoding.items() if k in KEPT_ENCODING}
         if var.dtype.kind in "OUS":
             var.encoding.pop("dtype", None)
-        del name
+        if var.chunks is None and var.shape:  # in memory: one chunk, as the path guard assumes
+            var.encoding["chunks"] = var.shape
     out.attrs = {**out.attrs, "_xpublish_id": dataset_id}
     return out
 

@@ -112,17 +112,23 @@ class JSONErrors:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception as exc:  # noqa: BLE001  (the boundary: nothing escapes as a traceback)
-            status, reason = _status(exc)
-            log.error("%s %s failed: %s", scope["method"], scrub(scope["path"]), reason)
+            status, reason, text = _status(exc)
+            log.error("%s %s failed (%d): %s", scope["method"], scrub(scope["path"]), status, text)
             if not started:
                 await send_json(send, status, {"detail": reason})
 
 
-def _status(exc: BaseException) -> tuple[int, str]:
+_BACKEND_MODULES = {"botocore", "aiobotocore", "aiohttp", "azure", "google", "requests",
+                    "swiftclient", "s3fs", "gcsfs", "adlfs", "obstore"}
+
+
+def _status(exc: BaseException) -> tuple[int, str, str]:
+    """(status, reason for the client, text for the log)."""
     first = (str(exc).splitlines() or [""])[0]
     text = scrub(f"{type(exc).__name__}: {first}" if first else type(exc).__name__)[:300]
     if isinstance(exc, FileNotFoundError | NotFoundError | KeyError):
-        return 404, f"not found: {text}"
-    if isinstance(exc, ObjstoreError | OSError):
-        return 502, f"the storage backend failed: {text}"
-    return 500, "internal server error (the server log has the error type)"
+        return 404, f"not found: {text}", text
+    foreign = type(exc).__module__.split(".")[0] in _BACKEND_MODULES
+    if foreign or isinstance(exc, ObjstoreError | OSError | TimeoutError):
+        return 502, f"the storage backend failed: {text}", text
+    return 500, "internal server error (the server log has the error type)", text
