@@ -154,3 +154,19 @@ def test_encodings_the_format3_endpoint_cannot_reserve_are_translated(tmp_path: 
         assert httpx.get(f"{running.url}/datasets/f/kerchunk/tas/1.0").content == stored
     finally:
         running.stop()
+
+
+def test_an_unavailable_dataset_is_tried_again_in_the_background(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from objstore.serve import datasets
+
+    monkeypatch.setattr(datasets, "RETRY_AFTER_S", 0.0)
+    path = tmp_path / "late.zarr"
+    running = Running(app(ServeConfig(datasets=[DatasetSpec(id="late", url=str(path))])))
+    try:
+        first = httpx.get(f"{running.url}/datasets/late/keys")
+        assert first.status_code == 503 and "late.zarr" in first.json()["detail"]
+        _cube().to_zarr(path, zarr_format=2, consolidated=True)
+        _wait(lambda: httpx.get(f"{running.url}/datasets/late/keys").status_code == 200, 30)
+    finally:
+        running.stop()

@@ -94,6 +94,7 @@ class Entry:
                 ds, kind = open_cube(spec.url, spec.profile, **kwargs), "zarr"
         except Exception as exc:  # noqa: BLE001  (served as unavailable, the server keeps running)
             self.state, self.reason = "unavailable", _reason(exc)
+            self.tried_at = time.monotonic()
             self.source = self.served = None
             log.warning("dataset %s unavailable: %s", spec.id, self.reason)
             return
@@ -105,13 +106,32 @@ class Entry:
 
     def dataset(self) -> xr.Dataset:
         """The served dataset, opening it first if needed; Unavailable with the reason."""
-        with self.lock:
-            due = self.state == "unavailable" and time.monotonic() - self.tried_at > RETRY_AFTER_S
-            if self.state == "closed" or due:
-                self.open()
+        if self.state == "unavailable":
+            self._retry_later()
+        else:
+            with self.lock:
+                if self.state == "closed":
+                    self.open()
         if self.state != "ok" or self.served is None:
             raise Unavailable(self.reason)
         return self.served
+
+
+    def _retry_later(self) -> None:
+        """Open again in the background once RETRY_AFTER_S have passed; requests meanwhile get
+        the last reason at once instead of waiting for a backend that may be down."""
+        if time.monotonic() - self.tried_at <= RETRY_AFTER_S or not self.lock.acquire(False):
+            return
+        self.tried_at = time.monotonic()
+
+        def reopen() -> None:
+            try:
+                self.open()
+            finally:
+                self.lock.release()
+
+        threading.Thread(target=reopen, name=f"objstore-reopen-{self.spec.id}",
+                         daemon=True).start()
 
 
 def _open_netcdf(r: Resolved, kwargs: dict[str, Any]) -> xr.Dataset:
