@@ -39,6 +39,20 @@ def _stored_metadata(entry: Entry) -> dict[str, Any] | None:
     return entry.extras["zmetadata"]
 
 
+def _stored_bytes(entry: Entry, key: str) -> bytes | None:
+    """The object at ``key`` in the cube, as stored, through the cube's zarr store (the same
+    requests in flight and no HEAD before the GET, as for open_cube)."""
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.core.sync import sync
+
+    store = entry.extras.get("store")
+    if store is None:
+        assert entry.resolved is not None
+        store = entry.extras["store"] = entry.resolved.zarr_store(read_only=True)
+    buf = sync(store.get(key, prototype=default_buffer_prototype()))
+    return None if buf is None else buf.to_bytes()
+
+
 def references(entry: Entry, ds: xr.Dataset, base: str) -> dict[str, Any]:
     """Kerchunk (version 1) references for ``ds``; chunk targets start with ``base``
     (``.../datasets/{id}``)."""
@@ -113,15 +127,11 @@ class PassThroughPlugin(Plugin):
             if stored is None or f"{var}/.zarray" not in stored or key.startswith("."):
                 raise HTTPException(404, detail="this dataset is not passed through: read the "
                                                 "chunk from its zarr2 endpoint")
-            r = entry.resolved
-            assert r is not None
             sep = stored[f"{var}/.zarray"].get("dimension_separator") or "."
-            path = f"{r.path.rstrip('/')}/{var}/{key.replace('.', sep)}"
-            try:
-                data = r.fs.cat_file(path)
-            except FileNotFoundError:
+            data = _stored_bytes(entry, f"{var}/{key.replace('.', sep)}")
+            if data is None:
                 raise HTTPException(404, detail=f"chunk {var}/{key} is not stored (it holds "
-                                                "the fill value)") from None
+                                                "the fill value)")
             return Response(data, media_type="application/octet-stream")
 
         return router
