@@ -54,7 +54,7 @@ def child(config_path: str) -> None:
         from objstore.serve import DatasetSpec, ServeConfig, app
 
         asgi = app(ServeConfig(datasets=[DatasetSpec(id="cube", url=cfg["url"], profile=profile)],
-                               max_inflight=64))
+                               max_inflight=64, cache_mb=0))  # no cache: every read reaches the store
     else:
         import xpublish
 
