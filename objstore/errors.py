@@ -3,6 +3,7 @@
     ObjstoreError                               .url .profile .status where known
      +-- ConfigError (ValueError)               a malformed config file or profile: names the file and line
      |    +-- SourceError                       publish's source is not something it can read
+     |    +-- CatalogError                      a catalog that is not intake/STAC, or fails validation
      +-- ProfileNotFoundError (KeyError)        names the profiles that exist and the sources searched
      +-- CredentialsError (PermissionError)     missing or rejected credentials: names the variable or file
      |    +-- AuthMissingParameter (KeyError)   zarrswift's name for missing Swift credentials
@@ -11,6 +12,7 @@
      +-- InvalidURLError (ValueError)           a URL objstore cannot parse: says what is wrong
      +-- BackendNotInstalledError (ImportError) names the extra to install
      +-- CubeExistsError (FileExistsError)      refusing to overwrite; says what is there
+     +-- CatalogExistsError (FileExistsError)   refusing to overwrite a catalog file
      +-- NotFoundError (FileNotFoundError)      nothing at the URL
      |    +-- CubeNotFoundError                 no cube at the URL
      |    +-- BucketNotFoundError               the bucket or container itself is missing
@@ -32,6 +34,7 @@ __all__ = [
     "ObjstoreError",
     "ConfigError",
     "SourceError",
+    "CatalogError",
     "ProfileNotFoundError",
     "CredentialsError",
     "AuthMissingParameter",
@@ -40,6 +43,7 @@ __all__ = [
     "InvalidURLError",
     "BackendNotInstalledError",
     "CubeExistsError",
+    "CatalogExistsError",
     "NotFoundError",
     "CubeNotFoundError",
     "BucketNotFoundError",
@@ -83,6 +87,10 @@ class SourceError(ConfigError):
     """The source is not something publish can read (or its metadata contradicts its data)."""
 
 
+class CatalogError(ConfigError):
+    """A catalog file that is not an intake catalog, or STAC that fails schema validation."""
+
+
 class ProfileNotFoundError(ObjstoreError, KeyError):
     pass
 
@@ -113,6 +121,10 @@ class BackendNotInstalledError(ObjstoreError, ImportError):
 
 class CubeExistsError(ObjstoreError, FileExistsError):
     pass
+
+
+class CatalogExistsError(ObjstoreError, FileExistsError):
+    """A catalog is already where a new one would be written."""
 
 
 class NotFoundError(ObjstoreError, FileNotFoundError):

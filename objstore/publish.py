@@ -108,6 +108,7 @@ class PublishResult:
     zarr_format: int = 2
     snippet: str | None = None
     notes: list[str] = field(default_factory=list)
+    catalog: Any = None  # objstore.catalog.update.CatalogUpdate, with catalog=
 
     def to_json(self) -> dict[str, Any]:
         return {"url": self.url, "public_url": self.public_url, "objects": self.objects,
@@ -399,6 +400,7 @@ def publish(
     concurrency: int | None = None,
     reporter: Reporter | None = None,
     force: bool = False,
+    catalog: str | os.PathLike[str] | None = None,
 ) -> PublishResult:
     """Publish ``src`` (a NetCDF or other file xarray opens, a zarr folder, or a Dataset) at
     ``dest`` as a zarr cube with consolidated metadata; see the module docstring for the steps.
@@ -406,7 +408,8 @@ def publish(
     Refuses (:class:`CubeExistsError`) if ``dest`` holds a different cube unless ``overwrite``;
     re-running an interrupted publish resumes it. Raises :class:`VerificationError` if what the
     store holds does not match the source (the cube stays unpublished). With ``public=True`` the
-    result carries the https URL and the reader snippet.
+    result carries the https URL and the reader snippet. With ``catalog`` (a path or URL) the
+    cube's entry is added to that intake catalog and its STAC collection (made public too).
     """
     from .api import resolve
     from .boundary import mapped_errors
@@ -436,6 +439,10 @@ def publish(
                                      concurrency=concurrency, rep=rep)
     finally:
         staged.cleanup()
+    if catalog is not None:
+        from .catalog.update import add_to_catalog
+
+        result.catalog = add_to_catalog(catalog, dest, profile, public=public)
     result.seconds = time.perf_counter() - t0
     return result
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import demo, files, profiles, public, scratch, swift
+from . import catalog, demo, files, profiles, public, scratch, swift
 from . import publish as publish_cmd
 from . import serve as serve_cmd
 from . import transfer as transfer_cmd
@@ -17,6 +17,7 @@ app = typer.Typer(
 app.add_typer(profiles.app, name="profiles")
 app.add_typer(scratch.app, name="scratch")
 app.add_typer(swift.app, name="swift")
+app.add_typer(catalog.app, name="catalog")
 app.command("ls")(files.ls)
 app.command("open")(files.open_)
 app.command("demo")(demo.demo)

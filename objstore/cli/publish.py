@@ -24,6 +24,9 @@ def publish(
     concurrency: Annotated[int | None, typer.Option(
         "--concurrency", "-j", min=1, help="Requests in flight (default: profile, else 64)")] = None,
     json: Annotated[bool, typer.Option("--json", help="Print the result as JSON only")] = False,
+    catalog: Annotated[str | None, typer.Option(
+        "--catalog", help="Add the cube to this intake catalog (path or URL) and its STAC "
+                          "collection; with --public they are made public too")] = None,
 ) -> None:
     """Publish a data cube at DEST in one step.
 
@@ -37,9 +40,12 @@ def publish(
     reporter = TransferReporter("uploading", quiet=json)
     result = run(src, dest, profile, public=public, overwrite=overwrite, chunks=chunks,
                  zarr_format=zarr_format, concurrency=concurrency,  # type: ignore[arg-type]
-                 reporter=reporter)
+                 reporter=reporter, catalog=catalog)
     if json:
-        print_json(result.to_json())
+        data = result.to_json()
+        if result.catalog is not None:
+            data["catalog"] = vars(result.catalog)
+        print_json(data)
         return
     rate = result.uploaded_bytes / result.seconds / 1e6 if result.seconds else 0.0
     console.print(
@@ -50,3 +56,7 @@ def publish(
         console.print(f"[bold]public URL:[/bold] {result.public_url}", markup=True)
         console.print("Readers paste:")
         console.print(result.snippet or "", markup=False)
+    if result.catalog is not None:
+        from .catalog import say_catalog_update
+
+        say_catalog_update(result.catalog)
