@@ -1,6 +1,7 @@
 """``/intake.yaml`` (intake v1: one entry per dataset, ``method`` zarr or kerchunk) and
 ``/stac-collection-all.json`` (one STAC Item per dataset) describing what this server serves.
-Unavailable datasets are left out of both."""
+Unavailable datasets are left out of both. The entries and Items come from objstore.catalog's
+builders; the routes add the `method` parameter and the zarr2 and kerchunk assets."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
     from .datasets import Datasets, Entry
 
-__all__ = ["CatalogPlugin", "intake_yaml", "stac_collection"]
+__all__ = ["CatalogPlugin", "intake_yaml", "stac_collection", "stac_item"]
 
 log = logging.getLogger("objstore.serve")
 
@@ -41,70 +42,35 @@ def _description(e: Entry, ds: xr.Dataset) -> str:
 
 def intake_yaml(datasets: Datasets, root: str) -> str:
     """An intake v1 catalog: ``cat[id](method="kerchunk").to_dask()``."""
-    import yaml
+    from ..catalog import intake_catalog, intake_source
 
     sources: dict[str, Any] = {}
     for e, ds in _available(datasets):
         sid = e.spec.id
-        sources[sid] = {
-            "description": _description(e, ds),
-            "driver": "zarr",
-            "parameters": {"method": {
-                "description": "zarr (format 3, computed by the server) or kerchunk (the "
-                               "stored chunks passed through)",
-                "type": "str", "default": "zarr", "allowed": ["zarr", "kerchunk"]}},
-            "args": {"urlpath": f"{root}/datasets/{sid}/{{{{ method }}}}",
-                     "engine": "{{ method }}", "chunks": {}},
-            "metadata": {"title": e.spec.title or ds.attrs.get("title") or sid,
-                         "variables": sorted(map(str, ds.data_vars))},
-        }
-    doc = {"metadata": {"version": 1, "description": "datasets served by objstore serve"},
-           "sources": sources}
-    return yaml.safe_dump(doc, sort_keys=False)
-
-
-def _extent(ds: xr.Dataset) -> tuple[list[float], Any, Any]:
-    """(bbox, start, end) from lat/lon and time coordinates where present."""
-    import numpy as np
-    import pandas as pd
-
-    bbox = [-180.0, -90.0, 180.0, 90.0]
-    lat = next((ds[n] for n in ("lat", "latitude", "y") if n in ds.coords), None)
-    lon = next((ds[n] for n in ("lon", "longitude", "x") if n in ds.coords), None)
-    if lat is not None and lon is not None and lat.ndim == 1 and lon.ndim == 1:
-        try:
-            bbox = [float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max())]
-        except (TypeError, ValueError):
-            pass
-    start = end = None
-    if "time" in ds.coords and ds["time"].ndim == 1 and ds.sizes.get("time"):
-        t = ds["time"].values
-        if np.issubdtype(t.dtype, np.datetime64):
-            start, end = pd.Timestamp(t.min()).to_pydatetime(), pd.Timestamp(t.max()).to_pydatetime()
-    return bbox, start, end
+        src = intake_source(ds, urlpath=f"{root}/datasets/{sid}/{{{{ method }}}}", driver="zarr",
+                            engine="{{ method }}", description=_description(e, ds),
+                            extra_args={"chunks": {}})
+        src["args"].pop("consolidated", None)  # the kerchunk engine sets it itself
+        src["parameters"] = {"method": {
+            "description": "zarr (format 3, computed by the server) or kerchunk (the stored "
+                           "chunks passed through)",
+            "type": "str", "default": "zarr", "allowed": ["zarr", "kerchunk"]}}
+        sources[sid] = src
+    return intake_catalog(sources, description="datasets served by objstore serve")
 
 
 def _item(e: Entry, ds: xr.Dataset, root: str) -> pystac.Item:
-    import datetime as dt
-
+    """One Item: a ``data`` asset (zarr format 3), ``zarr2`` and ``kerchunk`` assets."""
     import pystac
 
+    from ..catalog import stac_item
+
     sid = e.spec.id
-    bbox, start, end = _extent(ds)
-    w, s, east, n = bbox
-    geometry = {"type": "Polygon",
-                "coordinates": [[[w, s], [east, s], [east, n], [w, n], [w, s]]]}
-    when = None if start else dt.datetime.now(dt.UTC)
-    item = pystac.Item(id=sid, geometry=geometry, bbox=bbox, datetime=when,
-                       start_datetime=start, end_datetime=end,
-                       properties={"title": e.spec.title or ds.attrs.get("title") or sid,
-                                   "description": _description(e, ds)})
     base = f"{root}/datasets/{sid}"
-    item.add_asset("zarr", pystac.Asset(
-        href=f"{base}/zarr", media_type="application/vnd+zarr", roles=["data"],
-        title="zarr format 3", extra_fields={"xarray:open_kwargs": {"engine": "zarr",
-                                                                   "chunks": {}},
-                                             "zarr:zarr_format": 3, "zarr:consolidated": True}))
+    item = stac_item(ds, item_id=sid, href=f"{base}/zarr", open_kwargs={"engine": "zarr",
+                                                                          "chunks": {}},
+                     title=e.spec.title or ds.attrs.get("title") or sid,
+                     description=_description(e, ds))
     item.add_asset("zarr2", pystac.Asset(
         href=f"{base}/zarr2", media_type="application/vnd+zarr", roles=["data"],
         title="zarr format 2", extra_fields={"xarray:open_kwargs": {"engine": "zarr",
@@ -114,67 +80,35 @@ def _item(e: Entry, ds: xr.Dataset, root: str) -> pystac.Item:
         href=f"{base}/kerchunk", media_type=pystac.MediaType.JSON, roles=["references"],
         title="kerchunk references (stored chunks passed through)",
         extra_fields={"xarray:open_kwargs": {"chunks": {}}}))
-    _datacube(item, ds)
     return item
-
-
-def _datacube(item: pystac.Item, ds: xr.Dataset) -> None:
-    """The datacube extension's dimensions and variables, best effort."""
-    try:
-        from pystac.extensions.datacube import DatacubeExtension, Dimension, Variable
-    except ImportError:
-        return
-    cube = DatacubeExtension.ext(item, add_if_missing=True)
-    dims = {}
-    for d in ds.dims:
-        kind = "temporal" if d == "time" else "spatial" if d in ("lat", "lon", "latitude",
-                                                                 "longitude", "x", "y") else "other"
-        props: dict[str, Any] = {"type": kind}
-        if kind == "spatial":
-            props["axis"] = "y" if d in ("lat", "latitude", "y") else "x"
-        dims[str(d)] = Dimension(props)
-    cube.dimensions = dims
-    cube.variables = {str(n): Variable({"type": "data", "dimensions": [str(d) for d in v.dims],
-                                        **({"unit": str(v.attrs["units"])}
-                                           if "units" in v.attrs else {})})
-                      for n, v in ds.data_vars.items()}
 
 
 def stac_collection(datasets: Datasets, root: str, title: str) -> dict[str, Any]:
     """A STAC Collection with one Item per available dataset, as JSON."""
-    import pystac
+    from ..catalog import stac_collection as collection
 
     items = [_item(e, ds, root) for e, ds in _available(datasets)]
-    bboxes = [i.bbox for i in items if i.bbox] or [[-180.0, -90.0, 180.0, 90.0]]
-    spatial = pystac.SpatialExtent([[min(b[0] for b in bboxes), min(b[1] for b in bboxes),
-                                     max(b[2] for b in bboxes), max(b[3] for b in bboxes)]])
-    coll = pystac.Collection(id="objstore-serve", description=f"{title}: every served dataset",
-                             title=title, extent=pystac.Extent(
-                                 spatial, pystac.TemporalExtent([[None, None]])))
+    coll = collection(items, collection_id="objstore-serve", title=title,
+                      description=f"{title}: every served dataset")
     coll.set_self_href(f"{root}/stac-collection-all.json")
     for item in items:
-        coll.add_item(item)
         item.set_self_href(f"{root}/stac/{item.id}.json")
     return coll.to_dict(transform_hrefs=False)
 
 
 def stac_item(datasets: Datasets, dataset_id: str, root: str) -> dict[str, Any]:
     """The STAC Item of one dataset (404 when unknown or unavailable)."""
+    import pystac
     from fastapi import HTTPException
 
     for e, ds in _available(datasets):
         if e.spec.id == dataset_id:
             item = _item(e, ds, root)
             item.set_self_href(f"{root}/stac/{dataset_id}.json")
-            item.add_link(pystac_link("collection", f"{root}/stac-collection-all.json"))
+            item.add_link(pystac.Link("collection", f"{root}/stac-collection-all.json",
+                                      media_type=pystac.MediaType.JSON))
             return item.to_dict(transform_hrefs=False)
     raise HTTPException(404, detail=f"no available dataset {dataset_id!r}")
-
-
-def pystac_link(rel: str, href: str) -> Any:
-    import pystac
-
-    return pystac.Link(rel, href, media_type=pystac.MediaType.JSON)
 
 
 class CatalogPlugin(Plugin):
