@@ -24,7 +24,7 @@ def start_dask(scheduler: str | None) -> Any:
         # one in-process worker with a thread per core: the served datasets' stores are used
         # as they are, without pickling them to other processes
         cluster = LocalCluster(n_workers=1, threads_per_worker=os.cpu_count() or 1,
-                               processes=False, dashboard_address=None)
+                               processes=False, dashboard_address="127.0.0.1:0")
         return Client(cluster, set_as_default=True)
     if scheduler.startswith(("tcp://", "tls://", "ucx://", "inproc://")):
         try:
