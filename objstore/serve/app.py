@@ -57,7 +57,6 @@ class ServeState:
         self.config = config
         self.rest = rest
         self.datasets = rest.served
-        self.slots = threading.BoundedSemaphore(config.max_inflight)
 
     def public_datasets(self) -> set[str]:
         return {e.spec.id for e in self.datasets.entries() if e.spec.public}
@@ -169,14 +168,16 @@ def reload(state: ServeState, config: ServeConfig | None = None) -> dict[str, li
     return changes
 
 
-def _view_plugins() -> list[Plugin]:
-    """The ``objstore.views`` plugins, when that package is installed."""
+def _view_plugins(config: ServeConfig) -> list[Plugin]:
+    """The ``objstore.views`` plugins (plots, group-by, landing pages), when installed."""
     try:
         import objstore.views as views  # type: ignore[import-not-found]
     except ImportError:
         return []
-    found = getattr(views, "plugins", None) or getattr(views, "PLUGINS", None) or []
-    return list(found() if callable(found) else found)
+    found = getattr(views, "plugins", None) or []
+    if not callable(found):
+        return list(found)
+    return list(found(public_url=config.public_url) if config.public_url else found())
 
 
 def app(config: ServeConfig | str, plugins: Iterable[Plugin] = (), *,
@@ -201,7 +202,7 @@ def app(config: ServeConfig | str, plugins: Iterable[Plugin] = (), *,
     from .catalogs import CatalogPlugin
 
     ours.append(CatalogPlugin(public_url=config.public_url).bind(rest.served))
-    for p in [*ours, *_view_plugins(), *plugins]:
+    for p in [*ours, *_view_plugins(config), *plugins]:
         registry_plugins[p.name] = p
     for name, p in registry_plugins.items():
         rest.register_plugin(p, name, overwrite=True)
