@@ -172,7 +172,12 @@ def _view_plugins(config: ServeConfig) -> list[Plugin]:
     """The ``objstore.views`` plugins (plots, group-by, landing pages), when installed."""
     try:
         import objstore.views as views  # type: ignore[import-not-found]
-    except ImportError:
+    except ModuleNotFoundError as exc:
+        if exc.name != "objstore.views":
+            log.warning("objstore.views is not usable (%s): serving without its pages", exc)
+        return []
+    except ImportError as exc:
+        log.warning("objstore.views is not usable (%s): serving without its pages", exc)
         return []
     found = getattr(views, "plugins", None) or []
     if not callable(found):
