@@ -94,6 +94,9 @@ def _run(cfg, host: str, port: int, dask: str | None, json_logs: bool) -> None: 
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, on_sighup)
     where = f"http://{host}:{port}"
+    if host not in ("127.0.0.1", "localhost", "::1") and not cfg.bearer_token():
+        err_console.print(f"warning: no token: anyone who can reach {host}:{port} reads every "
+                          "dataset (--token-file F requires one)", highlight=False)
     err_console.print(f"serving {len(cfg.datasets)} datasets at {where} (API docs: {where}/docs)"
                       + (f"; dask at {client.dashboard_link or client.scheduler.address}"
                          if client is not None else ""), highlight=False)
