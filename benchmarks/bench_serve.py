@@ -187,6 +187,7 @@ def bench_backend(name: str, url: str, profile: dict[str, Any], tmp: Path, n_chu
                 rss = f"{server.peak_rss_mb():.0f} MB" if server else "-"
                 rows.append([name, str(n), label, f"{mbs:.1f}", f"{p50:.0f}", f"{p99:.0f}",
                              f"{base / mbs:.2f}x", rss])
+                print("  " + " | ".join(rows[-1]), flush=True)  # progress, the table at the end
     finally:
         ours.stop()
         plain.stop()
