@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import xarray as xr
 import xpublish
 from fastapi import Depends, FastAPI, HTTPException, Path, Request
+from pydantic import PrivateAttr
 from xpublish import Plugin, hookimpl
 from xpublish.dependencies import get_group_path
 
@@ -33,19 +34,20 @@ class DatasetProvider(Plugin):
     """xpublish's dataset hooks, answered from the served config."""
 
     name: str = "objstore-datasets"
+    _registry: Any = PrivateAttr(None)  # the served Datasets, set by bind()
 
     def bind(self, datasets: Datasets) -> DatasetProvider:
-        self.__dict__["_registry"] = datasets
+        self._registry = datasets
         return self
 
     @hookimpl
     def get_datasets(self) -> Iterable[str]:
-        return self.__dict__["_registry"].ids()
+        return self._registry.ids()
 
     @hookimpl
     def get_dataset(self, dataset_id: str) -> xr.Dataset | None:
         try:
-            return self.__dict__["_registry"].dataset(dataset_id)
+            return self._registry.dataset(dataset_id)
         except (UnknownDataset, Unavailable):
             return None
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
+from pydantic import PrivateAttr
 from starlette.responses import JSONResponse, Response
 from xpublish import Dependencies, Plugin, hookimpl
 
@@ -115,11 +116,12 @@ class CatalogPlugin(Plugin):
     """The intake and STAC catalogs of the served datasets."""
 
     name: str = "objstore-catalogs"
+    _registry: Any = PrivateAttr(None)  # the served Datasets, set by bind()
     public_url: str | None = None
     app_router_tags: Sequence[str] = ["catalogs"]
 
     def bind(self, datasets: Datasets) -> CatalogPlugin:
-        self.__dict__["_registry"] = datasets
+        self._registry = datasets
         return self
 
     @hookimpl
@@ -132,18 +134,18 @@ class CatalogPlugin(Plugin):
         @router.get("/intake.yaml")
         def intake_catalog(request: Request) -> Response:
             """intake v1 catalog: ``intake.open_catalog(URL)[id](method="kerchunk")``."""
-            text = intake_yaml(self.__dict__["_registry"], root(request))
+            text = intake_yaml(self._registry, root(request))
             return Response(text, media_type="application/x-yaml")
 
         @router.get("/stac-collection-all.json")
         def stac_all(request: Request) -> JSONResponse:
             """A STAC Collection with one Item per served dataset."""
             title = request.app.title
-            return JSONResponse(stac_collection(self.__dict__["_registry"], root(request), title))
+            return JSONResponse(stac_collection(self._registry, root(request), title))
 
         @router.get("/stac/{dataset_id}.json")
         def stac_one(dataset_id: str, request: Request) -> JSONResponse:
             """The STAC Item of one dataset."""
-            return JSONResponse(stac_item(self.__dict__["_registry"], dataset_id, root(request)))
+            return JSONResponse(stac_item(self._registry, dataset_id, root(request)))
 
         return router

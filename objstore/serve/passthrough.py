@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from pydantic import PrivateAttr
 from starlette.responses import JSONResponse, Response
 from xpublish import Dependencies, Plugin, hookimpl
 
@@ -91,15 +92,16 @@ class PassThroughPlugin(Plugin):
     """Kerchunk references and the stored chunk bytes they point at."""
 
     name: str = "objstore-kerchunk"
+    _registry: Any = PrivateAttr(None)  # the served Datasets, set by bind()
     dataset_router_prefix: str = "/kerchunk"
     dataset_router_tags: Sequence[str] = ["kerchunk"]
     public_url: str | None = None
 
     def _datasets(self) -> Datasets:
-        return self.__dict__["_registry"]
+        return self._registry
 
     def bind(self, datasets: Datasets) -> PassThroughPlugin:
-        self.__dict__["_registry"] = datasets
+        self._registry = datasets
         return self
 
     @hookimpl
