@@ -4,10 +4,11 @@ of a 1000-chunk cube (64 KiB chunks) on moto S3 and Swift behind a latency proxy
 Compared, per backend and number of clients: reading the store directly with ``open_cube`` (one
 chunk per read, from threads), objstore serve's pass-through route (``/kerchunk/tas/i.0.0``: the
 stored bytes), its computed format-3 route (``/zarr/tas/c/i/0/0``), and a plain ``xpublish.Rest``
-(xpublish-zarr) on the same data. Throughput (MB/s of chunk bytes), p50/p99 latency per chunk, and
-the server's peak RSS. The servers run in their own processes. Target: pass-through within 1.5x of
-reading the store directly. With one client only the first 100 chunks are read (sequential reads
-through the proxy take a tenth of a second each).
+(xpublish-zarr) on the same data, both with a 64 MB cache (chunks read again may come from it).
+Throughput (MB/s of chunk bytes), p50/p99 latency per chunk, and the server's peak RSS. The
+servers run in their own processes. Target: pass-through within 1.5x of reading the store
+directly. With one client only the first 100 chunks are read (sequential reads through the proxy
+take a tenth of a second each).
 
     python benchmarks/bench_serve.py [--quick] [--delay-ms 25] [--clients 1 8 32]
 """
@@ -29,6 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from _common import FULL, QUICK, chunk_encoding, make_cube, print_table, servers, swift_available
+
+#: both servers get the same cache (it also holds the format-3 metadata xpublish-zarr builds)
+CACHE_MB = 64
 
 
 def _free_port() -> int:
@@ -54,7 +58,7 @@ def child(config_path: str) -> None:
         from objstore.serve import DatasetSpec, ServeConfig, app
 
         asgi = app(ServeConfig(datasets=[DatasetSpec(id="cube", url=cfg["url"], profile=profile)],
-                               max_inflight=64, cache_mb=0))  # no cache: every read reaches the store
+                               max_inflight=64, cache_mb=CACHE_MB))
     else:
         import xpublish
 
@@ -64,7 +68,7 @@ def child(config_path: str) -> None:
         for var in ds.variables.values():  # xpublish-zarr cannot re-serve numcodecs codecs
             for key in ("compressor", "compressors", "filters"):
                 var.encoding.pop(key, None)
-        asgi = xpublish.Rest({"cube": ds}).app
+        asgi = xpublish.Rest({"cube": ds}, cache_kws={"available_bytes": CACHE_MB * 2**20}).app
     uvicorn.run(asgi, host="127.0.0.1", port=cfg["port"], log_level="warning", access_log=False)
 
 

@@ -75,7 +75,8 @@ class ServeConfig(BaseModel):
     max_chunk_mb: float = Field(64.0, gt=0, description="413 for a chunk larger than this")
     max_request_kb: int = Field(16, gt=0, description="413 for a request body or URL larger")
     max_inflight: int = Field(8, ge=1, description="Chunk computations at once (memory bound)")
-    cache_mb: float = Field(64.0, ge=0, description="Encoded metadata and chunk cache")
+    cache_mb: float = Field(64.0, ge=1, description="Cache of encoded metadata and chunks (the "
+                            "format-3 metadata is rebuilt on every request without room for it)")
     public_url: str | None = Field(None, description="Base URL clients use (behind a proxy)")
     source: str | None = Field(None, description="The file this came from (for reloads)")
 
