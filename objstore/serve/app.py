@@ -77,7 +77,7 @@ class ObjstoreRest(xpublish.Rest):
 
     def setup_datasets(self, datasets: Any) -> str:
         self._datasets = {}
-        self._get_dataset_func = self._checked_dataset
+        self._get_dataset_func = self._checked_dataset  # type: ignore[assignment]
         self._get_datatree_func = self._checked_tree
         self._dataset_route_prefix = "/datasets/{dataset_id}"
         return self._dataset_route_prefix

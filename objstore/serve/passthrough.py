@@ -58,7 +58,8 @@ def references(entry: Entry, ds: xr.Dataset, base: str) -> dict[str, Any]:
     """Kerchunk (version 1) references for ``ds``; chunk targets start with ``base``
     (``.../datasets/{id}``)."""
     stored = _stored_metadata(entry)
-    names = [n for n in ds.variables]
+    names = [str(n) for n in ds.variables]
+    refs: dict[str, str | list[str]]
     if stored is None:
         refs = {k: json.dumps(v) for k, v in zarr2.metadata(ds).items()}
         for name in names:
