@@ -398,3 +398,33 @@ def test_a_backend_failing_after_opening_answers_502_for_its_chunks(
         assert httpx.get(f"{running.url}/datasets/local/zarr/tas/c/0/0/0").status_code == 200
     finally:
         running.stop()
+
+
+def test_a_config_file_with_named_profiles(moto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The provider's way: profiles by name from objstore's TOML file, datasets by id."""
+    import os
+
+    from objstore.registry import _reset_cache
+
+    bucket = f"t{uuid.uuid4().hex[:12]}"
+    moto.client().create_bucket(Bucket=bucket)
+    Path(os.environ["OBJSTORE_CONFIG"]).parent.mkdir(parents=True, exist_ok=True)
+    Path(os.environ["OBJSTORE_CONFIG"]).write_text(
+        f'[profiles.ceph]\nbackend = "s3"\nkey = "{S3_KEY}"\nsecret = "{S3_SECRET}"\n'
+        f'endpoint_url = "{moto.endpoint_url}"\n')
+    _reset_cache()
+    objstore.write_cube(_cube(), f"s3://{bucket}/air.zarr", "ceph")
+    cfg = tmp_path / "serve.yaml"
+    cfg.write_text(f"serve:\n  title: named\ndatasets:\n  air:\n    url: s3://{bucket}/air.zarr\n"
+                   "    profile: ceph\n    title: Air\n")
+    running = Running(app(str(cfg)))
+    try:
+        got = xr.open_dataset(f"{running.url}/datasets/air/kerchunk", engine="kerchunk")
+        xr.testing.assert_equal(got.load(), _cube().load())
+        stac = httpx.get(f"{running.url}/stac/air.json").json()
+        assert stac["properties"]["title"] == "Air"
+        everything = running.log_text() + json.dumps(stac) + httpx.get(
+            f"{running.url}/intake.yaml").text
+        assert S3_SECRET not in everything and S3_KEY not in everything
+    finally:
+        running.stop()
