@@ -428,3 +428,11 @@ def test_a_config_file_with_named_profiles(moto, tmp_path: Path) -> None:  # typ
         assert S3_SECRET not in everything and S3_KEY not in everything
     finally:
         running.stop()
+
+
+def test_head_answers_like_get_without_the_body(served: Served) -> None:
+    url = f"{served.url}/datasets/gcs/zarr2/tas/0.0.0"
+    head, get = httpx.head(url), httpx.get(url)
+    assert head.status_code == get.status_code == 200
+    assert head.content == b"" and int(head.headers["content-length"]) == len(get.content)
+    assert httpx.head(f"{served.url}/datasets/nope/keys").status_code == 404

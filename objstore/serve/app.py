@@ -22,7 +22,7 @@ from .config import ServeConfig, load_config
 from .datasets import Datasets, Unavailable, UnknownDataset
 from .logs import AccessLog
 from .passthrough import PassThroughPlugin
-from .security import JSONErrors, RequestLimits, TokenAuth
+from .security import HeadAsGet, JSONErrors, RequestLimits, TokenAuth
 from .zarr2 import Zarr2Plugin
 
 __all__ = ["app", "ServeState", "reload"]
@@ -217,6 +217,7 @@ def app(config: ServeConfig | str, plugins: Iterable[Plugin] = (), *,
     state = ServeState(config, rest)
     fastapi_app.state.objstore = state
     fastapi_app.add_middleware(JSONErrors)
+    fastapi_app.add_middleware(HeadAsGet)
     if token:
         fastapi_app.add_middleware(TokenAuth, token=token, public_paths=config.public,
                                    public_datasets=state.public_datasets)

@@ -13,7 +13,7 @@ from urllib.parse import unquote
 
 from ..errors import NotFoundError, ObjstoreError, scrub
 
-__all__ = ["TokenAuth", "RequestLimits", "JSONErrors", "send_json"]
+__all__ = ["TokenAuth", "RequestLimits", "HeadAsGet", "JSONErrors", "send_json"]
 
 log = logging.getLogger("objstore.serve")
 
@@ -89,6 +89,27 @@ class RequestLimits:
             return await send_json(send, 400, {"detail": "path segments '.', '..', backslashes "
                                                          "and NUL are not allowed"})
         await self.app(scope, receive, send)
+
+
+class HeadAsGet:
+    """HEAD answered as the GET of the same path, without the body (fsspec's HTTP filesystem
+    asks HEAD for sizes and existence)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            return await self.app(scope, receive, send)
+
+        async def headers_only(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body"):
+                    return
+                message = {"type": "http.response.body", "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
 
 
 class JSONErrors:
