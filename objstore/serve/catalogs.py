@@ -5,7 +5,6 @@ builders; the routes add the `method` parameter and the zarr2 and kerchunk asset
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,8 +22,6 @@ if TYPE_CHECKING:
     from .datasets import Datasets, Entry
 
 __all__ = ["CatalogPlugin", "intake_yaml", "stac_collection", "stac_item"]
-
-log = logging.getLogger("objstore.serve")
 
 
 def _available(datasets: Datasets) -> list[tuple[Entry, xr.Dataset]]:
