@@ -18,6 +18,7 @@ from xpublish.dependencies import get_group_path
 
 from ..errors import ObjstoreError
 from . import guard
+from .catalogs import CatalogPlugin
 from .config import ServeConfig, load_config
 from .datasets import Datasets, Unavailable, UnknownDataset
 from .logs import AccessLog
@@ -205,10 +206,8 @@ def app(config: ServeConfig | str, plugins: Iterable[Plugin] = (), *,
         Zarr2Plugin(),
         PassThroughPlugin(public_url=config.public_url).bind(rest.served),
         AdminPlugin(),
+        CatalogPlugin(public_url=config.public_url).bind(rest.served),
     ]
-    from .catalogs import CatalogPlugin
-
-    ours.append(CatalogPlugin(public_url=config.public_url).bind(rest.served))
     for p in [*ours, *_view_plugins(config), *plugins]:
         registry_plugins[p.name] = p
     for name, p in registry_plugins.items():
