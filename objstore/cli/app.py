@@ -7,6 +7,7 @@ import typer
 from . import catalog, demo, doctor, files, profiles, public, scratch, sign, swift
 from . import plot as plot_cmd
 from . import publish as publish_cmd
+from . import serve as serve_cmd
 from . import transfer as transfer_cmd
 
 app = typer.Typer(
@@ -28,6 +29,7 @@ app.command("rm")(transfer_cmd.rm)
 app.command("doctor")(doctor.doctor)
 app.command("sign")(sign.sign)
 app.command("plot")(plot_cmd.plot)
+app.command("serve")(serve_cmd.serve)
 
 
 def main() -> None:
