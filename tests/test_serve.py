@@ -48,8 +48,12 @@ class Served:
     def expected(self, ident: str) -> xr.Dataset:
         spec = self.specs[ident]
         if spec.url.endswith(".nc"):
-            return xr.open_dataset(spec.url).load()
-        return objstore.open_cube(spec.url, spec.profile).load()
+            ds = xr.open_dataset(spec.url).load()
+        else:
+            ds = objstore.open_cube(spec.url, spec.profile).load()
+        if spec.title:  # the config's title is what the server says
+            ds.attrs["title"] = spec.title
+        return ds
 
 
 @pytest.fixture(scope="module")
@@ -436,3 +440,9 @@ def test_head_answers_like_get_without_the_body(served: Served) -> None:
     assert head.status_code == get.status_code == 200
     assert head.content == b"" and int(head.headers["content-length"]) == len(get.content)
     assert httpx.head(f"{served.url}/datasets/nope/keys").status_code == 404
+
+
+def test_landing_page_shows_the_configured_titles(served: Served) -> None:
+    page = httpx.get(f"{served.url}/")
+    assert page.status_code == 200 and "a local NetCDF" in page.text
+    assert httpx.get(f"{served.url}/datasets/netcdf/dict").json()["attrs"]["title"] == "a local NetCDF"

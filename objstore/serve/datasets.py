@@ -39,9 +39,11 @@ class Unavailable(Exception):
         self.reason = reason
 
 
-def served_view(ds: xr.Dataset, dataset_id: str) -> xr.Dataset:
+def served_view(ds: xr.Dataset, dataset_id: str, *, title: str | None = None,
+                description: str | None = None) -> xr.Dataset:
     """``ds`` with encodings any zarr format can write: compressors, filters, codecs and chunk
-    hints of the source are dropped (the endpoints pick their own), value encodings kept."""
+    hints of the source are dropped (the endpoints pick their own), value encodings kept. The
+    config's title and description, where given, are the dataset's (pages and catalogs show them)."""
     out = ds.copy()
     for var in out.variables.values():
         var.encoding = {k: v for k, v in var.encoding.items() if k in KEPT_ENCODING}
@@ -49,7 +51,8 @@ def served_view(ds: xr.Dataset, dataset_id: str) -> xr.Dataset:
             var.encoding.pop("dtype", None)
         if var.chunks is None and var.shape:  # in memory: one chunk, as the path guard assumes
             var.encoding["chunks"] = var.shape
-    out.attrs = {**out.attrs, "_xpublish_id": dataset_id}
+    given = {k: v for k, v in (("title", title), ("description", description)) if v}
+    out.attrs = {**out.attrs, **given, "_xpublish_id": dataset_id}
     return out
 
 
@@ -99,7 +102,7 @@ class Entry:
             log.warning("dataset %s unavailable: %s", spec.id, self.reason)
             return
         self.resolved, self.kind, self.source = r, kind, ds
-        self.served = served_view(ds, spec.id)
+        self.served = served_view(ds, spec.id, title=spec.title, description=spec.description)
         self.state, self.reason = "ok", ""
         self.extras.clear()
         log.info("dataset %s opened from %s", spec.id, scrub(spec.url))
