@@ -212,9 +212,8 @@ def library_options(protocol: str, policy: RetryPolicy,
     elif protocol in ("gs", "gcs"):
         import aiohttp
 
-        session = dict(out.get("session_kwargs") or {})
-        session.setdefault("timeout", aiohttp.ClientTimeout(sock_connect=t, sock_read=t))
-        out["session_kwargs"] = session
+        # gcsfs hands it to every request (a number there would bound the whole transfer)
+        out.setdefault("requests_timeout", aiohttp.ClientTimeout(sock_connect=t, sock_read=t))
     elif protocol in ("az", "abfs", "abfss"):
         out.setdefault("connection_timeout", t)
         out.setdefault("read_timeout", t)

@@ -30,7 +30,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import CubeNotFoundError, ObjstoreError, RemoteError, VerificationError
+from .errors import CubeNotFoundError, ObjstoreError, VerificationError
+from .perf import DEFAULT_MAX_CONCURRENCY
+from .retry import Attempts, RetryPolicy, is_transient
 
 if TYPE_CHECKING:
     from .api import Resolved
@@ -59,10 +61,12 @@ __all__ = [
     "human_bytes",
 ]
 
-DEFAULT_CONCURRENCY = 64
+DEFAULT_CONCURRENCY = DEFAULT_MAX_CONCURRENCY  # one default for every path (perf.py)
 LARGE = 64 * 2**20  # above this, files stream through the filesystem's own (multipart) upload
 MEMORY_BUDGET = 512 * 2**20  # bytes of object bodies held in memory at once
-RETRIES = 3  # attempts per object for transient errors (5xx, resets, timeouts)
+#: Retries of a whole object whose request the library gave up on (a body cut short, a reset
+#: while streaming); each request is already retried by the backend's library (objstore.retry).
+OBJECT_RETRIES = 2
 
 Progress = Callable[[int, int], None]  # (objects done, bytes done), as increments
 
@@ -290,14 +294,8 @@ def _join(base: str, rel: str) -> str:
     return f"{base}/{rel}" if base else rel
 
 
-def _transient(exc: BaseException) -> bool:
-    if isinstance(exc, (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError,
-                        NotADirectoryError, ValueError, TypeError, KeyError)):
-        return False
-    if isinstance(exc, ObjstoreError) and not isinstance(exc, RemoteError):
-        return False
-    return isinstance(exc, (OSError, asyncio.TimeoutError)) or \
-        type(exc).__module__.split(".")[0] in {"aiohttp", "botocore", "azure", "google"}
+def _object_attempts(rpath: str) -> Attempts:
+    return Attempts(RetryPolicy(retries=OBJECT_RETRIES), f"copy to {rpath}")
 
 
 async def _put_bytes(fs: Any, rpath: str, data: bytes, kwargs: Mapping[str, Any]) -> None:
@@ -438,15 +436,15 @@ async def _send_async(items: list[Item], fs: Any, base: str, source: Resolved | 
 
     async def worker() -> None:
         for item in queue:
-            for attempt in range(RETRIES):
+            tries = _object_attempts(item.rel)
+            while True:
                 try:
                     await one(item)
                     break
                 except Exception as exc:
-                    if attempt == RETRIES - 1 or not _transient(exc):
+                    if not is_transient(exc) or not await tries.retry(repr(exc)[:200]):
                         raise
                     stats.retries += 1
-                    await asyncio.sleep(0.2 * 4**attempt)
             stats.objects += 1
             stats.bytes += item.size
 
@@ -469,7 +467,8 @@ def _send_threads(items: list[Item], fs: Any, base: str, source: Resolved | None
         if stop.is_set():
             return
         rpath = _join(base, item.rel)
-        for attempt in range(RETRIES):
+        tries = _object_attempts(rpath)
+        while True:
             try:
                 if item.path is not None and item.data is None:
                     if item.md5 is None and item.size <= LARGE:
@@ -489,12 +488,11 @@ def _send_threads(items: list[Item], fs: Any, base: str, source: Resolved | None
                         fs.pipe_file(rpath, source.fs.cat_file(item.remote), **kwargs)
                 break
             except Exception as exc:
-                if attempt == RETRIES - 1 or not _transient(exc):
+                if not is_transient(exc) or not tries.retry_sync(repr(exc)[:200]):
                     stop.set()
                     raise
                 with lock:
                     stats.retries += 1
-                time.sleep(0.2 * 4**attempt)
         with lock:
             stats.objects += 1
             stats.bytes += item.size

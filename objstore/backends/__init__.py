@@ -42,10 +42,13 @@ def adapter(backend: str) -> ModuleType:
 
 def storage_options(profile: Profile, url: ObjectURL) -> tuple[str, str, dict[str, Any]]:
     """``(protocol, path, storage_options)`` for ``url`` under ``profile``."""
+    from ..retry import library_options, policy_for
+
     mod = adapter(url.backend)
     options = mod.storage_options(profile, url)
     options.update(profile.storage_options)
-    return mod.protocol(url), mod.path(url), options
+    protocol = mod.protocol(url)
+    return protocol, mod.path(url), library_options(protocol, policy_for(profile), options)
 
 
 def filesystem_class(protocol: str) -> Any:
@@ -55,6 +58,10 @@ def filesystem_class(protocol: str) -> Any:
         from ._s3fs import S3FileSystem
 
         return S3FileSystem
+    if protocol in ("az", "abfs", "abfss"):
+        from ._adlfs import AzureBlobFileSystem
+
+        return AzureBlobFileSystem
     import fsspec
 
     return fsspec.get_filesystem_class(protocol)

@@ -37,6 +37,7 @@ from fsspec.asyn import AsyncFileSystem, sync_wrapper
 from fsspec.callbacks import DEFAULT_CALLBACK
 
 from ..errors import CredentialsError, RemoteError
+from ..perf import DEFAULT_MAX_CONCURRENCY
 from ..retry import RETRY_STATUSES, THROTTLE, THROTTLE_STATUSES, Attempts, policy_for, retry_after
 from . import auth
 from ._http import (
@@ -96,7 +97,7 @@ class SwiftFileSystem(AsyncFileSystem):
         region_name: str | None = None,
         token_lifetime: int | None = None,
         segment_size: int | None = DEFAULT_SEGMENT_SIZE,
-        max_concurrency: int | None = 64,
+        max_concurrency: int | None = DEFAULT_MAX_CONCURRENCY,
         anonymous: bool = False,
         token_cache: bool | str = True,
         token_margin: float = DEFAULT_MARGIN,
@@ -108,7 +109,7 @@ class SwiftFileSystem(AsyncFileSystem):
         timeout: float | None = None,
         **kwargs: Any,
     ) -> None:
-        self.max_concurrency = int(max_concurrency or 64)
+        self.max_concurrency = int(max_concurrency or DEFAULT_MAX_CONCURRENCY)
         super().__init__(asynchronous=asynchronous, loop=loop,
                          batch_size=batch_size or self.max_concurrency, **kwargs)
         creds = Credentials(

@@ -242,6 +242,8 @@ class FaultProxy(LatencyProxy):
                     break
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             _reset(cwriter)
+        except asyncio.CancelledError:  # the proxy stops
+            _reset(cwriter)
         finally:
             if upstream is not None:
                 upstream[1].transport.abort()
@@ -261,12 +263,12 @@ class FaultProxy(LatencyProxy):
                 resp.body = _damaged(resp.body, fault, self._rng)
                 self._count(fault)
             return False
+        self._count(fault if fault != "midbody" or len(resp.body) > 1 else "reset")
         if fault == "midbody" and len(resp.body) > 1:
             cwriter.write(resp.encode()[: -(len(resp.body) // 2)])
             await cwriter.drain()
         elif fault == "stall":
             await asyncio.sleep(self.stall_s)
-        self._count(fault if fault != "midbody" or len(resp.body) > 1 else "reset")
         _reset(cwriter)
         return True
 
