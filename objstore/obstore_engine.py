@@ -56,6 +56,8 @@ _AZURE_FIELDS = frozenset({"accountname", "accountkey", "sharedaccesssignature",
                            "defaultendpointsprotocol", "endpointsuffix", "usedevelopmentstorage"})
 _AZURE_IGNORED = frozenset({"queueendpoint", "tableendpoint", "fileendpoint", "dfsendpoint"})
 #: adlfs options the Azure translation understands (use_listings_cache: adlfs's own cache).
+#: botocore config keys obstore honours: the retry policy's (retry.py) and the pool size
+_CONFIG_KWARGS = frozenset({"retries", "connect_timeout", "read_timeout", "max_pool_connections"})
 _AZURE_OPTIONS = frozenset({"connection_string", "anon", "use_listings_cache",
                             "connection_timeout", "read_timeout", "retry_total"})  # retry.py
 # Azurite's well-known development account (UseDevelopmentStorage=true); public, not a secret.
@@ -90,6 +92,9 @@ def problem(protocol: str, options: Mapping[str, Any], *, explicit: bool = True)
     extra = sorted(set(options.get("client_kwargs") or {}) - {"region_name", "endpoint_url"})
     if extra:
         return f"obstore cannot translate the S3 storage option client_kwargs[{extra[0]!r}]"
+    extra = sorted(set(options.get("config_kwargs") or {}) - _CONFIG_KWARGS)
+    if extra:
+        return f"obstore cannot translate the S3 storage option config_kwargs[{extra[0]!r}]"
     if not explicit and not (options.get("anon") or options.get("key")):
         return "no explicit keys: the credentials are botocore's to find (AWS profile or chain)"
     return None

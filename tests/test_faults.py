@@ -123,3 +123,18 @@ def test_a_damaged_body_is_never_taken_for_data(faulty, fault, request):
     proxy.configure(rate=0.0)
     _same(got, ds)
     _same(objstore.open_cube(url, profile=rig.profile), ds)  # what the server holds
+
+
+def test_an_error_while_loading_names_the_url_and_the_profile(faulty):
+    rig, proxy, prof = faulty
+    url = rig.url("forbidden.zarr")
+    objstore.write_cube(_cube(), url, profile=rig.profile)
+    ds = objstore.open_cube(url, profile=prof)
+    proxy.configure(faults=["403"], rate=1.0,
+                    only=lambda method, target: "/tas/" in target.replace("%2F", "/"))
+    with pytest.raises(objstore.ObjstoreError) as err:
+        ds.tas.load()
+    message = str(err.value)
+    assert "forbidden.zarr" in message and "\n" not in message, message
+    assert "403" in message or repr(prof.name) in message, message  # the status or the profile
+    assert (err.value.url, err.value.profile) == (url, prof.name) or rig.backend == "swift"

@@ -7,6 +7,7 @@ response begins, where its body is and where it ends. Clients do not pipeline, s
 carries one request at a time. Faults, drawn per request from ``random.Random(seed)``:
 
 * ``"503"``/``"500"``: answered by the proxy; the server never sees the request.
+* ``"403"``: an HTML "Forbidden" page from the proxy (a gateway or firewall in the way).
 * ``"reset"``: the request reaches the server; its response is dropped and the connection reset.
 * ``"midbody"``: the response head and half its body, then a reset.
 * ``"stall"``: the response is held for ``stall_s`` seconds, then the connection reset.
@@ -34,10 +35,12 @@ from latency_proxy import LatencyProxy
 
 __all__ = ["FAULTS", "TRANSIENT", "FaultProxy"]
 
-FAULTS = ("503", "500", "reset", "midbody", "stall", "truncate", "bitflip")
+FAULTS = ("503", "500", "403", "reset", "midbody", "stall", "truncate", "bitflip")
 #: what a retry policy must survive without anyone noticing
 TRANSIENT = ("503", "500", "reset", "midbody")
 _NO_BODY_STATUS = (204, 304)
+_ANSWERS = {"503": ("Service Unavailable", b""), "500": ("Internal Server Error", b""),
+            "403": ("Forbidden", b"<html><body><h1>403 Forbidden</h1></body></html>")}
 
 
 @dataclass
@@ -214,11 +217,12 @@ class FaultProxy(LatencyProxy):
                 if self._down():
                     return _reset(cwriter)
                 ex = _Exchange(method, target, self._draw(method, target))
-                if ex.fault in ("503", "500"):
+                if ex.fault in _ANSWERS:
                     self._count(ex.fault)
-                    reason = "Service Unavailable" if ex.fault == "503" else "Internal Error"
-                    cwriter.write(f"HTTP/1.1 {ex.fault} {reason}\r\nContent-Length: 0\r\n"
-                                  "\r\n".encode())
+                    reason, body = _ANSWERS[ex.fault]
+                    kind = "text/html" if body else "text/plain"
+                    cwriter.write(f"HTTP/1.1 {ex.fault} {reason}\r\nContent-Type: {kind}\r\n"
+                                  f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
                     await cwriter.drain()
                     continue
                 if ex.fault in ("truncate", "bitflip") and req.body:
