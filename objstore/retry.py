@@ -41,6 +41,7 @@ __all__ = [
     "is_transient",
     "library_options",
     "obstore_config",
+    "show_retries",
 ]
 
 log = logging.getLogger("objstore.retry")
@@ -237,3 +238,14 @@ def obstore_config(options: Mapping[str, Any]) -> tuple[dict[str, str], dict[str
              "backoff": {"init_backoff": timedelta(seconds=BACKOFF_FIRST),
                          "max_backoff": timedelta(seconds=BACKOFF_MAX), "base": 2.0}}
     return client, retry
+
+
+def show_retries(stream: Any = None) -> None:
+    """Print retries and throttling to ``stream`` (stderr): objstore's own (Swift, copies) and
+    botocore's (s3fs). What ``objstore -v`` turns on."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    for name, level in (("objstore.retry", logging.INFO), ("botocore.retries", logging.DEBUG)):
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        logger.addHandler(handler)

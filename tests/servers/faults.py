@@ -7,6 +7,7 @@ response begins, where its body is and where it ends. Clients do not pipeline, s
 carries one request at a time. Faults, drawn per request from ``random.Random(seed)``:
 
 * ``"503"``/``"500"``: answered by the proxy; the server never sees the request.
+* ``"429"``: "Too Many Requests" from the proxy, with ``Retry-After: retry_after`` seconds.
 * ``"403"``: an HTML "Forbidden" page from the proxy (a gateway or firewall in the way).
 * ``"reset"``: the request reaches the server; its response is dropped and the connection reset.
 * ``"midbody"``: the response head and half its body, then a reset.
@@ -35,11 +36,12 @@ from latency_proxy import LatencyProxy
 
 __all__ = ["FAULTS", "TRANSIENT", "FaultProxy"]
 
-FAULTS = ("503", "500", "403", "reset", "midbody", "stall", "truncate", "bitflip")
+FAULTS = ("503", "500", "429", "403", "reset", "midbody", "stall", "truncate", "bitflip")
 #: what a retry policy must survive without anyone noticing
 TRANSIENT = ("503", "500", "reset", "midbody")
 _NO_BODY_STATUS = (204, 304)
 _ANSWERS = {"503": ("Service Unavailable", b""), "500": ("Internal Server Error", b""),
+            "429": ("Too Many Requests", b""),
             "403": ("Forbidden", b"<html><body><h1>403 Forbidden</h1></body></html>")}
 
 
@@ -142,10 +144,12 @@ class FaultProxy(LatencyProxy):
 
     def __init__(self, target_host: str, target_port: int, *, faults: Iterable[str] = TRANSIENT,
                  rate: float = 0.1, seed: int = 0, stall_s: float = 30.0,
+                 retry_after: float = 0.0,
                  only: Callable[[str, str], bool] | None = None, record: bool = False) -> None:
         super().__init__(target_host, target_port, delay_s=0.0, record=record)
         self._rng = random.Random(seed)
         self.stall_s = float(stall_s)
+        self.retry_after = retry_after
         self.injected: collections.Counter[str] = collections.Counter()
         self._down_until = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -221,8 +225,9 @@ class FaultProxy(LatencyProxy):
                     self._count(ex.fault)
                     reason, body = _ANSWERS[ex.fault]
                     kind = "text/html" if body else "text/plain"
+                    after = f"Retry-After: {self.retry_after:g}\r\n" if ex.fault == "429" else ""
                     cwriter.write(f"HTTP/1.1 {ex.fault} {reason}\r\nContent-Type: {kind}\r\n"
-                                  f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+                                  f"{after}Content-Length: {len(body)}\r\n\r\n".encode() + body)
                     await cwriter.drain()
                     continue
                 if ex.fault in ("truncate", "bitflip") and req.body:
