@@ -66,9 +66,17 @@ class Resolved:
         return f"Resolved(url={self.url.url!r}, profile={self.profile.name!r}, protocol={self.protocol!r})"
 
     @cached_property
+    def io_options(self) -> dict[str, Any]:
+        """``storage_options`` plus the profile's retry policy in the library's own words
+        (:func:`objstore.retry.library_options`): what objstore's filesystems are made with."""
+        from .retry import library_options, policy_for
+
+        return library_options(self.protocol, policy_for(self.profile), self.storage_options)
+
+    @cached_property
     def fs(self) -> fsspec.AbstractFileSystem:
         """A synchronous fsspec filesystem for this URL."""
-        return _make_fs(self.protocol, self.storage_options, asynchronous=False)
+        return _make_fs(self.protocol, self.io_options, asynchronous=False)
 
     @property
     def fsspec_url(self) -> str:
@@ -93,12 +101,12 @@ class Resolved:
         elif perf.engine(self.profile, self.protocol, self.storage_options) == "obstore":
             from .obstore_engine import obstore_store
 
-            inner = obstore_store(self.protocol, self.path, self.storage_options, n, read_only)
+            inner = obstore_store(self.protocol, self.path, self.io_options, n, read_only)
             store = CubeStore(inner, max_concurrency=n)
         else:
             from zarr.storage import FsspecStore
 
-            options = perf.io_storage_options(self.protocol, self.storage_options, n)
+            options = perf.io_storage_options(self.protocol, self.io_options, n)
             fs = _make_fs(self.protocol, options, asynchronous=True)
             store = CubeStore(FsspecStore(fs, path=self.path, read_only=read_only),
                               max_concurrency=n)

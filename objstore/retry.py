@@ -200,7 +200,7 @@ def library_options(protocol: str, policy: RetryPolicy,
                     options: Mapping[str, Any]) -> dict[str, Any]:
     """``options`` plus the policy in the words of the backend's library (what the user set in
     ``options`` wins). s3fs: botocore's standard retry mode and timeouts; gcsfs: aiohttp
-    timeouts (its retries are fixed by gcsfs); adlfs: azure-core's retry policy and timeouts
+    timeouts and MD5 checks of uploads and downloads (its retries are fixed by gcsfs); adlfs: azure-core's retry policy and timeouts
     (through objstore's adlfs class); Swift: objstore's filesystem takes the policy itself."""
     out = dict(options)
     t = policy.timeout
@@ -215,6 +215,7 @@ def library_options(protocol: str, policy: RetryPolicy,
 
         # gcsfs hands it to every request (a number there would bound the whole transfer)
         out.setdefault("requests_timeout", aiohttp.ClientTimeout(sock_connect=t, sock_read=t))
+        out.setdefault("consistency", "md5")  # uploads and downloads checked against md5Hash
     elif protocol in ("az", "abfs", "abfss"):
         out.setdefault("connection_timeout", t)
         out.setdefault("read_timeout", t)

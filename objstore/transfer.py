@@ -279,8 +279,8 @@ def _io_fs(r: Resolved, n: int) -> Any:
         from .perf import io_storage_options
     except ImportError:  # pragma: no cover
         return r.fs
-    options = io_storage_options(r.protocol, r.storage_options, n)
-    if options == r.storage_options:
+    options = io_storage_options(r.protocol, r.io_options, n)
+    if options == r.io_options:
         return r.fs
     from .api import _make_fs
 

@@ -64,7 +64,8 @@ def test_profile_fields_set_the_policy_and_every_library_hears_of_it():
     timeout = library_options("gs", policy_for(prof), {})["requests_timeout"]
     assert (timeout.sock_connect, timeout.sock_read, timeout.total) == (5, 5, None)
     resolved = objstore.resolve("s3://b/k", profile=prof)
-    assert resolved.storage_options["config_kwargs"]["read_timeout"] == 5
+    assert resolved.io_options["config_kwargs"]["read_timeout"] == 5
+    assert "config_kwargs" not in resolved.storage_options  # what plain fsspec users copy
 
 
 def test_a_service_that_keeps_throttling_is_reported_once(caplog):

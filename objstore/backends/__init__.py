@@ -42,13 +42,10 @@ def adapter(backend: str) -> ModuleType:
 
 def storage_options(profile: Profile, url: ObjectURL) -> tuple[str, str, dict[str, Any]]:
     """``(protocol, path, storage_options)`` for ``url`` under ``profile``."""
-    from ..retry import library_options, policy_for
-
     mod = adapter(url.backend)
     options = mod.storage_options(profile, url)
     options.update(profile.storage_options)
-    protocol = mod.protocol(url)
-    return protocol, mod.path(url), library_options(protocol, policy_for(profile), options)
+    return mod.protocol(url), mod.path(url), options
 
 
 def filesystem_class(protocol: str) -> Any:
