@@ -21,6 +21,7 @@ import email.utils
 import json
 import logging
 import random
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -241,12 +242,27 @@ def obstore_config(options: Mapping[str, Any]) -> tuple[dict[str, str], dict[str
     return client, retry
 
 
-def show_retries(stream: Any = None) -> None:
-    """Print retries and throttling to ``stream`` (stderr): objstore's own (Swift, copies) and
-    botocore's (s3fs). What ``objstore -v`` turns on."""
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """A handler writing to whatever ``sys.stderr`` is when a record comes."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+_SHOWN = _Stderr()
+_SHOWN.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+
+
+def show_retries() -> None:
+    """Print retries and throttling on stderr: objstore's own (Swift, copies) and botocore's
+    (s3fs). What ``objstore -v`` turns on."""
     for name, level in (("objstore.retry", logging.INFO), ("botocore.retries", logging.DEBUG)):
         logger = logging.getLogger(name)
         logger.setLevel(level)
-        logger.addHandler(handler)
+        if _SHOWN not in logger.handlers:
+            logger.addHandler(_SHOWN)

@@ -99,3 +99,22 @@ def swift_rig(request):  # type: ignore[no-untyped-def]
     from conftest import _fresh_rig
 
     return _fresh_rig(request, "swift")
+
+
+def test_verbose_cli_shows_the_retries_it_makes(swift_rig, monkeypatch):
+    from typer.testing import CliRunner
+
+    from objstore.cli import app
+
+    rig = swift_rig
+    rig.profile  # noqa: B018 - the container exists
+    with FaultProxy("127.0.0.1", server_port(rig), faults=["503"], rate=0.5, seed=1) as proxy:
+        prof = profile_via(rig, proxy.url)
+        monkeypatch.setenv("OS_STORAGE_URL", prof.storage_url)
+        monkeypatch.setenv("OS_AUTH_TOKEN", prof.token.get_secret_value())
+        objstore.resolve(rig.url("a"), prof).fs.pipe(f"{rig.bucket}/a", b"1")
+        result = CliRunner().invoke(app, ["-v", "ls", f"swift://{rig.bucket}/"])
+    assert result.exit_code == 0, result.output
+    assert f"{rig.bucket}/a" in result.stdout
+    assert "objstore.retry: retry 1/8 of GET" in result.stderr and "HTTP 503" in result.stderr
+    assert prof.token.get_secret_value() not in result.output
