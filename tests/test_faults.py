@@ -138,3 +138,18 @@ def test_an_error_while_loading_names_the_url_and_the_profile(faulty):
     assert "forbidden.zarr" in message and "\n" not in message, message
     assert "403" in message or repr(prof.name) in message, message  # the status or the profile
     assert (err.value.url, err.value.profile) == (url, prof.name) or rig.backend == "swift"
+
+
+@pytest.mark.parametrize("backend,engine", [("s3", "obstore"), ("azure", "fsspec")])
+def test_the_other_engine_reads_and_writes_through_transient_faults(request, monkeypatch,
+                                                                     backend, engine):
+    from conftest import _fresh_rig
+
+    monkeypatch.setenv("OBJSTORE_ENGINE", engine)
+    rig = _fresh_rig(request, backend)
+    with FaultProxy("127.0.0.1", server_port(rig), rate=0.1, seed=SEED) as proxy:
+        prof = profile_via(rig, proxy.url)
+        ds = _cube()
+        objstore.write_cube(ds, rig.url("engine.zarr"), profile=prof)
+        _same(objstore.open_cube(rig.url("engine.zarr"), profile=prof), ds)
+        assert sum(proxy.injected.values()) >= 5, proxy.injected
