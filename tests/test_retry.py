@@ -118,3 +118,13 @@ def test_verbose_cli_shows_the_retries_it_makes(swift_rig, monkeypatch):
     assert f"{rig.bucket}/a" in result.stdout
     assert "objstore.retry: retry 1/8 of GET" in result.stderr and "HTTP 503" in result.stderr
     assert prof.token.get_secret_value() not in result.output
+
+
+def test_retries_and_timeout_come_from_a_toml_profile(isolated_env):
+    config = isolated_env / "objstore" / "profiles.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('[profiles.flaky]\nbackend = "s3"\nkey = "a"\nsecret = "b"\n'
+                      "retries = 12\ntimeout = 60\n")
+    r = objstore.resolve("s3://b/k", "flaky")
+    assert r.io_options["config_kwargs"]["retries"]["max_attempts"] == 13
+    assert r.io_options["config_kwargs"]["read_timeout"] == 60
