@@ -128,3 +128,15 @@ def test_retries_and_timeout_come_from_a_toml_profile(isolated_env):
     r = objstore.resolve("s3://b/k", "flaky")
     assert r.io_options["config_kwargs"]["retries"]["max_attempts"] == 13
     assert r.io_options["config_kwargs"]["read_timeout"] == 60
+
+
+def test_a_swift_listing_cut_short_is_retried_not_a_json_error(swift_rig):
+    rig = swift_rig
+    names = [f"{rig.bucket}/d/k{i:03d}" for i in range(50)]
+    objstore.resolve(rig.url(""), rig.profile).fs.pipe(dict.fromkeys(names, b"1"))
+    with FaultProxy("127.0.0.1", server_port(rig), faults=["truncate"], rate=0.5, seed=2,
+                    only=lambda method, target: "format=json" in target) as proxy:
+        fs = objstore.resolve(rig.url(""), profile_via(rig, proxy.url)).fs
+        for _ in range(4):
+            assert fs.ls(f"{rig.bucket}/d", detail=False) == names
+        assert proxy.injected["truncate"] >= 1
