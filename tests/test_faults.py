@@ -153,3 +153,16 @@ def test_the_other_engine_reads_and_writes_through_transient_faults(request, mon
         objstore.write_cube(ds, rig.url("engine.zarr"), profile=prof)
         _same(objstore.open_cube(rig.url("engine.zarr"), profile=prof), ds)
         assert sum(proxy.injected.values()) >= 5, proxy.injected
+
+
+def test_azure_uploads_through_adlfs_refuse_damaged_bodies(request, monkeypatch):
+    from conftest import _fresh_rig
+
+    monkeypatch.setenv("OBJSTORE_ENGINE", "fsspec")
+    rig = _fresh_rig(request, "azure")
+    with FaultProxy("127.0.0.1", server_port(rig), faults=["bitflip"], rate=0.2,
+                    seed=SEED, only=lambda method, target: method == "PUT") as proxy:
+        ds = _cube()
+        objstore.write_cube(ds, rig.url("md5.zarr"), profile=profile_via(rig, proxy.url))
+        assert proxy.injected["bitflip"] >= 1
+    _same(objstore.open_cube(rig.url("md5.zarr"), profile=rig.profile), ds)  # what Azure holds

@@ -1,4 +1,6 @@
-"""adlfs whose Azure client follows objstore's retry policy (objstore/retry.py).
+"""adlfs whose Azure client follows objstore's retry policy (objstore/retry.py), and whose
+uploads carry their MD5 (``validate_content``), so that the service refuses a damaged body; the
+refusal is retried like any transient failure, then raised as RemoteError.
 
 adlfs builds its ``BlobServiceClient`` with the SDK's defaults: retries after 15, 18 and 24 s, and
 sockets that may stall for 300 s. The SDK takes a ``retry_policy`` and connection/read timeouts
@@ -13,7 +15,8 @@ from typing import Any
 
 import adlfs
 
-from ..retry import BACKOFF_FIRST, DEFAULT_RETRIES, DEFAULT_TIMEOUT
+from ..errors import RemoteError
+from ..retry import BACKOFF_FIRST, DEFAULT_RETRIES, DEFAULT_TIMEOUT, Attempts, RetryPolicy
 
 __all__ = ["AzureBlobFileSystem"]
 
@@ -46,3 +49,22 @@ class AzureBlobFileSystem(adlfs.AzureBlobFileSystem):
         except Exception as exc:  # what adlfs raises for a bad connection string
             raise ValueError(f"unable to connect to account for {exc}") from exc
         return None
+
+    async def _pipe_file(self, path: str, value: Any, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("validate_content", True)
+        tries = Attempts(RetryPolicy(retries=self.retry_total), f"upload to az://{path}")
+        while True:
+            try:
+                return await super()._pipe_file(path, value, *args, **kwargs)
+            except Exception as exc:
+                if not _md5_refused(exc):
+                    raise
+                why = "the service refused a body that did not match its Content-MD5"
+                if not await tries.retry(why):
+                    raise RemoteError(f"upload to az://{path}: {why} {tries.gave_up()}",
+                                      url=f"az://{path}") from None
+
+
+def _md5_refused(exc: BaseException) -> bool:
+    return getattr(exc, "error_code", None) == "Md5Mismatch" or (
+        type(exc).__name__ == "HttpResponseError" and "md5" in str(exc).lower())
