@@ -101,8 +101,9 @@ def test_an_outage_longer_than_the_retries_fails_with_a_clear_error(faulty):
     assert "\n" not in message and "outage.zarr" in message or "127.0.0.1" in message, message
 
 
-#: damaged bodies that still pass unnoticed (docs/reliability.md): on Azure no MD5 travels with
-#: an upload or is checked on a read
+#: damaged bodies that may pass unnoticed (docs/reliability.md): on Azure obstore (the cube engine
+#: there) sends no MD5 with an upload and checks none on a read; whether a run notices depends on
+#: where the flips land (a flipped bit in a signed header is refused), so the mark is not strict
 UNCHECKED = {("azure", "bitflip")}
 
 
@@ -110,7 +111,7 @@ UNCHECKED = {("azure", "bitflip")}
 def test_a_damaged_body_is_never_taken_for_data(faulty, fault, request):
     rig, proxy, prof = faulty
     if (rig.backend, fault) in UNCHECKED:
-        request.applymarker(pytest.mark.xfail(reason="no end-to-end checksum yet", strict=True))
+        request.applymarker(pytest.mark.xfail(reason="no end-to-end checksum yet", strict=False))
     ds = _cube()
     url = rig.url("damaged.zarr")
     proxy.configure(faults=[fault], rate=0.2)
