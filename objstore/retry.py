@@ -47,7 +47,7 @@ __all__ = [
 
 log = logging.getLogger("objstore.retry")
 
-#: Retries after the first attempt. At 20% failed requests, one request in ~2.5 million fails all
+#: Retries after the first attempt. At 20% failed requests, one request in ~2 million fails all
 #: nine attempts: a cube of thousands of chunks survives.
 DEFAULT_RETRIES = 8
 #: Seconds to connect, and seconds without a byte of the response, before a request is abandoned.
