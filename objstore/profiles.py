@@ -117,6 +117,13 @@ class _Base(BaseModel):
     max_concurrency: int | None = Field(
         None, ge=1, description="Requests kept in flight for reads and writes (default: measured)"
     )
+    # reliability (objstore/retry.py): per-request retries and waits
+    retries: int | None = Field(
+        None, ge=0, description="Retries of a failed request (default 8; objstore.retry)"
+    )
+    timeout: float | None = Field(
+        None, gt=0, description="Seconds to connect and between bytes read (default 20)"
+    )
     engine: Literal["auto", "fsspec", "obstore"] | None = Field(
         None, description="I/O engine for zarr stores: fsspec (default), obstore (S3, Azure) or auto; OBJSTORE_ENGINE"
     )

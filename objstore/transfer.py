@@ -34,9 +34,10 @@ from .errors import (
     BucketNotFoundError,
     CubeNotFoundError,
     ObjstoreError,
-    RemoteError,
     VerificationError,
 )
+from .perf import DEFAULT_MAX_CONCURRENCY
+from .retry import Attempts, RetryPolicy, is_transient
 
 if TYPE_CHECKING:
     from .api import Resolved
@@ -65,10 +66,12 @@ __all__ = [
     "human_bytes",
 ]
 
-DEFAULT_CONCURRENCY = 64
+DEFAULT_CONCURRENCY = DEFAULT_MAX_CONCURRENCY  # one default for every path (perf.py)
 LARGE = 64 * 2**20  # above this, files stream through the filesystem's own (multipart) upload
 MEMORY_BUDGET = 512 * 2**20  # bytes of object bodies held in memory at once
-RETRIES = 3  # attempts per object for transient errors (5xx, resets, timeouts)
+#: Retries of a whole object whose request the library gave up on (a body cut short, a reset
+#: while streaming); each request is already retried by the backend's library (objstore.retry).
+OBJECT_RETRIES = 2
 
 Progress = Callable[[int, int], None]  # (objects done, bytes done), as increments
 
@@ -281,8 +284,8 @@ def _io_fs(r: Resolved, n: int) -> Any:
         from .perf import io_storage_options
     except ImportError:  # pragma: no cover
         return r.fs
-    options = io_storage_options(r.protocol, r.storage_options, n)
-    if options == r.storage_options:
+    options = io_storage_options(r.protocol, r.io_options, n)
+    if options == r.io_options:
         return r.fs
     from .api import _make_fs
 
@@ -304,13 +307,11 @@ class _SourceFailed(Exception):
 def _transient(exc: BaseException) -> bool:
     if isinstance(exc, _SourceFailed) and exc.__cause__ is not None:
         return _transient(exc.__cause__)
-    if isinstance(exc, (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError,
-                        NotADirectoryError, ValueError, TypeError, KeyError)):
-        return False
-    if isinstance(exc, ObjstoreError) and not isinstance(exc, RemoteError):
-        return False
-    return isinstance(exc, (OSError, asyncio.TimeoutError)) or \
-        type(exc).__module__.split(".")[0] in {"aiohttp", "botocore", "azure", "google"}
+    return is_transient(exc)
+
+
+def _object_attempts(rpath: str) -> Attempts:
+    return Attempts(RetryPolicy(retries=OBJECT_RETRIES), f"copy to {rpath}")
 
 
 async def _put_bytes(fs: Any, rpath: str, data: bytes, kwargs: Mapping[str, Any]) -> None:
@@ -454,15 +455,15 @@ async def _send_async(items: list[Item], fs: Any, base: str, source: Resolved | 
 
     async def worker() -> None:
         for item in queue:
-            for attempt in range(RETRIES):
+            tries = _object_attempts(item.rel)
+            while True:
                 try:
                     await one(item)
                     break
                 except Exception as exc:
-                    if attempt == RETRIES - 1 or not _transient(exc):
+                    if not _transient(exc) or not await tries.retry(repr(exc)[:200]):
                         raise
                     stats.retries += 1
-                    await asyncio.sleep(0.2 * 4**attempt)
             stats.objects += 1
             stats.bytes += item.size
 
@@ -485,7 +486,8 @@ def _send_threads(items: list[Item], fs: Any, base: str, source: Resolved | None
         if stop.is_set():
             return
         rpath = _join(base, item.rel)
-        for attempt in range(RETRIES):
+        tries = _object_attempts(rpath)
+        while True:
             try:
                 if item.path is not None and item.data is None:
                     if item.md5 is None and item.size <= LARGE:
@@ -509,12 +511,11 @@ def _send_threads(items: list[Item], fs: Any, base: str, source: Resolved | None
                         fs.pipe_file(rpath, data, **kwargs)
                 break
             except Exception as exc:
-                if attempt == RETRIES - 1 or not _transient(exc):
+                if not _transient(exc) or not tries.retry_sync(repr(exc)[:200]):
                     stop.set()
                     raise
                 with lock:
                     stats.retries += 1
-                time.sleep(0.2 * 4**attempt)
         with lock:
             stats.objects += 1
             stats.bytes += item.size

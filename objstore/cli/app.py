@@ -15,6 +15,17 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _options(verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Show retries and throttling as they happen")) -> None:
+    if verbose:
+        from ..retry import show_retries
+
+        show_retries()
+
+
 app.add_typer(profiles.app, name="profiles")
 app.add_typer(scratch.app, name="scratch")
 app.add_typer(swift.app, name="swift")
