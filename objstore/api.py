@@ -110,8 +110,17 @@ class Resolved:
             fs = _make_fs(self.protocol, options, asynchronous=True)
             store = CubeStore(FsspecStore(fs, path=self.path, read_only=read_only),
                               max_concurrency=n)
-        store.errors = ReadErrors(self.url, self.profile)
+        store.errors = ReadErrors(self.url, _without_secrets(self.profile))
         return store
+
+
+def _without_secrets(profile: Profile) -> Profile:
+    """``profile`` with every secret field and its free-form storage options emptied: what error
+    messages need (name, source, endpoint), safe to pickle for dask workers."""
+    from pydantic import SecretStr
+
+    cleared: dict[str, Any] = {name: None for name, value in profile if isinstance(value, SecretStr)}
+    return profile.model_copy(update={**cleared, "storage_options": {}})
 
 
 @dataclass(frozen=True)
