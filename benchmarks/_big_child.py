@@ -24,7 +24,7 @@ import floor
 import numpy as np
 import xarray as xr
 import zarr  # noqa: F401  (imported before the clock, like the rest)
-from _proc import job, report, rss_mib
+from _proc import job, ready, report, rss_mib
 
 import objstore
 
@@ -89,6 +89,7 @@ def main() -> None:
         else:
             def fn() -> Any:
                 return xr.open_zarr(where(), **kw).load()
+    ready()
     before = rss_mib()
     t0 = time.perf_counter()
     out = fn()

@@ -14,31 +14,61 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+READY = "--ready--"
 
 
 def run_child(script: str, job: dict[str, Any], *, timeout: float = 1800,
-              python_args: list[str] | None = None) -> dict[str, Any]:
+              python_args: list[str] | None = None,
+              on_ready: Callable[[], None] | None = None) -> dict[str, Any]:
     """Run ``benchmarks/<script> '<job as JSON>'``; its last stdout line (JSON) as a dict.
 
-    A child that fails gives ``{"error": "..."}`` (its last stderr line), never an exception.
+    ``on_ready`` is called when the child says it is ready (:func:`ready`), right before it
+    starts the measured part. A child that fails gives ``{"error": "..."}`` (its last stderr
+    line), never an exception.
     """
     argv = [sys.executable, *(python_args or []), str(HERE / script), json.dumps(job)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), str(HERE.parent / "tests"),
                                                         os.environ.get("PYTHONPATH", "")])}
-    try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout:.0f} s"}
-    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
-    if out.returncode != 0 or not lines:
-        err = [ln for ln in out.stderr.strip().splitlines() if ln.strip()]
-        return {"error": (err[-1] if err else f"exit status {out.returncode}")[:300],
-                "stderr": out.stderr[-4000:]}
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+                                text=True, env=env)
+        assert proc.stdin is not None and proc.stdout is not None
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        try:
+            lines = []
+            for line in proc.stdout:
+                if line.strip() == READY:  # the child set up and warmed up: start counting
+                    if on_ready is not None:
+                        on_ready()
+                    proc.stdin.write("go\n")
+                    proc.stdin.flush()
+                elif line.startswith("{"):
+                    lines.append(line)
+            rc = proc.wait()
+        finally:
+            timer.cancel()
+        err.seek(0)
+        stderr = err.read()
+    if rc != 0 or not lines:
+        tail = [ln for ln in stderr.strip().splitlines() if ln.strip()]
+        why = "killed: timed out" if rc == -9 else (tail[-1] if tail else f"exit status {rc}")
+        return {"error": why[:300], "stderr": stderr[-4000:]}
     return json.loads(lines[-1])
+
+
+def ready() -> None:
+    """Child side: tell the parent that set-up is done, and wait for it to say go (it resets the
+    proxy's request counts in between, so that only the measured part is counted)."""
+    print(READY, flush=True)
+    sys.stdin.readline()
 
 
 def job() -> dict[str, Any]:

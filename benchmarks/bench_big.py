@@ -55,9 +55,9 @@ def one(sv: Any, spec: dict[str, Any], client: str, n: int, ny: int, nx: int,
     px = sv.proxy(spec["backend"], spec["delay_ms"])
     out = {}
     for op in ("write", "read"):
-        px.reset()
         r = run_child("_big_child.py", {"spec": spec, "client": client, "op": op,
-                                        "key": f"{client}.zarr", "n": n, "ny": ny, "nx": nx})
+                                        "key": f"{client}.zarr", "n": n, "ny": ny, "nx": nx},
+                      on_ready=px.reset)
         r["requests"] = px.counts().get("total", 0)
         out[op] = r
         if "error" in r:
