@@ -26,11 +26,12 @@ READY = "--ready--"
 
 def run_child(script: str, job: dict[str, Any], *, timeout: float = 1800,
               python_args: list[str] | None = None,
-              on_ready: Callable[[], None] | None = None) -> dict[str, Any]:
+              on_ready: Callable[[], None] | None = None,
+              keep_stderr: bool = False) -> dict[str, Any]:
     """Run ``benchmarks/<script> '<job as JSON>'``; its last stdout line (JSON) as a dict.
 
     ``on_ready`` is called when the child says it is ready (:func:`ready`), right before it
-    starts the measured part. A child that fails gives ``{"error": "..."}`` (its last stderr
+    starts the measured part; ``keep_stderr`` adds the child's stderr as ``"stderr"``. A child that fails gives ``{"error": "..."}`` (its last stderr
     line), never an exception.
     """
     argv = [sys.executable, *(python_args or []), str(HERE / script), json.dumps(job)]
@@ -61,7 +62,10 @@ def run_child(script: str, job: dict[str, Any], *, timeout: float = 1800,
         tail = [ln for ln in stderr.strip().splitlines() if ln.strip()]
         why = "killed: timed out" if rc == -9 else (tail[-1] if tail else f"exit status {rc}")
         return {"error": why[:300], "stderr": stderr[-4000:]}
-    return json.loads(lines[-1])
+    out = json.loads(lines[-1])
+    if keep_stderr:
+        out["stderr"] = stderr
+    return out
 
 
 def ready() -> None:
