@@ -54,7 +54,7 @@ COSTS = {
     "event loop / thread start (fsspec's loop thread, asyncio.run)":
         r"(fsspec/asyn\.py:\d+\(get_loop\)|asyncio/runners\.py:\d+\(run\)"
         r"|threading\.py:\d+\(start\))",
-    "waiting in the calling thread (the network, the I/O thread)":
+    "waiting on locks and queues, any thread (the network, idle workers)":
         r"(~:0\(<method 'acquire' of '_thread\.lock' objects>\)"
         r"|~:0\(<method 'get' of '_queue\.SimpleQueue' objects>\))",
 }
