@@ -126,16 +126,26 @@ def imports(spec: dict[str, Any], backend: str, top: int) -> None:
         return
     parts = r["stderr"].split("--clock--")
     inside = parts[1] if len(parts) >= 3 else ""
-    mods = []
-    for line in inside.splitlines():
+    mods: list[tuple[float, str, list[tuple[float, str]]]] = []
+    children: list[tuple[float, str]] = []
+    for line in inside.splitlines():  # children come before the module that imported them
         m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
-        if m and len(m.group(3)) == 1:  # top level: imported by the open itself
-            mods.append((int(m.group(2)) / 1e6, m.group(4)))
-    total = sum(s for s, _ in mods)
-    mods.sort(reverse=True)
+        if not m:
+            continue
+        depth, entry = len(m.group(3)) // 2, (int(m.group(2)) / 1e6, m.group(4))
+        if depth == 0:  # imported by the open itself
+            mods.append((*entry, sorted(children, reverse=True)))
+            children = []
+        else:
+            children.append(entry)
+    total = sum(m[0] for m in mods)
+    rows = []
+    for sec, name, kids in sorted(mods, reverse=True)[:top]:
+        rows.append([f"{sec:.3f} s", name])
+        rows += [[f"  {k:.3f} s", f"  {kid}"] for k, kid in kids[:5] if k >= 0.01]
     print_table(f"{backend}: modules a cold open_cube imports ({len(mods)} top-level, "
-                f"{total:.2f} s of {r['seconds']:.2f} s, -X importtime)",
-                ["cumulative", "module"], [[f"{s:.3f} s", name] for s, name in mods[:top]])
+                f"{total:.2f} s of {r['seconds']:.2f} s, -X importtime; indented: the slowest "
+                "modules each pulled in, at any depth, so they nest)", ["cumulative", "module"], rows)
 
 
 def main(argv: list[str] | None = None) -> int:
