@@ -135,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     if "swift" in backends and (why := swift_available()):
         print(f"skipping Swift: {why}")
         backends.remove("swift")
+    if slow := [b for b in backends if b in ("azure", "gcs")]:
+        print(f"{' and '.join(slow)}: the emulator slows down as it fills (the GCS emulator "
+              "rewrites every object's metadata on each upload; Azurite in memory): read their "
+              "growth ratios as the emulator's")
     t0 = time.perf_counter()
     with servers(s3="s3" in backends, swift="swift" in backends, azure="azure" in backends,
                  gcs="gcs" in backends) as sv:
