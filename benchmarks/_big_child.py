@@ -7,7 +7,8 @@ Clients: ``floor`` (floor.py's raw aiohttp client, the same bytes as objects of 
 ``plain`` (xarray + the backend's fsspec filesystem), ``peer`` (xarray + zarr's ObjectStore over
 obstore), ``objstore`` (``write_cube`` / ``open_cube(...).load()``). The cube is lazy (dask, one
 block reused for every chunk), so writing it holds no copy of the cube in memory; the clock starts
-after the imports and the set-up. Prints one JSON line (``_proc.report``).
+after the imports and the set-up. With ``"profile": true`` it runs under cProfile (every Python
+thread) and returns the top entries. Prints one JSON line (``_proc.report``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import floor
 import numpy as np
 import xarray as xr
 import zarr  # noqa: F401  (imported before the clock, like the rest)
-from _proc import job, ready, report, rss_mib
+from _proc import job, profiled, ready, report, rss_mib
 
 import objstore
 
@@ -92,7 +93,12 @@ def main() -> None:
     ready()
     before = rss_mib()
     t0 = time.perf_counter()
-    out = fn()
+    top: dict[str, Any] = {}
+    if j.get("profile"):
+        out, top = profiled(fn)
+        top.pop("all")
+    else:
+        out = fn()
     seconds = time.perf_counter() - t0
     if out is not None:  # a read: the cube came back whole and right
         got = out["tas"]
@@ -100,7 +106,7 @@ def main() -> None:
         assert np.array_equal(got[-1].values, block[0]), "last chunk differs"
     report({"seconds": seconds, "bytes": nbytes, "rss_before_mib": before,
             "result_mib": nbytes / 2**20 if op == "read" and client != "floor" else 0.0,
-            "in_flight": in_flight(client, n)})
+            "in_flight": in_flight(client, n), "top": top})
     os._exit(0)  # skip exit-time finalizers (adlfs/gcsfs sessions need a stopped loop)
 
 

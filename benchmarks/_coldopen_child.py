@@ -32,7 +32,7 @@ import pandas  # noqa: F401
 import xarray as xr
 import zarr
 import zarr.storage  # noqa: F401
-from _proc import job, ready, report
+from _proc import job, profiled, ready, report
 
 import objstore
 
@@ -75,36 +75,6 @@ def opener(spec: dict[str, Any], client: str, key: str) -> Any:
 
         return lambda: xr.open_zarr(_targets.peer_store(spec, key))
     return lambda: objstore.open_cube(url, profile=_targets.profile(spec))
-
-
-def profiled(fn: Any, top: int = 40) -> tuple[Any, dict[str, list[list[Any]]]]:
-    """``fn()`` under cProfile: its result and the ``top`` entries by cumulative and by own time,
-    each ``[cumulative s, own s, calls, "file:line(function)"]``."""
-    import cProfile
-    import pstats
-    import threading
-
-    threads: list[cProfile.Profile] = []
-
-    def boot(frame: Any, event: str, arg: Any) -> None:  # first call in each new thread
-        sys.setprofile(None)
-        p = cProfile.Profile()
-        threads.append(p)
-        p.enable()
-
-    threading.setprofile(boot)  # fsspec's I/O loop thread starts during the open
-    prof = cProfile.Profile()
-    out = prof.runcall(fn)
-    threading.setprofile(None)  # type: ignore[arg-type]
-    st = pstats.Stats(prof)
-    for p in threads:
-        st.add(p)
-    rows = []
-    for (file, line, func), (_cc, nc, tt, ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
-        where = file.replace(os.sep.join(xr.__file__.split(os.sep)[:-2]) + os.sep, "")
-        rows.append([ct, tt, nc, f"{where}:{line}({func})"])
-    return out, {"cumulative": sorted(rows, key=lambda r: -r[0])[:top],
-                 "own": sorted(rows, key=lambda r: -r[1])[:top], "all": rows}
 
 
 def main() -> None:

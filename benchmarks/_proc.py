@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -96,3 +97,33 @@ def peak_rss_mib() -> float:
 def report(result: dict[str, Any]) -> None:
     """Print ``result`` with the peak RSS as the child's last stdout line (child side)."""
     print(json.dumps({**result, "peak_rss_mib": peak_rss_mib()}), flush=True)
+
+
+def profiled(fn: Any, top: int = 40) -> tuple[Any, dict[str, list[list[Any]]]]:
+    """``fn()`` under cProfile: its result and the ``top`` entries by cumulative and by own time,
+    each ``[cumulative s, own s, calls, "file:line(function)"]``."""
+    import cProfile
+    import pstats
+    import threading
+
+    threads: list[cProfile.Profile] = []
+
+    def boot(frame: Any, event: str, arg: Any) -> None:  # first call in each new thread
+        sys.setprofile(None)
+        p = cProfile.Profile()
+        threads.append(p)
+        p.enable()
+
+    threading.setprofile(boot)  # fsspec's I/O loop thread starts during the open
+    prof = cProfile.Profile()
+    out = prof.runcall(fn)
+    threading.setprofile(None)  # type: ignore[arg-type]
+    st = pstats.Stats(prof)
+    for p in threads:
+        st.add(p)
+    rows = []
+    for (file, line, func), (_cc, nc, tt, ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
+        where = re.sub(r"^.*/(site|dist)-packages/", "", file)
+        rows.append([ct, tt, nc, f"{where}:{line}({func})"])
+    return out, {"cumulative": sorted(rows, key=lambda r: -r[0])[:top],
+                 "own": sorted(rows, key=lambda r: -r[1])[:top], "all": rows}

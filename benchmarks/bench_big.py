@@ -109,6 +109,25 @@ def table(backend: str, delay: float, n: int, ny: int, nx: int,
                 print(f"  {client} {op}: {r.get('stderr', r['error'])[-1500:]}")
 
 
+def profile_objstore(sv: Any, spec: dict[str, Any], n: int, ny: int, nx: int,
+                     top: int) -> None:
+    """objstore's write and read once more under cProfile: where the time goes."""
+    _targets.empty(sv, spec)
+    for op in ("write", "read"):
+        r = run_child("_big_child.py", {"spec": spec, "client": "objstore", "op": op,
+                                        "key": "profiled.zarr", "n": n, "ny": ny, "nx": nx,
+                                        "profile": True})
+        if "error" in r:
+            print(f"\n{spec['backend']}: the profiled {op} failed: {r['error']}")
+            return
+        rows = [[f"{e[1]:.3f}", f"{e[0]:.3f}", str(e[2]), e[3][-100:]]
+                for e in r["top"]["own"] if "_lsprof" not in e[3]][:top]
+        print_table(f"{spec['backend']}: objstore {op} of {n} x {ny * nx * 4 / MIB:.0f} MiB under "
+                    f"cProfile ({r['seconds']:.2f} s; every Python thread, so waits overlap): "
+                    f"top {top} by own time", ["own s", "cumulative s", "calls", "function"],
+                    rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--delay-ms", type=float, nargs="+", default=[0.0, 25.0])
@@ -117,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
                     choices=["s3", "swift", "azure", "gcs"])
     ap.add_argument("--shapes", choices=["8", "64", "both"], default="both",
                     help="8 MiB chunks, 64 MiB chunks, or both")
+    ap.add_argument("--profile", type=int, default=0, metavar="N",
+                    help="also profile objstore's write and read of the first shape: top N")
     args = ap.parse_args(argv)
     shapes = QUICK if args.quick else FULL
     shapes = [s for s, k in zip(shapes, ("8", "64"), strict=True) if args.shapes in (k, "both")]
@@ -136,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
                 for n, ny, nx in shapes:
                     res = {c: one(sv, spec, c, n, ny, nx) for c in clients(backend)}
                     table(backend, delay, n, ny, nx, res)
+                if args.profile:
+                    profile_objstore(sv, spec, *shapes[0], args.profile)
     print(f"\nbench_big: {time.perf_counter() - t0:.0f} s")
     return 0
 
