@@ -7,7 +7,7 @@ Clients: ``floor`` (floor.py's raw aiohttp client, the same bytes as objects of 
 ``plain`` (xarray + the backend's fsspec filesystem), ``peer`` (xarray + zarr's ObjectStore over
 obstore), ``objstore`` (``write_cube`` / ``open_cube(...).load()``). The cube is lazy (dask, one
 block reused for every chunk), so writing it holds no copy of the cube in memory; the clock starts
-after the imports and the set-up. With ``"profile": true`` it runs under cProfile (every Python
+after the imports, the set-up and a warm-up (a 1-chunk cube written and read by the same client). With ``"profile": true`` it runs under cProfile (every Python
 thread) and returns the top entries. Prints one JSON line (``_proc.report``).
 """
 
@@ -51,6 +51,25 @@ def in_flight(client: str, n: int) -> int:
     return min(dask.system.CPU_COUNT, n)  # dask's threads, one stored chunk per task
 
 
+def warm_up(spec: dict[str, Any], client: str, key: str) -> None:
+    """A 1-chunk cube written and read by the same client, so that the measured part pays no
+    imports, client construction or session set-up (those are ``bench_coldopen.py``'s)."""
+    small = xr.Dataset({"tas": (("time", "y", "x"), np.zeros((1, 16, 16), "float32"))},
+                       coords={"time": np.arange(1)})
+    warm = f"warm-{key}"
+    if client == "objstore":
+        prof = _targets.profile(spec)
+        objstore.write_cube(small, _targets.url(spec, warm), profile=prof, mode="w")
+        objstore.open_cube(_targets.url(spec, warm), profile=prof).load()
+    elif client == "plain":
+        opts = _targets.plain_options(spec)
+        small.to_zarr(_targets.url(spec, warm), storage_options=opts, mode="w", zarr_format=2)
+        xr.open_zarr(_targets.url(spec, warm), storage_options=opts).load()
+    else:
+        small.to_zarr(_targets.peer_store(spec, warm), mode="w", zarr_format=2)
+        xr.open_zarr(_targets.peer_store(spec, warm)).load()
+
+
 def main() -> None:
     j = job()
     spec, client, op, key, n = j["spec"], j["client"], j["op"], j["key"], j["n"]
@@ -90,6 +109,8 @@ def main() -> None:
         else:
             def fn() -> Any:
                 return xr.open_zarr(where(), **kw).load()
+    if client != "floor":
+        warm_up(spec, client, key)
     ready()
     before = rss_mib()
     t0 = time.perf_counter()
