@@ -4,7 +4,8 @@ Two cubes, one float32 variable, no compressor (stored bytes = array bytes = wha
 moves): 128 chunks of 8 MiB (1 GiB) and 16 chunks of 64 MiB (1 GiB); ``--quick``: 16 x 8 MiB
 and 2 x 64 MiB (128 MiB each). On S3 (moto), Swift, Azure (Azurite) and GCS (the GCS emulator),
 through the latency proxy at 0 and 25 ms each way, each client writes its own cube and reads it
-back, each in a fresh child process (``_big_child.py``), so that its peak RSS is its own:
+back, each in a fresh child process (``_big_child.py``), so that its peak RSS is its own, timed
+after a warm-up on a 1-chunk cube (imports and clients are ``bench_coldopen.py``'s business):
 
 * floor: ``floor.py``'s raw aiohttp client, 64 in flight, PUTs and GETs of the same bytes;
 * plain: xarray + zarr 3 + s3fs / adlfs / gcsfs, defaults (none on Swift);
