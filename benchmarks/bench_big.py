@@ -124,7 +124,8 @@ def profile_objstore(sv: Any, spec: dict[str, Any], n: int, ny: int, nx: int,
         rows = [[f"{e[1]:.3f}", f"{e[0]:.3f}", str(e[2]), e[3][-100:]]
                 for e in r["top"]["own"] if "_lsprof" not in e[3]][:top]
         print_table(f"{spec['backend']}: objstore {op} of {n} x {ny * nx * 4 / MIB:.0f} MiB under "
-                    f"cProfile ({r['seconds']:.2f} s; every Python thread, so waits overlap): "
+                    f"cProfile ({r['seconds']:.2f} s; every Python thread, so waits overlap; no "
+                    f"warm-up, so that the threads start under the profiler): "
                     f"top {top} by own time", ["own s", "cumulative s", "calls", "function"],
                     rows)
 
