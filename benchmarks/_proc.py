@@ -2,7 +2,7 @@
 
 The parent calls :func:`run_child` with a script and a JSON-able job; the child reads the job
 with :func:`job`, does its imports and set-up, and reports with :func:`report`, which adds the
-child's peak RSS (``ru_maxrss``) and the RSS it had before the measured part (:func:`rss_mib`,
+child's peak RSS (``VmHWM``) and the RSS it had before the measured part (:func:`rss_mib`,
 taken after the imports). A fresh process per client keeps one client's memory out of another's
 figures and gives each the same start.
 """
@@ -81,17 +81,24 @@ def job() -> dict[str, Any]:
     return json.loads(sys.argv[1])
 
 
-def rss_mib() -> float:
-    """This process's resident memory now, MiB (``VmRSS`` of ``/proc/self/status``)."""
+def _status_mib(field: str) -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
 
+def rss_mib() -> float:
+    """This process's resident memory now, MiB (``VmRSS`` of ``/proc/self/status``)."""
+    return _status_mib("VmRSS")
+
+
 def peak_rss_mib() -> float:
-    """This process's peak resident memory so far, MiB (Linux ``ru_maxrss`` is in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident memory so far, MiB: ``VmHWM``, not ``ru_maxrss``, which
+    Linux carries over from the forking parent across ``execve`` (a child would report the
+    parent's peak when that is higher)."""
+    peak = _status_mib("VmHWM")
+    return peak if peak == peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def report(result: dict[str, Any]) -> None:
