@@ -257,7 +257,7 @@ def run_swift(sv: Any, delay: float, n_chunks: int, repeat: int,
 def report(backend: str, delay: float, n_chunks: int, r: dict[str, Measure | None],
            engines: list[str]) -> list[tuple[str, str, str, bool | None]]:
     """Print the table for one (backend, delay); return the ratio checks."""
-    peer = backend == "s3"  # zarr ObjectStore + obstore: no Swift store in obstore
+    peer = any(k.startswith("peer_") for k in r)  # zarr ObjectStore + obstore, where it runs
     cols = ["operation", "plain tools", *(["zarr+obstore"] if peer else []),
             *[f"objstore ({e})" for e in engines], "floor",
             *[f"{e}/floor" for e in engines], *[f"plain/{e}" for e in engines],
