@@ -53,12 +53,13 @@ def same_write(raw: bytes | None, print_: str) -> bool:
     return bool(print_) and _fields(raw).get("fingerprint") == print_
 
 
-def new_marker(mode: str, print_: str | None = None) -> bytes:
+def new_marker(mode: str, print_: str | None = None, *,
+               writer: str = "objstore.write_cube") -> bytes:
     """The marker's content for a write in ``mode`` starting now in this process; ``print_``
     is the write's :func:`fingerprint`, so that a re-run can tell it is the same write."""
     return json.dumps({
         "fingerprint": print_,
-        "writer": "objstore.write_cube",
+        "writer": writer,
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -118,7 +119,12 @@ def describe(raw: bytes | None) -> str:
 
 def interrupted_error(url: str, raw: bytes | None, profile: str | None = None, *,
                       publish: bool = False) -> InterruptedWriteError:
-    """The error for opening a cube whose write (or ``publish``) did not finish."""
+    """The error for opening a cube whose write (or ``publish``, or ``cp``) did not finish."""
+    if _fields(raw).get("writer") == "objstore.cp":
+        return InterruptedWriteError(
+            f"{url} is an interrupted copy: an objstore cp {describe(raw)} did not finish, so its "
+            "objects are incomplete. Fix: run the same objstore cp again to resume it",
+            url=url, profile=profile)
     if publish:
         return InterruptedWriteError(
             f"{url} is an interrupted publish: its objects are incomplete. Fix: run the same "

@@ -126,3 +126,88 @@ def test_resume_on_a_complete_cube_or_another_mode_is_refused(tmp_path):
     shutil.rmtree(url)
     objstore.write_cube(_source(), url, resume=True)  # nothing to resume: a plain write
     xr.testing.assert_identical(objstore.open_cube(url).load(), _source().load())
+
+
+#: ``objstore cp`` in a process of its own that stops half-way through the chunks (says so on
+#: stdout), so the test can kill it there.
+COPIER = """
+import sys, threading
+import objstore.transfer as t
+from objstore.cli import app
+real = t.send
+
+def send(items, *args, **kwargs):
+    items = list(items)
+    if len(items) > 4:
+        real(items[: len(items) // 2], *args, **kwargs)
+        print("mid-write", flush=True)
+        threading.Event().wait(60)
+    return real(items, *args, **kwargs)
+
+t.send = send
+app(["cp", *sys.argv[1:]])
+"""
+
+
+def _chunked_source(tmp_path: Path, small_cube: xr.Dataset) -> Path:
+    src = tmp_path / "src.zarr"
+    small_cube.chunk({"time": 1}).to_zarr(src, consolidated=True, zarr_format=2)
+    return src
+
+
+def test_a_killed_cp_never_opens_and_the_same_cp_finishes_it(rig, tmp_path, small_cube):
+    import os
+    import subprocess
+    import sys
+
+    from objstore.transfer import copy
+
+    src = _chunked_source(tmp_path, small_cube)
+    url = rig.url("copied.zarr")
+    proc = subprocess.Popen([sys.executable, "-c", COPIER, str(src), url],
+                            env={**os.environ, **rig.env}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _stop_mid_write(proc, signal.SIGKILL, ready=lambda: True)
+
+    with pytest.raises(InterruptedWriteError, match="interrupted copy.*objstore cp again"):
+        objstore.open_cube(url, profile=rig.profile)
+    with pytest.raises((KeyError, FileNotFoundError, ValueError)):  # no consolidated metadata
+        _plain(rig, "copied.zarr", 2)
+
+    result = copy(str(src), url, rig.profile)
+    assert result.skipped > 0 and result.copied < result.objects
+    expected = xr.open_zarr(src).load()
+    xr.testing.assert_identical(objstore.open_cube(url, profile=rig.profile).load(), expected)
+    xr.testing.assert_identical(_plain(rig, "copied.zarr", 2).load(), expected)
+    fs, path = fsspec.url_to_fs(rig.plain_url("copied.zarr"), **rig.plain_options)
+    fs.invalidate_cache()
+    assert not fs.exists(f"{path}/.objstore-write")
+
+
+def test_cp_over_an_older_cube_removes_its_consolidated_metadata_before_any_chunk(
+        tmp_path, small_cube, monkeypatch):
+    import objstore.transfer as t
+
+    src = _chunked_source(tmp_path, small_cube)
+    dest = tmp_path / "dest.zarr"
+    (small_cube + 1).chunk({"time": 1}).to_zarr(dest, consolidated=True, zarr_format=2)
+    phases: list[list[str]] = []
+    real = t.send
+
+    def recording(items, *args, **kwargs):  # type: ignore[no-untyped-def]
+        items = list(items)
+        phases.append([i.rel for i in items])
+        if len(phases) == 3:  # markers, chunks, then stop before the metadata
+            raise KeyboardInterrupt
+        return real(items, *args, **kwargs)
+
+    monkeypatch.setattr(t, "send", recording)
+    with pytest.raises(KeyboardInterrupt):
+        t.copy(str(src), str(dest))
+    assert phases[0] == [".objstore-write"]
+    assert not any(r.rsplit("/", 1)[-1].startswith(".z") for r in phases[1])
+    with pytest.raises(InterruptedWriteError, match="interrupted copy"):
+        objstore.open_cube(str(dest))
+    monkeypatch.setattr(t, "send", real)
+    t.copy(str(src), str(dest))
+    xr.testing.assert_identical(objstore.open_cube(str(dest)).load(), xr.open_zarr(src).load())
