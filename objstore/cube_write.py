@@ -56,6 +56,11 @@ def _start_resume(store: CubeStore, r: Resolved, marker: bytes, total: int) -> N
                 "sending only what is missing", describe(marker), r.url.url, there, total)
 
 
+#: The most a grouped dask task holds: each dask thread has one such block in memory (plus its
+#: encoded chunks), so this bounds what a write holds beyond plain ``to_zarr`` (docs/performance.md).
+WRITE_GROUP_BYTES = 32 * 2**20
+
+
 def _group_for_write(ds: xr.Dataset, encoding: Mapping[str, Any], n: int) -> tuple[Any, dict]:
     """Regroup dask-backed variables so that a dask task writes up to ``n`` stored chunks.
 
@@ -65,7 +70,7 @@ def _group_for_write(ds: xr.Dataset, encoding: Mapping[str, Any], n: int) -> tup
     the ``encoding`` returned for the variables the caller gave an encoding for (which replaces
     the variable's, as in ``to_zarr``).
     """
-    max_bytes = perf._dask_chunk_bytes()
+    max_bytes = min(perf._dask_chunk_bytes(), WRITE_GROUP_BYTES)
     new_encoding: dict[str, dict[str, Any]] = {}
     rechunk: dict[str, tuple[dict[str, int], tuple[int, ...]]] = {}
     for key, var in ds.variables.items():
