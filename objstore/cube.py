@@ -172,7 +172,8 @@ def write_cube(
             raise ValueError("resume=True finishes an interrupted mode='w-' write; "
                              f"it does not apply to mode={mode!r}")
         existing = cube_contents(r)
-        print_ = fingerprint(ds, kwargs.get("encoding"), zarr_format) if mode == "w-" else None
+        print_ = fingerprint(ds, kwargs.get("encoding"), zarr_format) if mode in ("w-", "w") \
+            else None
         resuming: bytes | None = None
         if existing and mode == "w-":
             marker = _read_marker(r) if MARKER in existing else None
@@ -194,5 +195,5 @@ def write_cube(
 
         write_dataset(ds, r, mode=mode, zarr_format=zarr_format, consolidated=consolidated,
                       fresh=not existing or resuming is not None, claimed=claimed,
-                      resuming=resuming, **kwargs)
+                      resuming=resuming, layout=print_, **kwargs)
     return r

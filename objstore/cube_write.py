@@ -107,12 +107,14 @@ BACKGROUND_BYTES = 256 * 2**20
 
 def write_dataset(ds: xr.Dataset, r: Resolved, *, mode: str, zarr_format: int,
                   consolidated: bool, fresh: bool, claimed: bool = False,
-                  resuming: bytes | None = None, **kwargs: Any) -> None:
+                  resuming: bytes | None = None, layout: str | None = None,
+                  **kwargs: Any) -> None:
     """Write ``ds`` through a :class:`CubeStore`: the write marker first (unless the caller
     ``claimed`` the place with it), then chunks with ``max_concurrency`` in flight, metadata once
     per object, the consolidated metadata, and last the marker's removal. A write that stops
     half-way leaves the marker (see :mod:`objstore.write_marker`). ``resuming`` (the marker of
-    an interrupted write of the same dataset) skips what is already stored and identical."""
+    an interrupted write of the same dataset) skips what is already stored and identical;
+    ``layout`` (its :func:`~objstore.write_marker.fingerprint`) goes into the marker."""
     store = r.zarr_store()
     if not isinstance(store, CubeStore):
         store = CubeStore(store, max_concurrency=perf.max_concurrency(r.profile))
@@ -146,7 +148,7 @@ def write_dataset(ds: xr.Dataset, r: Resolved, *, mode: str, zarr_format: int,
         _start_resume(store, r, resuming, _chunk_count(ds, encoding))
 
     if not claimed:
-        sync(store.put_marker(new_marker(mode)))
+        sync(store.put_marker(new_marker(mode, layout)))
     if fast:
         _write_fast(ds, store, mode=mode, zarr_format=zarr_format, fresh=fresh,
                     appending=appending, **kwargs)

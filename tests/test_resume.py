@@ -211,3 +211,24 @@ def test_cp_over_an_older_cube_removes_its_consolidated_metadata_before_any_chun
     monkeypatch.setattr(t, "send", real)
     t.copy(str(src), str(dest))
     xr.testing.assert_identical(objstore.open_cube(str(dest)).load(), xr.open_zarr(src).load())
+
+
+def test_an_interrupted_replacement_resumes_too(tmp_path, monkeypatch):
+    """A mode="w" write stopped half-way (after its chunks, before the consolidated metadata)
+    is finished by resume=True."""
+    from objstore import cube_write
+
+    url = str(tmp_path / "again.zarr")
+    objstore.write_cube(_source(), url)
+
+    def stop(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cube_write, "_write_consolidated", stop)
+    with pytest.raises(KeyboardInterrupt):
+        objstore.write_cube(_source() * 2, url, mode="w")
+    monkeypatch.undo()
+    with pytest.raises(InterruptedWriteError, match="resume=True"):
+        objstore.open_cube(url)
+    objstore.write_cube(_source() * 2, url, resume=True)
+    xr.testing.assert_identical(objstore.open_cube(url).load(), (_source() * 2).load())
