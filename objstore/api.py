@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -64,9 +66,17 @@ class Resolved:
         return f"Resolved(url={self.url.url!r}, profile={self.profile.name!r}, protocol={self.protocol!r})"
 
     @cached_property
+    def io_options(self) -> dict[str, Any]:
+        """``storage_options`` plus the profile's retry policy in the library's own words
+        (:func:`objstore.retry.library_options`): what objstore's filesystems are made with."""
+        from .retry import library_options, policy_for
+
+        return library_options(self.protocol, policy_for(self.profile), self.storage_options)
+
+    @cached_property
     def fs(self) -> fsspec.AbstractFileSystem:
         """A synchronous fsspec filesystem for this URL."""
-        return _make_fs(self.protocol, self.storage_options, asynchronous=False)
+        return _make_fs(self.protocol, self.io_options, asynchronous=False)
 
     @property
     def fsspec_url(self) -> str:
@@ -87,17 +97,70 @@ class Resolved:
         if self.protocol == "file":
             from zarr.storage import LocalStore
 
-            return CubeStore(LocalStore(self.path, read_only=read_only), max_concurrency=n)
-        if perf.engine(self.profile, self.protocol, self.storage_options) == "obstore":
+            store = CubeStore(LocalStore(self.path, read_only=read_only), max_concurrency=n)
+        elif perf.engine(self.profile, self.protocol, self.storage_options) == "obstore":
             from .obstore_engine import obstore_store
 
-            inner = obstore_store(self.protocol, self.path, self.storage_options, n, read_only)
-            return CubeStore(inner, max_concurrency=n)
-        from zarr.storage import FsspecStore
+            inner = obstore_store(self.protocol, self.path, self.io_options, n, read_only)
+            store = CubeStore(inner, max_concurrency=n)
+        else:
+            from zarr.storage import FsspecStore
 
-        options = perf.io_storage_options(self.protocol, self.storage_options, n)
-        fs = _make_fs(self.protocol, options, asynchronous=True)
-        return CubeStore(FsspecStore(fs, path=self.path, read_only=read_only), max_concurrency=n)
+            options = perf.io_storage_options(self.protocol, self.io_options, n)
+            fs = _make_fs(self.protocol, options, asynchronous=True)
+            store = CubeStore(FsspecStore(fs, path=self.path, read_only=read_only),
+                              max_concurrency=n)
+        store.errors = ReadErrors(self.url, _without_secrets(self.profile))
+        return store
+
+
+def _without_secrets(profile: Profile) -> Profile:
+    """``profile`` with every secret field and its free-form storage options emptied: what error
+    messages need (name, source, endpoint), safe to pickle for dask workers."""
+    from pydantic import SecretStr
+
+    cleared: dict[str, Any] = {name: None for name, value in profile if isinstance(value, SecretStr)}
+    return profile.model_copy(update={**cleared, "storage_options": {}})
+
+
+@dataclass(frozen=True)
+class ReadErrors:
+    """``mapped_errors`` for a store's reads (picklable, for dask workers; holds no secret)."""
+
+    url: ObjectURL
+    profile: Profile
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        from .boundary import mapped_errors
+        from .errors import ObjstoreError
+
+        try:
+            with mapped_errors(Resolved(self.url, self.profile, "", "")):
+                yield
+        except ObjstoreError as exc:
+            exc.url = exc.url or self.url.url
+            exc.profile = exc.profile or self.profile.name
+            if exc.status is None and (status := _status_of(exc.__context__)):
+                exc.status = status
+                if f"HTTP {status}" not in str(exc) and exc.args:
+                    exc.args = (f"{exc.args[0]} (HTTP {status})", *exc.args[1:])
+            raise
+
+
+def _status_of(exc: BaseException | None) -> int | None:
+    """The HTTP status behind a library's exception (botocore, aiohttp, azure, gcsfs), if any."""
+    seen = 0
+    while exc is not None and seen < 5:
+        response = getattr(exc, "response", None)
+        status = (response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+                  if isinstance(response, dict) else None)
+        status = status or getattr(exc, "status_code", None) or getattr(exc, "status", None) \
+            or getattr(exc, "code", None)
+        if isinstance(status, int) and 100 <= status < 600:
+            return status
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
 
 
 def resolve(

@@ -1,17 +1,30 @@
-"""Map foreign errors (botocore, aiohttp, azure, google) to objstore's tree at the API boundary."""
+"""Map foreign errors (botocore, aiohttp, azure, google, fsspec) to objstore's tree at the API boundary.
+
+Errors are translated by type and HTTP status, found on the exception or on the one it was
+translated from (s3fs keeps botocore's ``ClientError`` as ``__cause__``). Every raised error names
+the URL, the profile and where the profile came from, and carries ``.url``, ``.profile`` and
+``.status``. Foreign text passes through :func:`~objstore.errors.scrub`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from .errors import CredentialsError, ObjstoreError, RemoteError, scrub
+from .errors import (
+    BucketNotFoundError,
+    CredentialsError,
+    NotFoundError,
+    ObjstoreError,
+    RemoteError,
+    scrub,
+)
 
 if TYPE_CHECKING:
     from .api import Resolved
 
-__all__ = ["mapped_errors", "scrub"]
+__all__ = ["mapped_errors", "translated", "status_of", "scrub"]
 
 _CREDENTIAL_HINTS = {
     "s3": "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or ~/.aws/credentials",
@@ -20,54 +33,132 @@ _CREDENTIAL_HINTS = {
              "AZURE_STORAGE_ACCOUNT_KEY or AZURE_STORAGE_SAS_TOKEN",
     "swift": "ST_AUTH/ST_USER/ST_KEY or OS_AUTH_URL/OS_USERNAME/OS_PASSWORD",
 }
+_MISSING_CREDENTIALS = {"NoCredentialsError", "PartialCredentialsError", "DefaultCredentialsError",
+                        "ClientAuthenticationError"}
+_FOREIGN = {"botocore", "aiobotocore", "aiohttp", "azure", "google", "gcsfs", "requests",
+            "swiftclient", "obstore"}
+# Raised for the caller's own mistakes (or meant for it): never rewritten here.
+_PASS_THROUGH = (FileExistsError, KeyError, TypeError, NotImplementedError)
 
 
-def _credentials_missing(exc: BaseException) -> bool:
-    name = type(exc).__name__
-    return name in {"NoCredentialsError", "PartialCredentialsError", "DefaultCredentialsError",
-                    "ClientAuthenticationError"}
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and the exceptions it was translated from, nearest first."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(seen) < 6:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
 
 
-def _denied(exc: BaseException) -> bool:
-    """An azure/google/gcsfs answer 401/403 (gcsfs raises a plain ``OSError("Forbidden: ...")``)."""
-    if type(exc).__module__.split(".")[0] not in {"azure", "google", "gcsfs"}:
-        return isinstance(exc, OSError) and str(exc).startswith("Forbidden:")  # gcsfs
-    status = getattr(exc, "status_code", None) or getattr(exc, "code", None)
-    return status in (401, 403)
+def status_of(exc: BaseException) -> int | None:
+    """The HTTP status behind ``exc``: azure's ``status_code``, aiohttp's ``status``, gcsfs's and
+    google's ``code``, botocore's ``response``; None when there was no HTTP answer."""
+    for e in _chain(exc):
+        if isinstance(e, ObjstoreError) and e.status:
+            return e.status
+        for attr in ("status_code", "status", "code"):
+            value = getattr(e, attr, None)
+            if isinstance(value, int) and not isinstance(value, bool) and 100 <= value < 600:
+                return value
+        response: Any = getattr(e, "response", None)
+        if isinstance(response, dict):
+            value = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if isinstance(value, int):
+                return value
+    return None
 
 
-@contextmanager
-def mapped_errors(r: Resolved) -> Iterator[None]:
-    """Re-raise failures of ``r`` as objstore errors that name the URL and profile."""
-    where = f"{r.url.url} (profile {r.profile.name!r}, from {r.profile.source})"
-    hint = _CREDENTIAL_HINTS.get(r.url.backend, "")
-    anon = " (anonymous access: is it public?)" if getattr(r.profile, "anonymous", False) else ""
-    try:
-        yield
-    except ObjstoreError:
-        raise
-    except (FileNotFoundError, FileExistsError, KeyError, ValueError, TypeError):
-        raise
-    except Exception as exc:
-        if isinstance(exc, PermissionError) or _denied(exc):
-            raise CredentialsError(f"access denied to {where}{anon}: {_short(exc).rstrip('.')}. "
-                                   f"Credentials: {hint}") from None
-        if type(exc).__module__.startswith("botocore"):  # credentials botocore could not get
-            from .backends._aws_credentials import credential_error
-
-            mapped = credential_error(exc, r.storage_options.get("profile"), where)
-            if mapped is not None:
-                raise mapped from None
-        if _credentials_missing(exc):
-            raise CredentialsError(f"no credentials for {where}: set {hint}") from None
-        if isinstance(exc, OSError) or type(exc).__module__.split(".")[0] in {
-            "botocore", "aiohttp", "azure", "google", "requests", "swiftclient"}:
-            raise RemoteError(f"{where}: {type(exc).__name__}: {_short(exc)}") from None
-        raise
+def _forbidden(exc: BaseException, status: int | None) -> bool:
+    if status in (401, 403) or isinstance(exc, PermissionError):
+        return True
+    # gcsfs raises a plain OSError("Forbidden: ...") for 403, with no type or status to go by
+    return type(exc) is OSError and str(exc).startswith("Forbidden:")
 
 
+def _missing_credentials(exc: BaseException) -> bool:
+    return any(type(e).__name__ in _MISSING_CREDENTIALS for e in _chain(exc))
+
+
+_UNREACHABLE = {"EndpointConnectionError", "ConnectTimeoutError", "ClientConnectorError",
+                "ServiceRequestError", "ServerTimeoutError", "ConnectionError", "ConnectTimeout"}
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """No HTTP answer at all: refused, unresolvable or timed-out connections."""
+    return any(isinstance(e, (ConnectionError, TimeoutError)) or type(e).__name__ in _UNREACHABLE
+               for e in _chain(exc))
+
+
+def _foreign(exc: BaseException) -> bool:
+    return any(type(e).__module__.split(".")[0] in _FOREIGN for e in _chain(exc))
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return scrub(text)[:300]
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return scrub(text)[:300].rstrip(".")
+
+
+def translated(exc: BaseException, r: Resolved, role: str = "") -> BaseException:
+    """The objstore error for a failure ``exc`` of an operation on ``r`` (``exc`` itself when it is
+    not objstore's business). ``role`` ("source", "destination") says which side of a copy ``r`` is."""
+    url, name = r.url.url, r.profile.name
+    if isinstance(exc, ObjstoreError):
+        exc.url = exc.url or url
+        exc.profile = exc.profile or name
+        if role and exc.args and url not in str(exc):  # say which side of a copy it was
+            exc.args = (f"the {role} {url}: {exc.args[0]}", *exc.args[1:])
+        return exc
+    if isinstance(exc, _PASS_THROUGH) or not isinstance(exc, Exception):
+        return exc
+    status = status_of(exc)
+    fields: dict[str, Any] = {"url": url, "profile": name, "status": status}
+    what = f"the {role} {url}" if role else url
+    where = f"{what} (profile {name!r}, from {r.profile.source})"
+    if isinstance(exc, FileNotFoundError) or status == 404:
+        if r.protocol not in ("file", "memory"):
+            fields["status"] = 404  # what the server answered, wherever the library hid it
+        from .buckets import bucket_missing, bucket_word, create_hint
+
+        if bucket_missing(r):
+            return BucketNotFoundError(
+                f"{where}: the {bucket_word(r.url.backend)} {r.url.bucket!r} does not exist. "
+                f"{create_hint(r)}", **fields)
+        return NotFoundError(f"nothing at {where}", **fields)
+    if type(exc).__module__.startswith("botocore"):  # credentials botocore could not get
+        from .backends._aws_credentials import credential_error
+
+        mapped = credential_error(exc, r.storage_options.get("profile"), where)
+        if mapped is not None:
+            mapped.url, mapped.profile = url, name
+            return mapped
+    hint = _CREDENTIAL_HINTS.get(r.url.backend, "")
+    if _forbidden(exc, status):
+        anon = " (anonymous access: is it public?)" if getattr(r.profile, "anonymous", False) else ""
+        then = f". Credentials: {hint}" if hint else ""
+        return CredentialsError(f"access denied to {where}{anon}: {_short(exc)}{then}", **fields)
+    if _missing_credentials(exc):
+        return CredentialsError(f"no credentials for {where}: set {hint}", **fields)
+    if isinstance(exc, ValueError) and not _foreign(exc):
+        return exc  # the caller's mistake, said by the library that found it
+    if status is None and _unreachable(exc):
+        endpoint = r.profile.endpoint
+        at = f" at {endpoint}" if "://" in endpoint else ""
+        return RemoteError(f"cannot reach the server{at} for {where}: {type(exc).__name__}: "
+                           f"{_short(exc)}. Check the endpoint and your network", **fields)
+    if isinstance(exc, OSError) or _foreign(exc):
+        said = f"the server answered {status}" if status else "the request failed"
+        return RemoteError(f"{where}: {said}: {type(exc).__name__}: {_short(exc)}", **fields)
+    return exc
+
+
+@contextmanager
+def mapped_errors(r: Resolved, role: str = "") -> Iterator[None]:
+    """Re-raise failures of operations on ``r`` as objstore errors that name the URL and profile."""
+    try:
+        yield
+    except Exception as exc:
+        new = translated(exc, r, role)
+        if new is exc:
+            raise
+        raise new from None

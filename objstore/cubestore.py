@@ -24,7 +24,8 @@ import asyncio
 import builtins
 import inspect
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, SuffixByteRequest
@@ -98,6 +99,8 @@ class CubeStore(WrapperStore["Store"]):
         super().__init__(store)
         self.max_concurrency = int(max_concurrency or perf.DEFAULT_MAX_CONCURRENCY)
         self.cache_metadata = cache_metadata
+        # maps failures of reads (in .load() too) to objstore errors naming URL and profile
+        self.errors: Callable[[], AbstractContextManager[None]] | None = None
         self._reset_state()
 
     def _reset_state(self) -> None:
@@ -130,6 +133,7 @@ class CubeStore(WrapperStore["Store"]):
         new._authoritative = self._authoritative
         new._semaphore = self._sem()  # and the same requests in flight
         new._resume = self._resume
+        new.errors = self.errors
         return new
 
     def __getstate__(self) -> dict[str, Any]:
@@ -190,7 +194,8 @@ class CubeStore(WrapperStore["Store"]):
         meta = is_meta(key)
         if meta and (self._authoritative or self._fresh):
             return None
-        value = await self._fetch(key, prototype, byte_range)
+        with self.errors() if self.errors else nullcontext():
+            value = await self._fetch(key, prototype, byte_range)
         if meta and byte_range is None and self.cache_metadata:
             self._cache[key] = None if value is None else value.to_bytes()
         return value

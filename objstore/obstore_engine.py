@@ -56,7 +56,10 @@ _AZURE_FIELDS = frozenset({"accountname", "accountkey", "sharedaccesssignature",
                            "defaultendpointsprotocol", "endpointsuffix", "usedevelopmentstorage"})
 _AZURE_IGNORED = frozenset({"queueendpoint", "tableendpoint", "fileendpoint", "dfsendpoint"})
 #: adlfs options the Azure translation understands (use_listings_cache: adlfs's own cache).
-_AZURE_OPTIONS = frozenset({"connection_string", "anon", "use_listings_cache"})
+#: botocore config keys obstore honours: the retry policy's (retry.py) and the pool size
+_CONFIG_KWARGS = frozenset({"retries", "connect_timeout", "read_timeout", "max_pool_connections"})
+_AZURE_OPTIONS = frozenset({"connection_string", "anon", "use_listings_cache",
+                            "connection_timeout", "read_timeout", "retry_total"})  # retry.py
 # Azurite's well-known development account (UseDevelopmentStorage=true); public, not a secret.
 _DEV_ACCOUNT = "devstoreaccount1"
 _DEV_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/"
@@ -89,6 +92,9 @@ def problem(protocol: str, options: Mapping[str, Any], *, explicit: bool = True)
     extra = sorted(set(options.get("client_kwargs") or {}) - {"region_name", "endpoint_url"})
     if extra:
         return f"obstore cannot translate the S3 storage option client_kwargs[{extra[0]!r}]"
+    extra = sorted(set(options.get("config_kwargs") or {}) - _CONFIG_KWARGS)
+    if extra:
+        return f"obstore cannot translate the S3 storage option config_kwargs[{extra[0]!r}]"
     if not explicit and not (options.get("anon") or options.get("key")):
         return "no explicit keys: the credentials are botocore's to find (AWS profile or chain)"
     return None
@@ -129,11 +135,15 @@ def obstore_store(protocol: str, path: str, options: Mapping[str, Any], n: int,
     return ObstoreStore(_s3_store(path, options, n), read_only=read_only)
 
 
-def _client_options(n: int, endpoint: str | None) -> Any:  # obstore ClientConfig
-    client: dict[str, Any] = {"pool_max_idle_per_host": str(n)}
+def _client_options(n: int, endpoint: str | None, options: Mapping[str, Any]
+                    ) -> tuple[Any, Any]:  # obstore ClientConfig and RetryConfig
+    from .retry import obstore_config
+
+    timeouts, retry = obstore_config(options)
+    client: dict[str, Any] = {"pool_max_idle_per_host": str(n), **timeouts}
     if endpoint and endpoint.startswith("http://"):
         client["allow_http"] = "true"
-    return client
+    return client, retry
 
 
 def _s3_store(path: str, options: Mapping[str, Any], n: int) -> Any:
@@ -163,8 +173,8 @@ def _s3_store(path: str, options: Mapping[str, Any], n: int) -> Any:
         kw["credential_provider"] = AwsProfileCredentials(opts.get("profile"))
     if opts.get("requester_pays"):
         kw["request_payer"] = True
-    return S3Store(bucket, prefix=prefix or None, client_options=_client_options(n, endpoint),
-                   **kw)
+    client, retry = _client_options(n, endpoint, options)
+    return S3Store(bucket, prefix=prefix or None, client_options=client, retry_config=retry, **kw)
 
 
 class AzureStaticCredential:
@@ -220,8 +230,9 @@ def _azure_store(path: str, options: Mapping[str, Any], n: int) -> Any:
     else:
         kw["credential_provider"] = AzureStaticCredential(
             "sas_token", f["sharedaccesssignature"].lstrip("?"))
-    return AzureStore(container, prefix=prefix or None,
-                      client_options=_client_options(n, endpoint), **kw)
+    client, retry = _client_options(n, endpoint, options)
+    return AzureStore(container, prefix=prefix or None, client_options=client,
+                      retry_config=retry, **kw)
 
 
 def _account_from_endpoint(endpoint: str) -> str:

@@ -65,7 +65,7 @@ OBSTORE_PROTOCOLS = OBSTORE_S3_PROTOCOLS + OBSTORE_AZURE_PROTOCOLS
 OBSTORE_GCS_PROTOCOLS = ("gs", "gcs")
 #: s3fs storage options the obstore engine translates; any other option means fsspec.
 OBSTORE_OPTIONS = frozenset({"key", "secret", "token", "anon", "endpoint_url", "client_kwargs",
-                             "requester_pays"})
+                             "requester_pays", "config_kwargs"})  # retries and timeouts only
 
 
 def engine(profile: Any, protocol: str, options: Mapping[str, Any] | None = None) -> str:

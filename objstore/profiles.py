@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "Source",
@@ -24,7 +32,62 @@ __all__ = [
     "Profile",
     "PROFILE_ADAPTER",
     "redacted",
+    "check_endpoint",
+    "check_connection_string",
 ]
+
+
+def check_endpoint(value: str | None) -> str | None:
+    """``value`` if it is an http(s) URL (``host:port`` alone means http); ValueError otherwise.
+
+    The message never repeats the value: it may come from a variable that also holds secrets.
+    """
+    if value is None:
+        return value
+    text = value.strip()
+    try:
+        parts = urlsplit(text if "://" in text else f"http://{text}")
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise ValueError("not a URL: expected e.g. https://host or http://127.0.0.1:9000") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in text):
+        raise ValueError("not a URL: expected e.g. https://host or http://127.0.0.1:9000")
+    return text
+
+
+def check_connection_string(text: str) -> None:
+    """ValueError unless ``text`` is ``Key=Value;`` pairs naming an AccountName or BlobEndpoint
+    (the message never repeats the text, which holds the account key)."""
+    parts = [part for part in text.split(";") if part.strip()]
+    if not parts or any("=" not in part or not part.partition("=")[0].strip() for part in parts):
+        raise ValueError("malformed Azure connection string: expected name=value pairs separated "
+                         "by ';' (copy it from the portal: Storage account > Access keys)")
+    fields = connection_string_fields(text)
+    if not (fields.get("accountname") or fields.get("blobendpoint")):
+        raise ValueError("Azure connection string without AccountName= or BlobEndpoint=")
+    if fields.get("blobendpoint"):
+        try:
+            check_endpoint(fields["blobendpoint"].split("?")[0])
+        except ValueError:
+            raise ValueError("Azure connection string: BlobEndpoint is not a URL") from None
+
+
+def _check_match(backend: str, patterns: list[str]) -> list[str]:
+    """Each ``match`` pattern must be able to match this backend's URLs (by scheme)."""
+    from .urls import _SCHEMES
+
+    for pattern in patterns:
+        scheme, sep, _ = pattern.partition("://")
+        if not sep or any(c in scheme for c in "*?["):
+            continue  # no scheme, or a wildcard one: may match anything
+        if scheme.lower() in ("http", "https"):
+            continue  # https URLs of any backend are recognised by their host
+        if _SCHEMES.get(scheme.lower()) != backend:
+            schemes = sorted(s for s, b in _SCHEMES.items() if b == backend) or [backend]
+            raise ValueError(
+                f"pattern {pattern!r} is for {scheme}:// URLs, not for this {backend} profile "
+                f"(expected {' or '.join(s + '://' for s in schemes)})")
+    return patterns
 
 
 class Source(BaseModel):
@@ -54,6 +117,13 @@ class _Base(BaseModel):
     max_concurrency: int | None = Field(
         None, ge=1, description="Requests kept in flight for reads and writes (default: measured)"
     )
+    # reliability (objstore/retry.py): per-request retries and waits
+    retries: int | None = Field(
+        None, ge=0, description="Retries of a failed request (default 8; objstore.retry)"
+    )
+    timeout: float | None = Field(
+        None, gt=0, description="Seconds to connect and between bytes read (default 20)"
+    )
     engine: Literal["auto", "fsspec", "obstore"] | None = Field(
         None, description="I/O engine for zarr stores: fsspec (default), obstore (S3, Azure) or auto; OBJSTORE_ENGINE"
     )
@@ -62,6 +132,11 @@ class _Base(BaseModel):
     def endpoint(self) -> str:
         """The endpoint to show in listings."""
         return ""
+
+    @model_validator(mode="after")
+    def _match_fits_backend(self) -> Any:
+        _check_match(str(getattr(self, "backend", "")), self.match)
+        return self
 
     def __repr_args__(self):  # type: ignore[no-untyped-def]
         for k, v in super().__repr_args__():
@@ -81,6 +156,11 @@ class S3Profile(_Base):
     anonymous: bool = Field(False, description="Unsigned requests, for public buckets")
     requester_pays: bool = Field(False, description="Send x-amz-request-payer")
 
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint_is_a_url(cls, value: str | None) -> str | None:
+        return check_endpoint(value)
+
     @property
     def endpoint(self) -> str:
         return self.endpoint_url or "aws"
@@ -97,6 +177,11 @@ class GCSProfile(_Base):
     endpoint_url: str | None = Field(None, description="STORAGE_EMULATOR_HOST or a custom endpoint")
     project: str | None = Field(None, description="GOOGLE_CLOUD_PROJECT")
     requester_pays: bool | str = Field(False, description="Bill requests to the project")
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint_is_a_url(cls, value: str | None) -> str | None:
+        return check_endpoint(value)
 
     @property
     def endpoint(self) -> str:
@@ -129,6 +214,18 @@ class AzureProfile(_Base):
     endpoint_url: str | None = Field(
         None, description="Blob endpoint, e.g. http://127.0.0.1:10000/devstoreaccount1 (Azurite)"
     )
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint_is_a_url(cls, value: str | None) -> str | None:
+        return check_endpoint(value)
+
+    @field_validator("connection_string")
+    @classmethod
+    def _connection_string_parses(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_connection_string(value.get_secret_value())
+        return value
 
     @property
     def account(self) -> str | None:
@@ -176,6 +273,13 @@ class SwiftProfile(_Base):
         None, ge=1, description="Objects above this size upload as static large objects"
     )
     anonymous: bool = Field(False, description="Anonymous reads of public containers")
+
+    @field_validator("auth_url", "storage_url")
+    @classmethod
+    def _urls(cls, value: str | None) -> str | None:
+        if value is not None and "://" not in value:
+            raise ValueError("not a URL: expected e.g. https://swift.example.org/auth/v1.0")
+        return check_endpoint(value)
 
     @property
     def endpoint(self) -> str:

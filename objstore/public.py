@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from .errors import CredentialsError, InvalidURLError, RemoteError, scrub
+from .perf import DEFAULT_MAX_CONCURRENCY
 
 if TYPE_CHECKING:
     from .api import Resolved
@@ -79,7 +80,7 @@ def make_public(url: str, profile: str | Profile | None = None) -> str:
 
 
 def _make_public(r: Resolved, *, s3_objects: list[str] | None = None,
-                 concurrency: int = 64) -> PublicResult:
+                 concurrency: int = DEFAULT_MAX_CONCURRENCY) -> PublicResult:
     """Backend dispatch. ``s3_objects``: the object paths that still need an ACL (default: every
     object under the prefix)."""
     backend = r.url.backend

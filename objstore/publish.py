@@ -413,6 +413,7 @@ def publish(
     """
     from .api import resolve
     from .boundary import mapped_errors
+    from .buckets import require_bucket
     from .scratch import check_write_allowed
 
     t0 = time.perf_counter()
@@ -425,6 +426,8 @@ def publish(
         raise InvalidURLError(f"{dest}: give the cube a name inside the bucket, e.g. "
                               f"{dest.rstrip('/')}/cube.zarr")
     check_write_allowed(r.url, force=force)
+    with mapped_errors(r):
+        require_bucket(r)  # before a conversion that may take long
     if public and r.url.backend not in ("s3", "gcs", "azure", "swift"):
         raise InvalidURLError(f"{dest}: --public needs an object store (s3, gs, az, swift), "
                               f"not a {r.url.backend} URL")

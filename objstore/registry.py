@@ -100,8 +100,10 @@ class ProfileRegistry:
 
     def searched(self) -> list[str]:
         """What was looked at, for error messages."""
+        missing = " (OBJSTORE_CONFIG names it; no such file)" if \
+            toml_file.missing_config_note(self.env) else ""
         return [
-            f"objstore config file {toml_file.config_path(self.env)}",
+            f"objstore config file {toml_file.config_path(self.env)}{missing}",
             "environment variables AWS_*, OS_*/ST_*, GOOGLE_*, AZURE_STORAGE_*",
             f"AWS files {aws.config_file(self.env)} and {aws.credentials_file(self.env)}",
             f"OpenStack clouds.yaml {openstack.clouds_file(self.env) or '(none found)'}",

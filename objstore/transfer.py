@@ -30,7 +30,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import CubeNotFoundError, ObjstoreError, RemoteError, VerificationError
+from .errors import (
+    BucketNotFoundError,
+    CubeNotFoundError,
+    ObjstoreError,
+    VerificationError,
+)
+from .perf import DEFAULT_MAX_CONCURRENCY
+from .retry import Attempts, RetryPolicy, is_transient
 
 if TYPE_CHECKING:
     from .api import Resolved
@@ -59,10 +66,12 @@ __all__ = [
     "human_bytes",
 ]
 
-DEFAULT_CONCURRENCY = 64
+DEFAULT_CONCURRENCY = DEFAULT_MAX_CONCURRENCY  # one default for every path (perf.py)
 LARGE = 64 * 2**20  # above this, files stream through the filesystem's own (multipart) upload
 MEMORY_BUDGET = 512 * 2**20  # bytes of object bodies held in memory at once
-RETRIES = 3  # attempts per object for transient errors (5xx, resets, timeouts)
+#: Retries of a whole object whose request the library gave up on (a body cut short, a reset
+#: while streaming); each request is already retried by the backend's library (objstore.retry).
+OBJECT_RETRIES = 2
 
 Progress = Callable[[int, int], None]  # (objects done, bytes done), as increments
 
@@ -275,8 +284,8 @@ def _io_fs(r: Resolved, n: int) -> Any:
         from .perf import io_storage_options
     except ImportError:  # pragma: no cover
         return r.fs
-    options = io_storage_options(r.protocol, r.storage_options, n)
-    if options == r.storage_options:
+    options = io_storage_options(r.protocol, r.io_options, n)
+    if options == r.io_options:
         return r.fs
     from .api import _make_fs
 
@@ -290,14 +299,19 @@ def _join(base: str, rel: str) -> str:
     return f"{base}/{rel}" if base else rel
 
 
+class _SourceFailed(Exception):
+    """A read from a copy's source failed (the ``__cause__``): blamed on the source, not the
+    destination."""
+
+
 def _transient(exc: BaseException) -> bool:
-    if isinstance(exc, (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError,
-                        NotADirectoryError, ValueError, TypeError, KeyError)):
-        return False
-    if isinstance(exc, ObjstoreError) and not isinstance(exc, RemoteError):
-        return False
-    return isinstance(exc, (OSError, asyncio.TimeoutError)) or \
-        type(exc).__module__.split(".")[0] in {"aiohttp", "botocore", "azure", "google"}
+    if isinstance(exc, _SourceFailed) and exc.__cause__ is not None:
+        return _transient(exc.__cause__)
+    return is_transient(exc)
+
+
+def _object_attempts(rpath: str) -> Attempts:
+    return Attempts(RetryPolicy(retries=OBJECT_RETRIES), f"copy to {rpath}")
 
 
 async def _put_bytes(fs: Any, rpath: str, data: bytes, kwargs: Mapping[str, Any]) -> None:
@@ -413,9 +427,12 @@ async def _send_async(items: list[Item], fs: Any, base: str, source: Resolved | 
             return _read_local(item) if item.size < 4 * 2**20 else \
                 await asyncio.to_thread(_read_local, item)
         assert src_fs is not None and item.remote is not None
-        if same_loop:
-            return await src_fs._cat_file(item.remote)
-        return await asyncio.to_thread(src_fs.cat_file, item.remote)
+        try:
+            if same_loop:
+                return await src_fs._cat_file(item.remote)
+            return await asyncio.to_thread(src_fs.cat_file, item.remote)
+        except Exception as exc:
+            raise _SourceFailed() from exc
 
     async def one(item: Item) -> None:
         rpath = _join(base, item.rel)
@@ -438,15 +455,15 @@ async def _send_async(items: list[Item], fs: Any, base: str, source: Resolved | 
 
     async def worker() -> None:
         for item in queue:
-            for attempt in range(RETRIES):
+            tries = _object_attempts(item.rel)
+            while True:
                 try:
                     await one(item)
                     break
                 except Exception as exc:
-                    if attempt == RETRIES - 1 or not _transient(exc):
+                    if not _transient(exc) or not await tries.retry(repr(exc)[:200]):
                         raise
                     stats.retries += 1
-                    await asyncio.sleep(0.2 * 4**attempt)
             stats.objects += 1
             stats.bytes += item.size
 
@@ -469,7 +486,8 @@ def _send_threads(items: list[Item], fs: Any, base: str, source: Resolved | None
         if stop.is_set():
             return
         rpath = _join(base, item.rel)
-        for attempt in range(RETRIES):
+        tries = _object_attempts(rpath)
+        while True:
             try:
                 if item.path is not None and item.data is None:
                     if item.md5 is None and item.size <= LARGE:
@@ -484,17 +502,20 @@ def _send_threads(items: list[Item], fs: Any, base: str, source: Resolved | None
                     assert source is not None and item.remote is not None
                     if _is_local(fs) and item.size > LARGE:
                         os.makedirs(os.path.dirname(rpath) or ".", exist_ok=True)
-                        source.fs.get_file(item.remote, rpath)
+                        source.fs.get_file(item.remote, rpath)  # a local write, a remote read
                     else:
-                        fs.pipe_file(rpath, source.fs.cat_file(item.remote), **kwargs)
+                        try:
+                            data = source.fs.cat_file(item.remote)
+                        except Exception as exc:
+                            raise _SourceFailed() from exc
+                        fs.pipe_file(rpath, data, **kwargs)
                 break
             except Exception as exc:
-                if attempt == RETRIES - 1 or not _transient(exc):
+                if not _transient(exc) or not tries.retry_sync(repr(exc)[:200]):
                     stop.set()
                     raise
                 with lock:
                     stats.retries += 1
-                time.sleep(0.2 * 4**attempt)
         with lock:
             stats.objects += 1
             stats.bytes += item.size
@@ -660,6 +681,12 @@ def _source_tree(r: Resolved) -> tuple[dict[str, Item], bool]:
         return scan_local(p), p.is_file()
     items = list_tree(r)
     if not items:
+        from .buckets import bucket_missing, bucket_word
+
+        if bucket_missing(r):
+            raise BucketNotFoundError(
+                f"nothing to copy: the {bucket_word(r.url.backend)} {r.url.bucket!r} of {r.url.url} "
+                f"does not exist (profile {r.profile.name!r}, from {r.profile.source})")
         raise CubeNotFoundError(f"nothing at {r.url.url} (profile {r.profile.name!r})")
     if set(items) == {""}:
         return {r.path.rstrip("/").rsplit("/", 1)[-1]: replace(items[""])}, True
@@ -734,7 +761,8 @@ def copy(
     interrupted copy sends only what is missing. Everything copied is verified afterwards.
     """
     from .api import resolve
-    from .boundary import mapped_errors
+    from .boundary import mapped_errors, translated
+    from .buckets import require_bucket
     from .scratch import check_write_allowed
 
     t0 = time.perf_counter()
@@ -742,8 +770,10 @@ def copy(
     s = resolve(src, src_profile if src_profile is not None else (profile if remote(src) else None))
     d = resolve(dest, profile if remote(dest) else None)
     check_write_allowed(d.url, force=force)
-    with mapped_errors(s):
+    with mapped_errors(s, "source"):
         items, single = _source_tree(s)
+    with mapped_errors(d, "destination"):
+        require_bucket(d)
     base = d.path
     if single:
         (name, item), = items.items()
@@ -753,7 +783,7 @@ def copy(
         else:
             base, _, name = d.path.rstrip("/").rpartition("/")
         items = {name: replace(item, rel=name)}
-    with mapped_errors(d):
+    with mapped_errors(d, "destination"):
         there = list_tree(d, base) if not single else {
             k: v for k, v in list_tree(d, base).items() if k in items}
         p = plan(items, there)
@@ -762,15 +792,18 @@ def copy(
         if on_plan:
             on_plan(p)
         n = concurrency or (s.profile.max_concurrency if d.protocol == "file" else None)
-        with mapped_errors(s):
+        try:
             for phase in _zarr_phases(p.copy, roots) if roots else [p.copy]:
                 send(phase, d, base, source=s, concurrency=n, progress=progress)
+        except _SourceFailed as exc:
+            cause = exc.__cause__ or exc
+            raise translated(cause, s, "source") from None
         report = verify(items, d, base)
     if not report.ok:
         raise VerificationError(f"copy to {d.url.url} failed verification: {report.describe()}",
                                 report)
     if marked:
-        with mapped_errors(d):
+        with mapped_errors(d, "destination"):
             delete(d, marked)
     return CopyResult(str(src), str(dest), len(items), sum(i.size for i in items.values()),
                       len(p.copy), p.copy_bytes, len(p.skip), p.skip_bytes, report.checksums,

@@ -34,7 +34,7 @@ def test_service_account_file_is_exchanged_for_a_bearer_token(gcs_rig, small_cub
     gcs_rig.server.clear_request_log()
     url = gcs_rig.url("sa.zarr")
     r = objstore.write_cube(small_cube, url, profile=gcs_rig.profile)
-    assert r.storage_options["token"] == str(service_account_file())
+    assert os.fspath(r.storage_options["token"]) == str(service_account_file())
     xr.testing.assert_identical(objstore.open_cube(url, profile=gcs_rig.profile).load(),
                                 small_cube.load())
 
@@ -52,7 +52,7 @@ def test_google_application_credentials_from_the_environment(gcs_rig, small_cube
     url = gcs_rig.url("env.zarr")
     r = objstore.write_cube(small_cube, url)
     assert r.profile.name == "gcs-env" and str(r.profile.source).startswith("env: ")
-    assert r.storage_options["token"] == str(service_account_file())
+    assert os.fspath(r.storage_options["token"]) == str(service_account_file())
     assert objstore.open_cube(url)["tas"].attrs["units"] == "K"
     assert set(gcs_rig.server.seen_bearer_tokens()) <= set(token_endpoint().issued_tokens)
     assert gcs_rig.server.seen_bearer_tokens()

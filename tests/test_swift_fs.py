@@ -18,6 +18,7 @@ import xarray as xr
 import objstore
 from objstore.errors import CredentialsError, RemoteError
 from objstore.profiles import SwiftProfile
+from objstore.retry import RetryPolicy
 from objstore.swift import SwiftFileSystem, make_private, make_public
 
 pytest_plugins = ("swift_fixtures",)
@@ -256,7 +257,7 @@ def flaky():
 def test_5xx_is_retried_then_a_remote_error_naming_url_and_status(flaky):
     handler, url = flaky
     fs = SwiftFileSystem(storage_url=url, token="tok-SECRET", skip_instance_cache=True)
-    fs.retry_backoff = 0.01
+    fs.retry_policy = RetryPolicy(retries=2, backoff_first=0.01)
     handler.failures = 2
     assert fs.cat("c/k") == b"ok"
     handler.failures = 10
@@ -269,7 +270,7 @@ def test_5xx_is_retried_then_a_remote_error_naming_url_and_status(flaky):
 def test_unreachable_server_is_a_remote_error(swift):
     fs = SwiftFileSystem(storage_url="http://127.0.0.1:9/v1/AUTH_x", token="t",
                          skip_instance_cache=True)
-    fs.retry_backoff = 0.01
+    fs.retry_policy = RetryPolicy(retries=2, backoff_first=0.01)
     with pytest.raises(RemoteError, match="127.0.0.1:9"):
         fs.cat("c/k")
 

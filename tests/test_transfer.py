@@ -212,12 +212,15 @@ def test_large_files_stream_through_the_filesystem_put(rig, tmp_path, monkeypatc
 
 
 def test_publish_into_a_missing_bucket(rig, small_cube):
-    """S3, GCS and Azure say the bucket is missing; Swift creates the container, as `swift upload`
-    does, and publishes."""
+    """S3, GCS and Azure refuse alike, naming the bucket and how to create it; Swift creates the
+    container, as `swift upload` does, and publishes (docs/errors.md)."""
+    from objstore.errors import BucketNotFoundError
+
     url = f"{rig.scheme}://nosuchbucket{rig.bucket}/cube.zarr"
     if rig.backend == "swift":
         objstore.publish(small_cube, url, rig.profile)
         assert objstore.open_cube(url, rig.profile).sizes["time"] == 8
         return
-    with pytest.raises(CubeNotFoundError, match="does not exist"):
+    with pytest.raises(BucketNotFoundError, match="does not exist.*Create it first") as info:
         objstore.publish(small_cube, url, rig.profile)
+    assert info.value.url == url and info.value.status == 404

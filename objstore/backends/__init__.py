@@ -49,12 +49,21 @@ def storage_options(profile: Profile, url: ObjectURL) -> tuple[str, str, dict[st
 
 
 def filesystem_class(protocol: str) -> Any:
-    """The fsspec filesystem class for ``protocol``: fsspec's, except objstore's s3fs subclass
-    (no ``Expect: 100-continue`` round trip before small PUTs, see ``_s3fs``)."""
+    """The fsspec filesystem class for ``protocol``: fsspec's, except objstore's subclasses of
+    s3fs (no ``Expect: 100-continue`` round trip before small PUTs, see ``_s3fs``), gcsfs (reads
+    checked against their MD5, ``_gcsfs``) and adlfs (the retry policy, ``_adlfs``)."""
     if protocol in ("s3", "s3a"):
         from ._s3fs import S3FileSystem
 
         return S3FileSystem
+    if protocol in ("gs", "gcs"):
+        from ._gcsfs import GCSFileSystem
+
+        return GCSFileSystem
+    if protocol in ("az", "abfs", "abfss"):
+        from ._adlfs import AzureBlobFileSystem
+
+        return AzureBlobFileSystem
     import fsspec
 
     return fsspec.get_filesystem_class(protocol)

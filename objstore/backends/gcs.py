@@ -10,8 +10,13 @@
   anonymous (``token="anon"``, no probe); ``google_default = true`` is the explicit opt-in.
 
 Token precedence in a profile: ``anonymous``, then ``token_file`` (a service-account or
-authorized-user JSON file; its path is what travels to dask workers), then ``token`` (an OAuth2
-access token), then ``google_default``; nothing set means anonymous.
+authorized-user JSON file), then ``token`` (an OAuth2 access token), then ``google_default``;
+nothing set means anonymous.
+
+What dask workers receive: a ``token_file`` travels as its *path* (:class:`KeyFile`, google-auth
+credentials read from the file on first use, refreshed by gcsfs before they expire): each worker
+reads the file itself and gets its own tokens; the private key is never pickled. A ``token`` is
+shipped as it is and cannot be refreshed; ``google_default`` makes each worker find its own.
 """
 
 from __future__ import annotations
@@ -63,7 +68,8 @@ def _token(profile: GCSProfile) -> Any:
     if profile.anonymous:
         return "anon"
     if profile.token_file is not None:
-        return _checked_token_file(profile)
+        return _key_file_class()(_checked_token_file(profile), _where(profile,
+                                                                   profile.token_file.expanduser()))
     if profile.token is not None:
         return _access_token(profile.token.get_secret_value())
     if profile.google_default:
@@ -97,7 +103,36 @@ def _checked_token_file(profile: GCSProfile) -> str:
         raise CredentialsError(
             f"{where}: not a Google credentials file (no 'type'; expected a service-account key)"
         )
+    _check_credentials_fields(info, where)
     return str(file)
+
+
+#: The fields gcsfs needs from each kind of credentials file it understands.
+_REQUIRED = {
+    "service_account": ("client_email", "private_key", "token_uri"),
+    "authorized_user": ("client_id", "client_secret", "refresh_token"),
+}
+
+
+def _check_credentials_fields(info: dict[str, Any], where: str) -> None:
+    """CredentialsError naming what is missing or wrong (never a value) in a credentials file."""
+    kind = info.get("type")
+    if kind not in _REQUIRED:
+        raise CredentialsError(
+            f"{where}: credentials of type {str(kind)[:40]!r} are not supported; use a "
+            "service-account key (type 'service_account') or gcloud's authorized_user file")
+    missing = [k for k in _REQUIRED[kind] if not isinstance(info.get(k), str) or not info[k]]
+    if missing:
+        raise CredentialsError(f"{where}: this {kind} file lacks {', '.join(missing)}: download "
+                               "the key file again")
+    if kind == "service_account":
+        from google.oauth2 import service_account
+
+        try:
+            service_account.Credentials.from_service_account_info(info)
+        except ValueError:
+            raise CredentialsError(f"{where}: its private_key is not a valid PEM private key: "
+                                   "download the key file again") from None
 
 
 def _access_token(token: str) -> Any:
@@ -131,9 +166,93 @@ def _access_token_class() -> type:
     return cls
 
 
-def __getattr__(name: str) -> Any:  # unpickling an AccessToken in a fresh (dask worker) process
+#: gcsfs's default scope (``access="full_control"``); user credentials keep the scopes they have
+SCOPE = "https://www.googleapis.com/auth/devstorage.full_control"
+
+
+class _KeyFileMixin:
+    """Credentials read from a Google JSON key file on first refresh; pickle as the path only."""
+
+    token: str | None
+    expiry: Any
+
+    def __init__(self, path: str, where: str = "") -> None:
+        super().__init__()  # type: ignore[call-arg]
+        self.path, self.where = str(path), where
+        self._inner: Any = None
+
+    def refresh(self, request: Any) -> None:
+        inner = self._loaded()
+        inner.refresh(request)
+        self.token, self.expiry = inner.token, inner.expiry
+
+    # google.auth.credentials.Signing, for signed URLs (service-account keys only)
+    def sign_bytes(self, message: bytes) -> bytes:
+        return self._loaded().sign_bytes(message)
+
+    @property
+    def signer_email(self) -> str | None:
+        return self._loaded().signer_email
+
+    @property
+    def signer(self) -> Any:
+        return self._loaded().signer
+
+    def _loaded(self) -> Any:
+        if self._inner is None:
+            self._inner = self._load()
+        return self._inner
+
+    def _load(self) -> Any:
+        from google.oauth2 import credentials, service_account
+
+        try:
+            info = json.loads(Path(self.path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise CredentialsError(
+                f"{self.where or self.path}: cannot read it in this process (a dask worker?): "
+                f"{exc.strerror}. Put the file at the same path on every worker") from None
+        kind = info.get("type") if isinstance(info, dict) else None
+        if kind == "service_account":
+            return service_account.Credentials.from_service_account_info(info, scopes=[SCOPE])
+        if kind == "authorized_user":  # scopes as granted at login
+            return credentials.Credentials.from_authorized_user_info(info)
+        raise CredentialsError(
+            f"{self.where or self.path}: a {kind!r} credentials file; token_file takes a "
+            "service-account key or an authorized-user file (for others set "
+            "GOOGLE_APPLICATION_CREDENTIALS and google_default = true)")
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path, "where": self.where}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["path"], state["where"])  # type: ignore[misc]
+
+    def __fspath__(self) -> str:
+        return self.path
+
+    def __repr__(self) -> str:  # also objstore's filesystem cache key
+        return f"KeyFile({self.path!r})"
+
+    __str__ = __repr__
+
+
+def _key_file_class() -> type:
+    """``KeyFile``: made on first use, so importing this module never needs google-auth."""
+    cls = globals().get("KeyFile")
+    if cls is None:
+        from google.auth.credentials import Credentials, Signing
+
+        cls = type("KeyFile", (_KeyFileMixin, Credentials, Signing), {"__module__": __name__})
+        globals()["KeyFile"] = cls
+    return cls
+
+
+def __getattr__(name: str) -> Any:  # unpickling in a fresh (dask worker) process
     if name == "AccessToken":
         return _access_token_class()
+    if name == "KeyFile":
+        return _key_file_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

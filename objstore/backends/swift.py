@@ -1,6 +1,8 @@
 """OpenStack Swift through objstore's own :class:`objstore.swift.SwiftFileSystem` (aiohttp).
 
 Keystone (auth_version 2/3) also needs ``keystoneauth1``, imported only when a token is fetched.
+A profile from a config file hands the filesystem its key and token by reference
+(:mod:`._swift_provider`): what is pickled for dask workers names the profile, never a secret.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from .. import scratch
 from ..errors import InvalidURLError
 from ..profiles import Profile, SwiftProfile
 from ..urls import ObjectURL
+from ._swift_provider import SwiftProfileSecrets, identity, secrets, travels_by_name
 
 REQUIRES = ("aiohttp",)
 
@@ -30,6 +33,8 @@ def storage_options(profile: Profile, url: ObjectURL) -> dict[str, Any]:
     storage_url = profile.storage_url or (url.swift_storage_url if url.host else None)
     if profile.anonymous:
         return _options(profile, url, storage_url=storage_url, anonymous=True)
+    if travels_by_name(profile):
+        return _by_name(profile, url, storage_url)
     return _options(
         profile,
         url,
@@ -46,6 +51,15 @@ def storage_options(profile: Profile, url: ObjectURL) -> dict[str, Any]:
         region_name=profile.region_name,
         token_lifetime=profile.token_lifetime,
     )
+
+
+def _by_name(profile: SwiftProfile, url: ObjectURL, storage_url: str | None) -> dict[str, Any]:
+    """Options whose secrets are a provider that pickles as the profile name (and identity)."""
+    fields = identity(profile)
+    fields["storage_url"] = storage_url  # type: ignore[assignment]
+    provider = SwiftProfileSecrets(profile.name, identity(profile), secrets(profile))
+    return _options(profile, url, credentials=provider, token_lifetime=profile.token_lifetime,
+                    **fields)
 
 
 def _options(profile: SwiftProfile, url: ObjectURL, **opts: Any) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import typer
 from . import catalog, demo, doctor, files, profiles, public, scratch, sign, swift
 from . import plot as plot_cmd
 from . import publish as publish_cmd
+from . import serve as serve_cmd
 from . import transfer as transfer_cmd
 
 app = typer.Typer(
@@ -14,6 +15,17 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _options(verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Show retries and throttling as they happen")) -> None:
+    if verbose:
+        from ..retry import show_retries
+
+        show_retries()
+
+
 app.add_typer(profiles.app, name="profiles")
 app.add_typer(scratch.app, name="scratch")
 app.add_typer(swift.app, name="swift")
@@ -28,7 +40,12 @@ app.command("rm")(transfer_cmd.rm)
 app.command("doctor")(doctor.doctor)
 app.command("sign")(sign.sign)
 app.command("plot")(plot_cmd.plot)
+app.command("serve")(serve_cmd.serve)
 
 
 def main() -> None:
-    app()
+    import sys
+
+    from .console import run
+
+    sys.exit(run(app))

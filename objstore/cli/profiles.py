@@ -7,15 +7,22 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
+from ..errors import ConfigError
 from ..profiles import redacted
 from ..registry import default_registry
 from ..sources import toml_file
-from .console import command, console, print_json
+from .console import command, console, err_console, print_json
 
 app = typer.Typer(help="List, show and add profiles.", no_args_is_help=False)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _note_missing_config() -> None:
+    if note := toml_file.missing_config_note(os.environ):
+        err_console.print(f"note: {note}", markup=False)
 
 
 @app.callback(invoke_without_command=True)
@@ -33,25 +40,30 @@ def list_profiles(ctx: typer.Context, json: JsonOpt = False) -> None:
     if json:
         print_json(rows)
         return
-    table = Table("name", "backend", "source", "endpoint", "match", title="objstore profiles")
-    for row in rows:
-        table.add_row(row["name"], row["backend"], row["source"], row["endpoint"],
-                      ", ".join(row["match"]))
+    _note_missing_config()
+    table = Table(title="objstore profiles")
+    for column in ("name", "backend", "source", "endpoint", "match"):
+        table.add_column(column, overflow="fold")  # a long path wraps; nothing is cut off
+    for row in rows:  # Text: "[default]" or "[profile x]" in a source is text, not markup
+        table.add_row(*(Text(str(row[k])) for k in ("name", "backend", "source", "endpoint")),
+                      Text(", ".join(row["match"])))
     console.print(table)
     if not rows:
-        console.print("No profiles found. Searched: " + "; ".join(reg.searched()))
+        console.print("No profiles found. Searched: " + "; ".join(reg.searched()), markup=False)
 
 
 @app.command("show")
 @command
 def show(name: str, json: JsonOpt = False) -> None:
     """Show one profile, secrets redacted."""
-    data = redacted(default_registry().get(name))
+    profile = default_registry().get(name)
+    data = redacted(profile)
+    data["source"] = str(profile.source)
     if json:
         print_json(data)
         return
     for key, value in data.items():
-        console.print(f"[bold]{key}[/bold]: {value}")
+        console.print(Text.assemble((key, "bold"), f": {value}"))
 
 
 @app.command("add")
@@ -65,10 +77,13 @@ def add(
     region: Annotated[str | None, typer.Option(help="Region (s3)")] = None,
     aws_profile: Annotated[str | None, typer.Option(help="AWS profile whose credentials to use")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Replace an existing profile")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Add it even though it hides a profile of the same name from another "
+        "source (a preset, the environment, AWS files)")] = False,
 ) -> None:
-    """Add a profile to objstore's TOML file (written atomically, mode 0600)."""
+    """Add a profile to objstore's TOML file (written atomically, mode 0600, comments kept)."""
     fields: dict[str, object] = {"backend": backend}
-    if endpoint_url:
+    if endpoint_url is not None:
         fields["endpoint_url"] = endpoint_url
     if anonymous:
         fields["anonymous"] = True
@@ -78,5 +93,12 @@ def add(
         fields["region"] = region
     if aws_profile:
         fields["aws_profile"] = aws_profile
-    path = toml_file.add_profile(toml_file.config_path(os.environ), name, fields, replace=replace)
-    console.print(f"added profile [bold]{name}[/bold] to {path}")
+    toml_file.check_name(name)
+    path = toml_file.config_path(os.environ)
+    existing = default_registry().profiles.get(name)
+    if existing is not None and existing.source.kind != "toml" and not force:
+        raise ConfigError(
+            f"profile {name!r} already exists ({existing.source}); a profile of that name in "
+            f"{path} would hide it. Choose another name, or pass --force to hide it")
+    toml_file.add_profile(path, name, fields, replace=replace)
+    console.print(Text.assemble("added profile ", (name, "bold"), f" to {path}"))

@@ -11,7 +11,8 @@ from .console import ProfileOpt, command, console, print_json
 from .progress import TransferReporter
 
 
-@command
+@command(interrupted="run the same objstore publish command again to resume (objects already "
+                     "uploaded are not sent again)")
 def publish(
     src: Annotated[str, typer.Argument(help="A zarr folder, or a NetCDF (or other) file xarray opens")],
     dest: Annotated[str, typer.Argument(help="Where the cube goes, e.g. swift://container/cube.zarr")],

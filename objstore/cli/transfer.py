@@ -10,7 +10,8 @@ from .console import ProfileOpt, command, console, err_console, print_json
 from .progress import TransferReporter
 
 
-@command
+@command(interrupted="run the same objstore cp command again to resume (objects already copied "
+                     "are skipped)")
 def cp(
     src: Annotated[str, typer.Argument(help="A local file or folder, or a store URL")],
     dest: Annotated[str, typer.Argument(help="A local path or a store URL")],

@@ -19,8 +19,13 @@ def make_profile(name: str, fields: dict[str, Any], source: Source, where: str =
     try:
         return PROFILE_ADAPTER.validate_python(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'profile'}: {e['msg']}"
-            for e in exc.errors(include_input=False, include_url=False)
-        )
+        problems = "; ".join(_problem(e) for e in exc.errors(include_input=False, include_url=False))
         raise ConfigError(f"profile {name!r} in {where or source}: {problems}") from None
+
+
+def _problem(error: Any) -> str:
+    """One pydantic error as ``field: what is wrong`` (never the value)."""
+    if error["type"] == "union_tag_invalid":
+        return f"unknown backend: expected one of {error['ctx']['expected_tags']}"
+    field = ".".join(str(p) for p in error["loc"][1:])
+    return f"{field + ': ' if field else ''}{error['msg'].removeprefix('Value error, ')}"

@@ -15,7 +15,7 @@ from ..errors import ConfigError
 from ..profiles import Profile, Source
 from ._validate import make_profile
 
-__all__ = ["config_path", "load", "load_file", "add_profile"]
+__all__ = ["config_path", "load", "load_file", "add_profile", "check_name", "missing_config_note"]
 
 
 def config_path(env: Mapping[str, str]) -> Path:
@@ -25,6 +25,17 @@ def config_path(env: Mapping[str, str]) -> Path:
     import platformdirs
 
     return Path(platformdirs.user_config_dir("objstore")) / "profiles.toml"
+
+
+def missing_config_note(env: Mapping[str, str]) -> str | None:
+    """A sentence when ``$OBJSTORE_CONFIG`` names a file that does not exist, else None.
+
+    Not an error: ``objstore profiles add`` creates the file there.
+    """
+    if env.get("OBJSTORE_CONFIG") and not config_path(env).exists():
+        return (f"OBJSTORE_CONFIG names {config_path(env)}, which does not exist: no profiles were "
+                "read from it (`objstore profiles add` creates it)")
+    return None
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -71,22 +82,55 @@ def load(env: Mapping[str, str]) -> list[Profile]:
     return load_file(config_path(env))
 
 
-def add_profile(path: Path, name: str, fields: dict[str, Any], *, replace: bool = False) -> Path:
-    """Add ``[profiles.NAME]`` to the file atomically, mode 0600. Validates first."""
-    import tomli_w
+#: Profile names ``profiles add`` accepts: usable unquoted in TOML, on a command line and in URLs.
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
-    make_profile(name, fields, Source(kind="toml", location=str(path)))
-    data = _read(path)
-    profiles = data.setdefault("profiles", {})
+
+def check_name(name: str) -> None:
+    """ConfigError unless ``name`` is a usable profile name."""
+    if not NAME.match(name):
+        raise ConfigError(
+            f"invalid profile name {name!r}: use letters, digits, '-', '_' or '.', starting with a "
+            "letter or digit (at most 64 characters), e.g. my-osn")
+
+
+def add_profile(path: Path, name: str, fields: dict[str, Any], *, replace: bool = False) -> Path:
+    """Add ``[profiles.NAME]`` to the file atomically, mode 0600, keeping the comments, order and
+    layout of everything else in it. Validates first."""
+    import tomlkit
+
+    check_name(name)
+    make_profile(name, fields, Source(kind="toml", location=str(path)), str(path))
+    _read(path)  # a file that is not valid TOML is reported as such, not rewritten
+    try:
+        doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        doc = tomlkit.document()
+    profiles = doc.get("profiles")
+    if profiles is None:
+        profiles = tomlkit.table(is_super_table=True)
+        doc["profiles"] = profiles
     if name in profiles and not replace:
         raise ConfigError(f"profile {name!r} already exists in {path}; pass --replace to change it")
-    profiles[name] = {k: v for k, v in fields.items() if v is not None}
+    table = tomlkit.table()
+    for key, value in fields.items():
+        if value is not None:
+            table[key] = value
+    if name in profiles:  # comments after the old table's keys introduce what follows: keep them
+        trailing: list[Any] = []
+        for key, item in reversed(profiles[name].value.body):
+            if key is not None:
+                break
+            trailing.insert(0, item)
+        for item in trailing:
+            table.add(item)
+    profiles[name] = table
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".profiles-", suffix=".toml")
     try:
         os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            tomli_w.dump(data, fh)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(tomlkit.dumps(doc))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

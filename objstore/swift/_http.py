@@ -1,16 +1,18 @@
 """HTTP plumbing of the Swift filesystem: per-loop aiohttp sessions closed at exit, request
-counters, path quoting, streaming local files, and secret-hiding strings."""
+counters, path quoting, streaming local files, body checksums, and secret-hiding strings."""
 
 from __future__ import annotations
 
 import asyncio
 import atexit
 import errno
+import hashlib
 import mimetypes
 import threading
 import weakref
 from collections import Counter
 from collections.abc import AsyncIterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -20,7 +22,7 @@ import aiohttp
 
 from ..errors import scrub
 
-__all__ = ["RequestStats"]
+__all__ = ["RequestStats", "BodyError"]
 
 _CHUNK = 1 << 20
 
@@ -46,12 +48,48 @@ class RequestStats:
     retries: int = 0
 
 
+class BodyError(Exception):
+    """A response body that cannot be what the server sent: checksum mismatch, truncated, or not
+    the JSON a listing is. Retried like a reset."""
+
+
 @dataclass
 class _Reply:
     status: int
     headers: Any
     body: bytes = b""
     result: Any = None
+    attempts: int = 1
+
+
+def is_manifest(headers: Any) -> bool:
+    """A large object (SLO or DLO): its ETag is not the MD5 of its bytes."""
+    return (headers.get("X-Static-Large-Object", "").lower() == "true"
+            or "X-Object-Manifest" in headers)
+
+
+def check_etag(headers: Any, digest: str, what: str) -> None:
+    """BodyError unless the response's ETag is ``digest`` (skipped for large objects)."""
+    etag = headers.get("Etag", "").strip('"')
+    if etag and not is_manifest(headers) and etag != digest:
+        raise BodyError(f"{what}: body does not match its ETag (MD5 {digest}, ETag {etag})")
+
+
+def md5_file(path: str | Path | IO[bytes], offset: int = 0, length: int | None = None) -> str:
+    """MD5 of ``length`` bytes of a local file (path or open binary file) from ``offset`` (to
+    the end when None)."""
+    h = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") if isinstance(path, (str, Path)) else nullcontext(path) as f:
+        f.seek(offset)
+        left = length
+        while left is None or left > 0:
+            chunk = f.read(_CHUNK if left is None else min(_CHUNK, left))
+            if not chunk:
+                break
+            h.update(chunk)
+            if left is not None:
+                left -= len(chunk)
+    return h.hexdigest()
 
 
 _ALL_SESSIONS: weakref.WeakSet[_Sessions] = weakref.WeakSet()
@@ -69,7 +107,8 @@ class _Sessions:
     registered again with each new session, after those libraries registered theirs.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout  # seconds to connect, and without a byte read
         self.by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[
             aiohttp.ClientSession, asyncio.Lock]] = weakref.WeakKeyDictionary()
         self.lock = threading.Lock()
@@ -81,7 +120,8 @@ class _Sessions:
             if found is None or found[0].closed:
                 session = aiohttp.ClientSession(
                     connector=aiohttp.TCPConnector(limit=limit, ttl_dns_cache=300),
-                    timeout=aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=300),
+                    timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeout,
+                                                  sock_read=self.timeout),
                     auto_decompress=False,  # objects are bytes as stored, Content-Encoding or not
                     skip_auto_headers=("Content-Type",),
                 )

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BackendNotInstalledError, CredentialsError, RemoteError
+from ..retry import Attempts, RetryPolicy, retry_after
 
 if TYPE_CHECKING:
     import aiohttp
@@ -218,22 +219,22 @@ async def fetch_v1(creds: Credentials, session: aiohttp.ClientSession, *,
     if creds.token_lifetime:
         headers["X-Auth-Lifetime"] = str(int(creds.token_lifetime))
     url = str(creds.auth_url)
-    for attempt in range(attempts):
+    tries = Attempts(RetryPolicy(retries=attempts - 1), f"GET {url}")  # objstore/retry.py
+    while True:
         try:
             async with session.get(url, headers=headers, allow_redirects=False) as resp:
                 status, rh = resp.status, resp.headers
                 await resp.read()
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            if attempt + 1 < attempts:
-                await asyncio.sleep(0.25 * 4**attempt)
+            if await tries.retry(type(exc).__name__):
                 continue
             raise RemoteError(f"cannot reach Swift auth at {url}: {type(exc).__name__}") from None
         if status in (401, 403):
             raise CredentialsError(
                 f"Swift auth at {url} rejected the credentials of user {creds.user!r} "
                 f"(HTTP {status}): check ST_USER/ST_KEY (user/key)")
-        if status >= 500 and attempt + 1 < attempts:
-            await asyncio.sleep(0.25 * 4**attempt)
+        if (status >= 500 or status == 429) and await tries.retry(f"HTTP {status}",
+                                                                   retry_after(rh)):
             continue
         if status // 100 != 2:
             raise RemoteError(f"Swift auth at {url} answered HTTP {status}")
@@ -319,6 +320,9 @@ def get_token(token_cache: bool | str = True, margin: float = DEFAULT_MARGIN,
     """
     import aiohttp
 
+    provider = kwargs.pop("credentials", None)  # secrets by reference (see SwiftFileSystem)
+    if provider is not None and kwargs.get("key") is None and kwargs.get("token") is None:
+        kwargs.update(provider())
     known = {f.name for f in fields(Credentials)}  # SwiftFileSystem-only options are ignored
     creds = Credentials(**{k: v for k, v in kwargs.items() if v is not None and k in known})
     if creds == Credentials(auth_version=creds.auth_version):

@@ -8,7 +8,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from fsspec.spec import AbstractBufferedFile
 
-from ._http import _CHUNK, _file_chunks
+from ._http import _CHUNK, _file_chunks, md5_file
 
 if TYPE_CHECKING:
     from .filesystem import SwiftFileSystem
@@ -53,7 +53,8 @@ class SwiftFile(AbstractBufferedFile):
         async def send() -> dict[str, Any]:
             seg = await fs._ensure_segments_container(container)
             name = f"{self._prefix}{fs.segment_size}/{len(self._segments):08d}"
-            return await fs._put_segment(seg, name, lambda: _file_chunks(spool, 0, n), n)
+            return await fs._put_segment(seg, name, lambda: _file_chunks(spool, 0, n), n,
+                                         md5_file(spool, 0, n))
 
         self._segments.append(sync(fs.loop, send))
         rest = tempfile.SpooledTemporaryFile(max_size=64 * 2**20)
@@ -77,7 +78,7 @@ class SwiftFile(AbstractBufferedFile):
             n = self._spooled()
             spool = self._spool
             sync(fs.loop, fs._put_object, container, key, lambda: _file_chunks(spool, 0, n), n,
-                 mode)
+                 mode, etag=md5_file(spool, 0, n))
         self._spool.close()
 
     def discard(self) -> None:

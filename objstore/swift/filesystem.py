@@ -9,8 +9,11 @@ size>/<index>`` (the swift CLI's layout); replacing or deleting one deletes its 
 Each event loop gets its own aiohttp session, whose keep-alive pool holds ``max_concurrency``
 connections; fsspec's batched ``cat``/``pipe``/``get``/``put``/``rm`` and zarr's FsspecStore run
 their requests concurrently on it. Tokens are renewed before they expire and, once, after a 401.
-Errors: 404 -> FileNotFoundError, 401/403 -> CredentialsError, 5xx and network failures (after two
-retries) -> RemoteError; messages name the URL, never a key or token.
+Errors: 404 -> FileNotFoundError, 401/403 -> CredentialsError, 5xx and network failures (after
+the retries of :mod:`objstore.retry`) -> RemoteError; messages name the URL, never a key or token.
+Integrity: every PUT carries the body's MD5 as ``ETag`` (Swift refuses a damaged body with 422), and
+every whole-object GET is checked against its ``ETag`` (not large objects, whose ETag is not an
+MD5); a mismatch is retried, then raised as RemoteError.
 ``sign()`` gives a TempURL (:mod:`.tempurl`) that reads a private object without a token until it
 expires; ``modified()`` is the object's last write time.
 """
@@ -19,12 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import hashlib
 import json
 import os
-import random
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from glob import has_magic
@@ -38,9 +42,12 @@ from fsspec.asyn import AsyncFileSystem, sync_wrapper
 from fsspec.callbacks import DEFAULT_CALLBACK
 
 from ..errors import CredentialsError, RemoteError
+from ..perf import DEFAULT_MAX_CONCURRENCY
+from ..retry import RETRY_STATUSES, THROTTLE, THROTTLE_STATUSES, Attempts, policy_for, retry_after
 from . import auth, tempurl
 from ._http import (
     _CHUNK,
+    BodyError,
     RequestStats,
     _content_type,
     _file_chunks,
@@ -49,6 +56,8 @@ from ._http import (
     _safe,
     _Secret,
     _Sessions,
+    check_etag,
+    md5_file,
 )
 from .auth import DEFAULT_MARGIN, Credentials, Token, TokenCache
 from .file import SwiftFile
@@ -61,7 +70,6 @@ DEFAULT_SEGMENT_SIZE = 5 * 2**30 - 64 * 2**20
 MAX_MANIFEST_SEGMENTS = 1000
 _LISTING_LIMIT = 10000
 _BULK_LIMIT = 1000
-_RETRIES = 2
 _DIR_TYPES = ("application/directory", "application/x-directory")
 _ENV_HELP = "ST_AUTH/ST_USER/ST_KEY or OS_AUTH_URL/OS_USERNAME/OS_PASSWORD, or OS_AUTH_TOKEN"
 
@@ -72,14 +80,15 @@ class SwiftFileSystem(AsyncFileSystem):
     Give credentials (``auth_url``/``user``/``key``, v1 or Keystone ``auth_version="3"`` with the
     project fields), or a ready ``storage_url`` + ``token``, or ``anonymous=True`` with a
     ``storage_url`` to read public containers. With none of these, the ST_*/OS_* environment
-    variables are read. ``temp_url_key`` signs TempURLs without reading the key from the server. Every argument is a plain value, so the filesystem pickles and
-    re-authenticates where it is unpickled (reusing the token cache on the same machine).
+    variables are read. ``temp_url_key`` signs TempURLs without reading the key from the server.
+    ``credentials``, a callable returning ``{"key": ..., "token": ...}``, gives the secrets by
+    reference: it is pickled in their place (objstore's pickles as a profile name). The filesystem
+    pickles as its arguments and authenticates again where it is unpickled (a dask worker), renewing
+    its tokens there too (reusing the token cache on the same machine).
     """
 
     protocol = ("swift",)
     root_marker = ""
-    #: First retry delay in seconds (x4 per retry, with jitter); 5xx and network errors.
-    retry_backoff = 0.25
 
     def __init__(
         self,
@@ -95,8 +104,9 @@ class SwiftFileSystem(AsyncFileSystem):
         project_domain_name: str | None = None,
         region_name: str | None = None,
         token_lifetime: int | None = None,
+        credentials: Callable[[], Mapping[str, str]] | None = None,
         segment_size: int | None = DEFAULT_SEGMENT_SIZE,
-        max_concurrency: int | None = 64,
+        max_concurrency: int | None = DEFAULT_MAX_CONCURRENCY,
         anonymous: bool = False,
         token_cache: bool | str = True,
         token_margin: float = DEFAULT_MARGIN,
@@ -105,9 +115,11 @@ class SwiftFileSystem(AsyncFileSystem):
         asynchronous: bool = False,
         loop: Any = None,
         batch_size: int | None = None,
+        retries: int | None = None,
+        timeout: float | None = None,
         **kwargs: Any,
     ) -> None:
-        self.max_concurrency = int(max_concurrency or 64)
+        self.max_concurrency = int(max_concurrency or DEFAULT_MAX_CONCURRENCY)
         super().__init__(asynchronous=asynchronous, loop=loop,
                          batch_size=batch_size or self.max_concurrency, **kwargs)
         creds = Credentials(
@@ -122,6 +134,8 @@ class SwiftFileSystem(AsyncFileSystem):
         if self._from_env:
             creds = Credentials.from_env(os.environ)
         self.credentials = creds
+        # secrets by reference, read at the first request (where unpickled: a dask worker's config)
+        self._secrets = credentials if key is None and token is None and not anonymous else None
         self.anonymous = bool(anonymous)
         self.segment_size = int(segment_size or DEFAULT_SEGMENT_SIZE)
         self.object_headers = dict(object_headers or {})  # on every object PUT, e.g. X-Delete-After
@@ -137,10 +151,11 @@ class SwiftFileSystem(AsyncFileSystem):
             if not creds.storage_url:
                 raise CredentialsError("anonymous Swift access needs storage_url "
                                        "(https://HOST/v1/AUTH_account)")
-        elif not creds.can_authenticate and creds.preauthenticated is None:
+        elif self._secrets is None and not creds.can_authenticate and not creds.preauthenticated:
             creds.require()
         self._token: Token | None = None if self.anonymous else creds.preauthenticated
-        self._sessions = _Sessions()
+        self.retry_policy = policy_for(None, retries=retries, timeout=timeout)
+        self._sessions = _Sessions(self.retry_policy.timeout)
         weakref.finalize(self, self._sessions.close_all)
         self._known_containers: set[str] = set()
         self.stats = RequestStats()
@@ -193,10 +208,22 @@ class SwiftFileSystem(AsyncFileSystem):
             return f"swift://{self._full(container, key)}"
         return base.rstrip("/") + _quote_path(container, key)
 
+    def _take_secrets(self) -> None:
+        """Read the key and token given by reference; raises what the reference raises."""
+        assert self._secrets is not None
+        given = self._secrets()
+        creds = replace(self.credentials, key=given.get("key"), token=given.get("token"))
+        if not creds.can_authenticate and creds.preauthenticated is None:
+            creds.require()
+        self.credentials, self._secrets = creds, None
+        self._token = creds.preauthenticated
+
     async def _get_token(self, stale: Token | None = None) -> Token | None:
         """The token to use; renews it when stale (or when ``stale`` was just rejected)."""
         if self.anonymous:
             return None
+        if self._secrets is not None:
+            self._take_secrets()
         creds = self.credentials
         tok = self._token
         rejected = stale is not None and tok is not None and tok.token == stale.token
@@ -246,16 +273,17 @@ class SwiftFileSystem(AsyncFileSystem):
         ``data`` may be a zero-argument callable giving a fresh body for each attempt.
         ``consume`` reads a 2xx response (streaming); ``allow`` lists statuses returned as is.
         """
-        attempt = 0
         stale: Token | None = None
         renewed = False
         path = _quote_path(container, key)
         qs = "?" + "&".join(f"{k}={quote(str(v), safe='')}" if v is not None else k
                             for k, v in query.items()) if query else ""
+        tries: Attempts | None = None
         while True:
             tok = await self._get_token(stale)
             base = (tok.storage_url if tok else str(self.credentials.storage_url)).rstrip("/")
             url = base + path
+            tries = tries or Attempts(self.retry_policy, f"{method} {url}")
             hdrs = dict(headers or {})
             if tok is not None:
                 hdrs["X-Auth-Token"] = tok.token
@@ -271,41 +299,42 @@ class SwiftFileSystem(AsyncFileSystem):
                                            data=body, allow_redirects=False) as resp:
                     status = resp.status
                     if consume is not None and 200 <= status < 300:
-                        return _Reply(status, resp.headers, b"", await consume(resp))
-                    reply = _Reply(status, resp.headers, await resp.read())
-            except (TimeoutError, aiohttp.ClientError) as exc:
+                        return _Reply(status, resp.headers, b"", await consume(resp),
+                                      tries.made)
+                    reply = _Reply(status, resp.headers, await resp.read(), None, tries.made)
+            except (TimeoutError, aiohttp.ClientError, BodyError) as exc:
                 failure = exc
             finally:
                 stats.in_flight -= 1
             if failure is not None:
-                if attempt < _RETRIES:
-                    attempt += 1
-                    # a pooled keep-alive connection the server had closed: retry at once
-                    stale_conn = isinstance(failure, aiohttp.ServerDisconnectedError)
-                    await self._backoff(0 if stale_conn and attempt == 1 else attempt)
+                why = f"{type(failure).__name__}: {_safe(failure)}"
+                # a pooled keep-alive connection the server had closed: retry at once
+                if isinstance(failure, aiohttp.ServerDisconnectedError) and tries.made == 1:
+                    tries.made += 1
+                    stats.retries += 1
                     continue
-                raise RemoteError(f"{method} {url} failed after {attempt + 1} attempts: "
-                                  f"{type(failure).__name__}: {_safe(failure)}") from None
+                if await tries.retry(why):
+                    stats.retries += 1
+                    continue
+                raise RemoteError(f"{method} {url} failed {tries.gave_up()}: {why}",
+                                  url=url) from None
             if 200 <= status < 300 or status in allow:
                 return reply
             if status == 401 and tok is not None and not renewed and (
                     self.credentials.can_authenticate):
                 renewed, stale = True, tok
                 continue
-            if status >= 500 or status in (408, 429):
-                if attempt < _RETRIES:
-                    attempt += 1
-                    await self._backoff(attempt)
+            if status in RETRY_STATUSES or status >= 500 or (status == 422 and "ETag" in hdrs):
+                if status in THROTTLE_STATUSES:
+                    THROTTLE.throttled(base)
+                if await tries.retry(f"HTTP {status}", retry_after(reply.headers)):
+                    stats.retries += 1
                     continue
-                raise RemoteError(f"{method} {url}: Swift answered HTTP {status} "
-                                  f"after {attempt + 1} attempts")
+                what = "the body did not match its ETag" if status == 422 else \
+                    f"Swift answered HTTP {status}"
+                raise RemoteError(f"{method} {url}: {what} {tries.gave_up()}", url=url,
+                                  status=status)
             raise self._error(method, url, status, reply.body, tok, container, key)
-
-    async def _backoff(self, attempt: int) -> None:
-        """Count a retry and wait before it (``attempt`` 0: no wait)."""
-        self.stats.retries += 1
-        if attempt:
-            await asyncio.sleep(self.retry_backoff * 4 ** (attempt - 1) * random.uniform(0.5, 1))
 
     def _error(self, method: str, url: str, status: int, body: bytes, tok: Token | None,
                container: str, key: str) -> Exception:
@@ -349,8 +378,8 @@ class SwiftFileSystem(AsyncFileSystem):
                 query["delimiter"] = delimiter
             if marker:
                 query["marker"] = marker
-            reply = await self._request("GET", container, query=query)
-            page = json.loads(reply.body) if reply.body.strip() else []
+            reply = await self._request("GET", container, query=query, consume=_json_page)
+            page = reply.result
             out.extend(page)
             if len(page) < page_limit or (limit and len(out) >= limit):
                 return out
@@ -485,9 +514,12 @@ class SwiftFileSystem(AsyncFileSystem):
             headers["Range"] = f"bytes={start or 0}-{end - 1}"
         elif start:
             headers["Range"] = f"bytes={start}-"
-        reply = await self._request("GET", container, key, headers=headers, allow=(416,))
+        reply = await self._request("GET", container, key, headers=headers, allow=(416,),
+                                    consume=None if headers else _checked_body)
         if reply.status == 416:
             return b""
+        if not headers:
+            return reply.result
         if reply.status == 200 and headers:  # the server ignored Range
             return reply.body[start or 0:end] if (start or 0) >= 0 else reply.body[start:]
         return reply.body
@@ -501,10 +533,13 @@ class SwiftFileSystem(AsyncFileSystem):
         async def consume(resp: aiohttp.ClientResponse) -> None:
             size = int(resp.headers.get("Content-Length", 0) or 0)
             callback.set_size(size)
+            digest = hashlib.md5(usedforsecurity=False)
             with open(lpath, "wb") as f:
                 async for chunk in resp.content.iter_chunked(_CHUNK):
                     f.write(chunk)
+                    digest.update(chunk)
                     callback.relative_update(len(chunk))
+            check_etag(resp.headers, digest.hexdigest(), f"GET {resp.url.with_query(None)}")
 
         try:
             await self._request("GET", container, key, consume=consume)
@@ -525,11 +560,19 @@ class SwiftFileSystem(AsyncFileSystem):
 
     async def _put_object(self, container: str, key: str, data: Any, length: int | None,
                           mode: str = "overwrite", headers: dict[str, str] | None = None,
-                          query: dict[str, Any] | None = None) -> _Reply:
-        """PUT one object, creating its container on a 404; FileExistsError in mode="create"."""
+                          query: dict[str, Any] | None = None, etag: str | None = None
+                          ) -> _Reply:
+        """PUT one object, creating its container on a 404; FileExistsError in mode="create".
+
+        ``etag`` (the body's MD5; computed here for bytes) lets Swift refuse a damaged body."""
         hdrs = {"Content-Type": _content_type(key), **self.object_headers, **(headers or {})}
         if length is not None:
             hdrs["Content-Length"] = str(length)
+        plain = not query and "X-Copy-From" not in hdrs  # else the ETag means something else
+        if etag is None and plain and isinstance(data, (bytes, bytearray, memoryview)):
+            etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        if etag is not None:
+            hdrs["ETag"] = etag
         if mode == "create":
             hdrs["If-None-Match"] = "*"
 
@@ -537,6 +580,8 @@ class SwiftFileSystem(AsyncFileSystem):
             reply = await self._request("PUT", container, key, query=query, headers=hdrs,
                                         data=data, allow=(404, 412))
             if reply.status == 412:
+                if reply.attempts > 1 and etag and await self._holds(container, key, etag):
+                    return reply  # an earlier attempt of this very PUT got through
                 raise FileExistsError(errno.EEXIST, f"{container}/{key} exists", key)
             return reply
 
@@ -548,6 +593,10 @@ class SwiftFileSystem(AsyncFileSystem):
             raise FileNotFoundError(errno.ENOENT, f"PUT {self.url_of(container + '/' + key)}: "
                                     "not found", container)
         return reply
+
+    async def _holds(self, container: str, key: str, etag: str) -> bool:
+        found = await self._head(container, key)
+        return found is not None and found.get("ETag") == etag
 
     async def _ensure_segments_container(self, container: str) -> str:
         """``<container>_segments``, created once, readable by whoever may read ``container``."""
@@ -563,9 +612,9 @@ class SwiftFileSystem(AsyncFileSystem):
         await self._create_container(seg, {"X-Container-Read": read_acl} if read_acl else None)
         return seg
 
-    async def _put_segment(self, seg_container: str, name: str, data: Any, length: int
-                           ) -> dict[str, Any]:
-        reply = await self._put_object(seg_container, name, data, length,
+    async def _put_segment(self, seg_container: str, name: str, data: Any, length: int,
+                           etag: str | None) -> dict[str, Any]:
+        reply = await self._put_object(seg_container, name, data, length, etag=etag,
                                        headers={"Content-Type": "application/octet-stream"})
         return {"path": f"/{seg_container}/{name}",
                 "etag": reply.headers.get("Etag", "").strip('"') or None, "size_bytes": length}
@@ -608,8 +657,10 @@ class SwiftFileSystem(AsyncFileSystem):
         return max(self.segment_size, -(-total // MAX_MANIFEST_SEGMENTS))
 
     async def _put_slo(self, container: str, key: str, total: int,
-                       reader: Callable[[int, int], Any], mode: str = "overwrite") -> None:
-        """Upload ``total`` bytes as segments (concurrently), then the manifest."""
+                       reader: Callable[[int, int], Any], mode: str = "overwrite",
+                       digest: Callable[[int, int], Awaitable[str]] | None = None) -> None:
+        """Upload ``total`` bytes as segments (concurrently), then the manifest. ``digest`` gives
+        a segment's MD5 where ``reader`` streams (bytes are hashed as they are sent)."""
         size = self._segment_size_for(total)
         seg = await self._ensure_segments_container(container)
         prefix = f"{key}/slo/{time.time():.6f}/{total}/{size}/"
@@ -618,7 +669,9 @@ class SwiftFileSystem(AsyncFileSystem):
         async def one(i: int) -> dict[str, Any]:
             off = i * size
             n = min(size, total - off)
-            entry = await self._put_segment(seg, f"{prefix}{i:08d}", lambda: reader(off, n), n)
+            etag = await digest(off, n) if digest is not None else None
+            entry = await self._put_segment(seg, f"{prefix}{i:08d}", lambda: reader(off, n), n,
+                                            etag)
             done.append(entry)
             return entry
 
@@ -637,7 +690,8 @@ class SwiftFileSystem(AsyncFileSystem):
         if size > self.segment_size:
             view = memoryview(data).cast("B")
             await self._put_slo(container, key, size,
-                                lambda off, n: view[off:off + n].tobytes(), mode)
+                                lambda off, n: view[off:off + n].tobytes(), mode,
+                                lambda off, n: _md5(view[off:off + n]))
         else:
             await self._put_object(container, key, data, size, mode)
 
@@ -653,10 +707,12 @@ class SwiftFileSystem(AsyncFileSystem):
         callback.set_size(size)
         if size > self.segment_size:
             await self._put_slo(container, key, size,
-                                lambda off, n: _file_chunks(lpath, off, n), mode)
+                                lambda off, n: _file_chunks(lpath, off, n), mode,
+                                lambda off, n: asyncio.to_thread(md5_file, lpath, off, n))
         else:
+            etag = await asyncio.to_thread(md5_file, lpath, 0, size)
             await self._put_object(container, key, lambda: _file_chunks(lpath, 0, size), size,
-                                   mode)
+                                   mode, etag=etag)
         callback.relative_update(size)
 
     def _object_path(self, path: str) -> tuple[str, str]:
@@ -864,3 +920,28 @@ class SwiftFileSystem(AsyncFileSystem):
             raise FileExistsError(errno.EEXIST, f"{path} exists", path)
         return SwiftFile(self, path, mode, block_size=block_size or "default",
                          autocommit=autocommit, cache_options=cache_options, **kwargs)
+
+
+async def _md5(data: memoryview) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+async def _json_page(resp: aiohttp.ClientResponse) -> list[dict[str, Any]]:
+    """A listing page; BodyError (retried) when it is not the JSON list Swift sends."""
+    body = await resp.read()
+    try:
+        page = json.loads(body) if body.strip() else []
+    except ValueError:
+        raise BodyError(f"listing {resp.url.with_query(None)} is not JSON "
+                        f"({len(body)} bytes)") from None
+    if not isinstance(page, list):
+        raise BodyError(f"listing {resp.url.with_query(None)} is not a JSON list")
+    return page
+
+
+async def _checked_body(resp: aiohttp.ClientResponse) -> bytes:
+    """A whole object's bytes, checked against its ETag (BodyError, retried, if they differ)."""
+    body = await resp.read()
+    check_etag(resp.headers, hashlib.md5(body, usedforsecurity=False).hexdigest(),
+               f"GET {resp.url.with_query(None)}")
+    return body

@@ -1,0 +1,70 @@
+"""adlfs whose Azure client follows objstore's retry policy (objstore/retry.py), and whose
+uploads carry their MD5 (``validate_content``), so that the service refuses a damaged body; the
+refusal is retried like any transient failure, then raised as RemoteError.
+
+adlfs builds its ``BlobServiceClient`` with the SDK's defaults: retries after 15, 18 and 24 s, and
+sockets that may stall for 300 s. The SDK takes a ``retry_policy`` and connection/read timeouts
+when the client is made; adlfs passes none, so this class makes the client itself from the
+connection string (the only way objstore's profiles reach adlfs besides Azure AD credentials,
+which keep adlfs's client and the SDK's defaults).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import adlfs
+
+from ..errors import RemoteError
+from ..retry import BACKOFF_FIRST, DEFAULT_RETRIES, DEFAULT_TIMEOUT, Attempts, RetryPolicy
+
+__all__ = ["AzureBlobFileSystem"]
+
+#: ExponentialRetry waits ``initial + base ** retry`` (+- jitter) seconds: 0.1, 1.6, 2.4, 3.5 ...
+_INCREMENT_BASE = 1.5
+_JITTER = 0.5
+
+
+class AzureBlobFileSystem(adlfs.AzureBlobFileSystem):
+    """``adlfs.AzureBlobFileSystem`` taking ``retry_total`` (retries of one request) and giving
+    its timeouts and retries to the Azure client it builds."""
+
+    def __init__(self, *args: Any, retry_total: int = DEFAULT_RETRIES, **kwargs: Any) -> None:
+        self.retry_total = int(retry_total)
+        super().__init__(*args, **kwargs)
+
+    def do_connect(self) -> None:
+        if self.connection_string is None:
+            return super().do_connect()
+        from azure.storage.blob.aio import BlobServiceClient, ExponentialRetry
+
+        timeouts = {k: self._timeout_kwargs.get(k, DEFAULT_TIMEOUT)
+                    for k in ("connection_timeout", "read_timeout")}
+        policy = ExponentialRetry(initial_backoff=BACKOFF_FIRST, increment_base=_INCREMENT_BASE,
+                                  retry_total=self.retry_total, random_jitter_range=_JITTER)
+        try:
+            self.service_client = BlobServiceClient.from_connection_string(
+                conn_str=self.connection_string, user_agent=adlfs.spec._USER_AGENT,
+                retry_policy=policy, **timeouts)
+        except Exception as exc:  # what adlfs raises for a bad connection string
+            raise ValueError(f"unable to connect to account for {exc}") from exc
+        return None
+
+    async def _pipe_file(self, path: str, value: Any, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("validate_content", True)
+        tries = Attempts(RetryPolicy(retries=self.retry_total), f"upload to az://{path}")
+        while True:
+            try:
+                return await super()._pipe_file(path, value, *args, **kwargs)
+            except Exception as exc:
+                if not _md5_refused(exc):
+                    raise
+                why = "the service refused a body that did not match its Content-MD5"
+                if not await tries.retry(why):
+                    raise RemoteError(f"upload to az://{path}: {why} {tries.gave_up()}",
+                                      url=f"az://{path}") from None
+
+
+def _md5_refused(exc: BaseException) -> bool:
+    return getattr(exc, "error_code", None) == "Md5Mismatch" or (
+        type(exc).__name__ == "HttpResponseError" and "md5" in str(exc).lower())

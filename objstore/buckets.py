@@ -1,0 +1,71 @@
+"""Is the bucket (or container) there? ``publish`` and ``cp`` ask before they start; elsewhere
+:mod:`objstore.boundary` asks after a "not found", to say which of bucket or object is missing.
+
+objstore does what each store's own upload tool does with a missing bucket: ``aws s3 cp``,
+``gcloud storage cp`` and ``az storage blob upload`` fail, so on S3, GCS and Azure a write is
+refused with the bucket's name and the command that creates it (creating one is a decision about
+region, billing and access, and a typo should not leave a new bucket behind); ``swift upload``
+creates the container, and so does a write to Swift. Only a definite "no such bucket" counts as
+missing; a bucket the profile may not inspect (403) is left for the write itself to report.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import TYPE_CHECKING
+
+from .errors import BucketNotFoundError
+
+if TYPE_CHECKING:
+    from .api import Resolved
+
+__all__ = ["CREATED_ON_WRITE", "bucket_word", "bucket_missing", "create_hint", "require_bucket"]
+
+
+def bucket_word(backend: str) -> str:
+    """What the backend calls a bucket."""
+    return "container" if backend in ("azure", "swift") else "bucket"
+
+
+def bucket_missing(r: Resolved) -> bool:
+    """True only when the server says ``r``'s bucket or container does not exist (one request)."""
+    if not r.url.bucket or r.protocol in ("file", "memory", "http", "https"):
+        return False
+    try:
+        r.fs.info(r.url.bucket)
+    except FileNotFoundError:
+        return True
+    except Exception:  # noqa: BLE001 - not allowed to look, or the server failed: not a "no"
+        return False
+    return False
+
+
+def create_hint(r: Resolved) -> str:
+    """The command that creates ``r``'s bucket or container, as a sentence."""
+    b, p = r.url.bucket, r.profile
+    q = shlex.quote
+    endpoint = getattr(p, "endpoint_url", None)
+    command = {
+        "s3": f"aws s3 mb s3://{q(b)}" + (f" --endpoint-url {q(str(endpoint))}" if endpoint else ""),
+        "gcs": f"gcloud storage buckets create gs://{q(b)}",
+        "azure": f"az storage container create --name {q(b)}"
+                 + (f" --account-name {q(acct)}" if (acct := getattr(p, "account", None)) else ""),
+        "swift": f"swift post {q(b)}",
+    }.get(r.url.backend)
+    word = bucket_word(r.url.backend)
+    return f"Create it first, e.g. with: {command}" if command else f"Create the {word} first"
+
+
+#: Backends whose writes create a missing container, as their own upload tool does.
+CREATED_ON_WRITE = frozenset({"swift"})
+
+
+def require_bucket(r: Resolved) -> None:
+    """Raise :class:`BucketNotFoundError` when ``r``'s bucket does not exist and the backend's
+    writes do not create it."""
+    if r.url.backend not in CREATED_ON_WRITE and bucket_missing(r):
+        word = bucket_word(r.url.backend)
+        raise BucketNotFoundError(
+            f"cannot write to {r.url.url}: the {word} {r.url.bucket!r} does not exist (profile "
+            f"{r.profile.name!r}, from {r.profile.source}). {create_hint(r)}",
+            url=r.url.url, profile=r.profile.name, status=404)

@@ -1,0 +1,170 @@
+"""Faults in front of every backend (tests/servers/faults.py): operations complete through
+transient faults with equal data, stalls are abandoned and retried, outages fail clearly, and
+damaged bodies are never taken for data."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from rigs import profile_via, server_port
+from servers.faults import FaultProxy
+
+import objstore
+from objstore.transfer import copy
+
+SEED = 13
+
+
+def _cube() -> xr.Dataset:
+    rng = np.random.default_rng(7)
+    return xr.Dataset(
+        {"tas": (("time", "lat", "lon"), rng.standard_normal((24, 6, 8)).astype("float32")),
+         "pr": (("time", "lat", "lon"), rng.gamma(1.0, 1.0, (24, 6, 8)))},
+        coords={"time": pd.date_range("2026-01-01", periods=24, freq="D"),
+                "lat": np.linspace(-50, 50, 6), "lon": np.linspace(0, 350, 8)},
+    ).chunk({"time": 2, "lat": 3})
+
+
+def _same(a: xr.Dataset, b: xr.Dataset) -> None:
+    xr.testing.assert_identical(a.load(), b.load())
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file()}
+
+
+@pytest.fixture
+def faulty(rig):  # type: ignore[no-untyped-def]
+    with FaultProxy("127.0.0.1", server_port(rig), rate=0.0, seed=SEED) as proxy:
+        yield rig, proxy, profile_via(rig, proxy.url)
+
+
+def test_every_operation_completes_through_transient_faults(faulty, tmp_path):
+    rig, proxy, prof = faulty
+    ds = _cube()
+    proxy.configure(rate=0.1)  # 503, 500, resets before the response and mid-body
+
+    objstore.write_cube(ds, rig.url("written.zarr"), profile=prof)
+    _same(objstore.open_cube(rig.url("written.zarr"), profile=prof), ds)
+
+    objstore.publish(ds, rig.url("published.zarr"), profile=prof)
+    _same(objstore.open_cube(rig.url("published.zarr"), profile=prof), ds)
+
+    local = tmp_path / "local.zarr"
+    ds.to_zarr(local, zarr_format=2, consolidated=True)
+    copy(local, rig.url("copied.zarr"), profile=prof)
+    copy(rig.url("copied.zarr"), tmp_path / "back", profile=prof)
+    assert _files(tmp_path / "back") == _files(local)
+
+    fs = objstore.resolve(rig.url(""), prof).fs
+    assert sorted(p.rsplit("/", 1)[-1] for p in fs.ls(rig.bucket, detail=False)) == [
+        "copied.zarr", "published.zarr", "written.zarr"]
+    assert sum(proxy.injected.values()) >= 20, proxy.injected
+
+
+def test_a_stalled_request_is_abandoned_and_retried(faulty):
+    rig, proxy, prof = faulty
+    ds = _cube()
+    url = rig.url("stall.zarr")
+    objstore.write_cube(ds, url, profile=rig.profile)
+    stalled: list[str] = []
+
+    def first_chunk(method: str, target: str) -> bool:
+        if method == "GET" and "/tas/" in target.replace("%2F", "/") and not stalled:
+            stalled.append(target)
+            return True
+        return False
+
+    proxy.stall_s = 120
+    proxy.configure(faults=["stall"], rate=1.0, only=first_chunk)
+    t0 = time.monotonic()
+    _same(objstore.open_cube(url, profile=prof.model_copy(update={"timeout": 2})), ds)
+    assert proxy.injected == {"stall": 1}
+    assert time.monotonic() - t0 < 30
+
+
+def test_an_outage_longer_than_the_retries_fails_with_a_clear_error(faulty):
+    rig, proxy, prof = faulty
+    proxy.outage(300)
+    t0 = time.monotonic()
+    with pytest.raises(objstore.ObjstoreError) as err:
+        objstore.write_cube(_cube(), rig.url("outage.zarr"),
+                            profile=prof.model_copy(update={"retries": 2, "timeout": 2}))
+    assert time.monotonic() - t0 < 60
+    message = str(err.value)
+    assert "\n" not in message, message
+    assert "outage.zarr" in message or "127.0.0.1" in message, message  # where it failed
+
+
+#: damaged bodies that may pass unnoticed (docs/reliability.md): on Azure obstore (the cube engine
+#: there) sends no MD5 with an upload and checks none on a read; whether a run notices depends on
+#: where the flips land (a flipped bit in a signed header is refused), so the mark is not strict
+UNCHECKED = {("azure", "bitflip")}
+
+
+@pytest.mark.parametrize("fault", ["truncate", "bitflip"])
+def test_a_damaged_body_is_never_taken_for_data(faulty, fault, request):
+    rig, proxy, prof = faulty
+    if (rig.backend, fault) in UNCHECKED:
+        request.applymarker(pytest.mark.xfail(reason="no end-to-end checksum yet", strict=False))
+    ds = _cube()
+    url = rig.url("damaged.zarr")
+    proxy.configure(faults=[fault], rate=0.2)
+    try:
+        objstore.write_cube(ds, url, profile=prof)
+        got = objstore.open_cube(url, profile=prof).load()
+    except (objstore.ObjstoreError, OSError, ValueError) as exc:
+        assert proxy.injected[fault], exc  # detected, and said so
+        return
+    proxy.configure(rate=0.0)
+    _same(got, ds)
+    _same(objstore.open_cube(url, profile=rig.profile), ds)  # what the server holds
+
+
+def test_an_error_while_loading_names_the_url_and_the_profile(faulty):
+    rig, proxy, prof = faulty
+    url = rig.url("forbidden.zarr")
+    objstore.write_cube(_cube(), url, profile=rig.profile)
+    ds = objstore.open_cube(url, profile=prof)
+    proxy.configure(faults=["403"], rate=1.0,
+                    only=lambda method, target: "/tas/" in target.replace("%2F", "/"))
+    with pytest.raises(objstore.ObjstoreError) as err:
+        ds.tas.load()
+    message = str(err.value)
+    assert "forbidden.zarr" in message and "\n" not in message, message
+    assert "403" in message or repr(prof.name) in message, message  # the status or the profile
+    assert (err.value.url, err.value.profile) == (url, prof.name) or rig.backend == "swift"
+
+
+@pytest.mark.parametrize("backend,engine", [("s3", "obstore"), ("azure", "fsspec")])
+def test_the_other_engine_reads_and_writes_through_transient_faults(request, monkeypatch,
+                                                                     backend, engine):
+    from conftest import _fresh_rig
+
+    monkeypatch.setenv("OBJSTORE_ENGINE", engine)
+    rig = _fresh_rig(request, backend)
+    with FaultProxy("127.0.0.1", server_port(rig), rate=0.1, seed=SEED) as proxy:
+        prof = profile_via(rig, proxy.url)
+        ds = _cube()
+        objstore.write_cube(ds, rig.url("engine.zarr"), profile=prof)
+        _same(objstore.open_cube(rig.url("engine.zarr"), profile=prof), ds)
+        assert sum(proxy.injected.values()) >= 5, proxy.injected
+
+
+def test_azure_uploads_through_adlfs_refuse_damaged_bodies(request, monkeypatch):
+    from conftest import _fresh_rig
+
+    monkeypatch.setenv("OBJSTORE_ENGINE", "fsspec")
+    rig = _fresh_rig(request, "azure")
+    with FaultProxy("127.0.0.1", server_port(rig), faults=["bitflip"], rate=0.2,
+                    seed=SEED, only=lambda method, target: method == "PUT") as proxy:
+        ds = _cube()
+        objstore.write_cube(ds, rig.url("md5.zarr"), profile=profile_via(rig, proxy.url))
+        assert proxy.injected["bitflip"] >= 1
+    _same(objstore.open_cube(rig.url("md5.zarr"), profile=rig.profile), ds)  # what Azure holds
