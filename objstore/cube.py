@@ -19,9 +19,11 @@ from .write_marker import (
     PUBLISH_MARKER,
     claim,
     describe,
+    fingerprint,
     interrupted_error,
     is_append,
     new_marker,
+    same_write,
 )
 
 if TYPE_CHECKING:
@@ -132,8 +134,8 @@ def open_cube(
 
 def _exists_error(r: Resolved, names: list[str], marker: bytes | None) -> CubeExistsError:
     url = r.url.url
-    then = (" (running the same write with mode='w' finishes it)" if marker else
-            " or mode='a' to append")
+    then = (" (running the same write with resume=True finishes it, sending only what is "
+            "missing)" if marker else " or mode='a' to append")
     names = names if marker is None or MARKER in names else [*names, MARKER]
     return CubeExistsError(
         f"{url} already holds {describe_existing(names, marker=marker)}; pass mode='w' to "
@@ -143,7 +145,7 @@ def _exists_error(r: Resolved, names: list[str], marker: bytes | None) -> CubeEx
 def write_cube(
     ds: xr.Dataset, url: str, profile: str | Profile | None = None, *,
     mode: Literal["w-", "w", "a", "r+"] = "w-", zarr_format: Literal[2, 3] = 2,
-    consolidated: bool = True, force: bool = False, **kwargs: Any,
+    consolidated: bool = True, force: bool = False, resume: bool = False, **kwargs: Any,
 ) -> Resolved:
     """Write ``ds`` to ``url`` as zarr; refuse to overwrite an existing cube unless ``mode="w"``.
 
@@ -155,23 +157,43 @@ def write_cube(
     variable's encoding is kept as ``to_zarr`` keeps it. Dask-backed data is written by the current
     dask scheduler, a ``dask.distributed`` cluster included. Writing into the shared scratch bucket
     outside your own ``$SCRATCH_BUCKET`` prefix is refused unless ``force=True``.
+
+    ``resume=True`` (with ``mode="w-"``) finishes an interrupted write of the same dataset: chunks
+    already stored and identical (size and checksum) are not sent again, and a warning says how
+    many were there. A dataset laid out differently (variables, shapes, chunks, encodings) is
+    refused rather than mixed into the interrupted cube.
     """
     from .scratch import check_write_allowed
 
     r = resolve(url, profile)
     check_write_allowed(r.url, force=force)
     with mapped_errors(r):
+        if resume and mode != "w-":
+            raise ValueError("resume=True finishes an interrupted mode='w-' write; "
+                             f"it does not apply to mode={mode!r}")
         existing = cube_contents(r)
+        print_ = fingerprint(ds, kwargs.get("encoding"), zarr_format) if mode in ("w-", "w") \
+            else None
+        resuming: bytes | None = None
         if existing and mode == "w-":
-            raise _exists_error(r, existing, _read_marker(r) if MARKER in existing else None)
-        claimed = False
-        if mode == "w-":  # atomically where the store allows: two writers cannot both go on
-            other = claim(r.fs, r.path, new_marker(mode))
+            marker = _read_marker(r) if MARKER in existing else None
+            if not (resume and marker is not None):
+                raise _exists_error(r, existing, marker)
+            if not same_write(marker, print_ or ""):
+                raise CubeExistsError(
+                    f"{url} holds an interrupted write of a different dataset (its variables, "
+                    "shapes, chunks or encodings differ), which resume=True will not mix in; "
+                    "pass mode='w' to replace it", url=url, profile=r.profile.name)
+            resuming = marker
+        claimed = resuming is not None
+        if mode == "w-" and not claimed:  # atomically where the store allows: one writer goes on
+            other = claim(r.fs, r.path, new_marker(mode, print_))
             if other is not None:
                 raise _exists_error(r, cube_contents(r), other)
             claimed = True
         from .cube_write import write_dataset
 
         write_dataset(ds, r, mode=mode, zarr_format=zarr_format, consolidated=consolidated,
-                      fresh=not existing, claimed=claimed, **kwargs)
+                      fresh=not existing or resuming is not None, claimed=claimed,
+                      resuming=resuming, layout=print_, **kwargs)
     return r

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import math
 import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
@@ -23,9 +25,40 @@ if TYPE_CHECKING:
 
 from .cube_open import NoConsolidatedMetadata, _prefetch
 from .cubestore import CubeStore
-from .write_marker import interrupted_error, new_marker
+from .write_marker import MARKER, describe, interrupted_error, new_marker
 
 __all__ = ["write_dataset"]
+
+log = logging.getLogger("objstore")
+
+
+def _chunk_count(ds: xr.Dataset, encoding: Mapping[str, Any]) -> int:
+    """How many chunk objects a write of ``ds`` lays out (fewer go out where a chunk holds only
+    the fill value)."""
+    total = 0
+    for key, var in ds.variables.items():
+        stored = (encoding.get(str(key), {}).get("chunks") or var.encoding.get("chunks")
+                  or (tuple(c[0] for c in var.chunks) if var.chunks else var.shape))
+        total += math.prod(math.ceil(n / max(int(c), 1)) for n, c in zip(var.shape, stored,
+                                                                          strict=False))
+    return total
+
+
+def _start_resume(store: CubeStore, r: Resolved, marker: bytes, total: int) -> None:
+    """Tell ``store`` what is already stored (one listing), and the user what is resumed."""
+    from .cubestore import is_meta
+    from .transfer import list_tree
+
+    known = {k: v for k, v in list_tree(r).items() if k and k != MARKER}
+    store.resume_from(known)
+    there = sum(1 for k in known if not is_meta(k))
+    log.warning("resuming an interrupted write %s at %s: %d of %d chunks already there; "
+                "sending only what is missing", describe(marker), r.url.url, there, total)
+
+
+#: The most a grouped dask task holds: each dask thread has one such block in memory (plus its
+#: encoded chunks), so this bounds what a write holds beyond plain ``to_zarr`` (docs/performance.md).
+WRITE_GROUP_BYTES = 32 * 2**20
 
 
 def _group_for_write(ds: xr.Dataset, encoding: Mapping[str, Any], n: int) -> tuple[Any, dict]:
@@ -37,7 +70,7 @@ def _group_for_write(ds: xr.Dataset, encoding: Mapping[str, Any], n: int) -> tup
     the ``encoding`` returned for the variables the caller gave an encoding for (which replaces
     the variable's, as in ``to_zarr``).
     """
-    max_bytes = perf._dask_chunk_bytes()
+    max_bytes = min(perf._dask_chunk_bytes(), WRITE_GROUP_BYTES)
     new_encoding: dict[str, dict[str, Any]] = {}
     rechunk: dict[str, tuple[dict[str, int], tuple[int, ...]]] = {}
     for key, var in ds.variables.items():
@@ -74,11 +107,14 @@ BACKGROUND_BYTES = 256 * 2**20
 
 def write_dataset(ds: xr.Dataset, r: Resolved, *, mode: str, zarr_format: int,
                   consolidated: bool, fresh: bool, claimed: bool = False,
+                  resuming: bytes | None = None, layout: str | None = None,
                   **kwargs: Any) -> None:
     """Write ``ds`` through a :class:`CubeStore`: the write marker first (unless the caller
     ``claimed`` the place with it), then chunks with ``max_concurrency`` in flight, metadata once
     per object, the consolidated metadata, and last the marker's removal. A write that stops
-    half-way leaves the marker (see :mod:`objstore.write_marker`)."""
+    half-way leaves the marker (see :mod:`objstore.write_marker`). ``resuming`` (the marker of
+    an interrupted write of the same dataset) skips what is already stored and identical;
+    ``layout`` (its :func:`~objstore.write_marker.fingerprint`) goes into the marker."""
     store = r.zarr_store()
     if not isinstance(store, CubeStore):
         store = CubeStore(store, max_concurrency=perf.max_concurrency(r.profile))
@@ -106,12 +142,19 @@ def write_dataset(ds: xr.Dataset, r: Resolved, *, mode: str, zarr_format: int,
         encoding.update(grouped)
     if encoding:
         kwargs["encoding"] = encoding
+    if resuming is not None:
+        if not fast:
+            raise ValueError("resume=True needs consolidated=True and compute=True")
+        _start_resume(store, r, resuming, _chunk_count(ds, encoding))
 
     if not claimed:
-        sync(store.put_marker(new_marker(mode)))
+        sync(store.put_marker(new_marker(mode, layout)))
     if fast:
         _write_fast(ds, store, mode=mode, zarr_format=zarr_format, fresh=fresh,
                     appending=appending, **kwargs)
+        if resuming is not None:
+            log.info("resumed %s: %d objects were already there and identical, %d chunks sent", r.url.url,
+                     store.skipped, store.sent)
     else:
         _write_plain(ds, store, mode=mode, zarr_format=zarr_format, consolidated=consolidated,
                      **kwargs)
@@ -153,7 +196,7 @@ def _write_fast(ds: xr.Dataset, store: CubeStore, *, mode: str, zarr_format: int
         delayed.compute()
     except BaseException:
         store.end_write()  # the marker stays: the cube is known to be incomplete
-        if fresh and not flushed:  # xarray refused the dataset (a bad encoding, say) while
+        if fresh and not flushed and store._resume is None:  # xarray refused the dataset (a bad encoding, say) while
             try:  # only coordinates had gone out, into a place that was empty: take them back
                 sync(store.undo_fresh_write())
             except Exception:  # noqa: BLE001 - the first error is the one to report

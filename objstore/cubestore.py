@@ -70,6 +70,13 @@ def _slice(data: bytes | None, prototype: BufferPrototype,
     return prototype.buffer.from_bytes(part)
 
 
+def _md5_of_file(path: str) -> str:
+    import hashlib
+
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "md5").hexdigest()
+
+
 def _cat_kwargs(fs: Any) -> dict[str, Any]:
     """Keyword arguments that make ``fs._cat_file`` a single GET (s3fs: no HEAD first)."""
     try:
@@ -114,6 +121,10 @@ class CubeStore(WrapperStore["Store"]):
         self._written: set[str] = set()  # non-metadata keys written through this store
         self._fresh = False  # nothing existed under the store when this write began
         self._cat_kw: dict[str, Any] | None = None
+        # resuming an interrupted write: key -> (size, md5 or None, local path or None) stored
+        self._resume: dict[str, tuple[int, str | None, str | None]] | None = None
+        self.skipped = 0  # objects found already stored and identical (not sent again)
+        self.sent = 0
 
     def _with_store(self, store: Store) -> CubeStore:
         new = type(self)(store, max_concurrency=self.max_concurrency,
@@ -121,6 +132,7 @@ class CubeStore(WrapperStore["Store"]):
         new._cache = self._cache  # same cube, same knowledge
         new._authoritative = self._authoritative
         new._semaphore = self._sem()  # and the same requests in flight
+        new._resume = self._resume
         new.errors = self.errors
         return new
 
@@ -220,6 +232,10 @@ class CubeStore(WrapperStore["Store"]):
                 self._cache[key] = data
             return
         self._cache.pop(key, None)
+        if self._resume is not None and await self._already_there(key, value.to_bytes()):
+            self._written.add(key)
+            return
+        self.sent += 1
         if self._buffering:
             self._written.add(key)
             if self._background_bytes:
@@ -227,6 +243,30 @@ class CubeStore(WrapperStore["Store"]):
                 return
         async with self._sem():
             await self._store.set(key, value)
+
+    def resume_from(self, known: dict[str, Any]) -> None:
+        """Resume an interrupted write: objects in ``known`` (:class:`objstore.transfer.Item`
+        by key) that are identical to what would be written are not sent again."""
+        self._resume = {k: (i.size, i.md5, i.path) for k, i in known.items()}
+
+    async def _already_there(self, key: str, data: bytes) -> bool:
+        """Whether ``key`` is stored with exactly ``data``: same size, then the MD5 the store
+        reports (S3/Swift ETag, GCS md5Hash, Azure Content-MD5), else the bytes themselves."""
+        import hashlib
+
+        size, md5, path = (self._resume or {}).get(key, (-1, None, None))
+        if size != len(data):
+            return False
+        if md5 is None and path is not None:
+            md5 = await asyncio.to_thread(_md5_of_file, path)
+        if md5 is not None:
+            same = hashlib.md5(data).hexdigest() == md5
+        else:  # the store reports no checksum: read the object back (a GET, not a PUT)
+            there = await self._fetch(key, default_buffer_prototype())
+            same = there is not None and there.to_bytes() == data
+        if same:
+            self.skipped += 1
+        return same
 
     def _sem(self) -> asyncio.Semaphore:
         """At most ``max_concurrency`` chunk requests in flight through this store, however many
@@ -437,6 +477,8 @@ class CubeStore(WrapperStore["Store"]):
         sem = self._sem()
 
         async def put(key: str) -> None:
+            if self._resume is not None and await self._already_there(key, self._dirty[key]):
+                return
             async with sem:
                 await self._store.set(key, proto.buffer.from_bytes(self._dirty[key]))
 

@@ -279,7 +279,8 @@ def _cube_checks(r: Resolved, report: Report) -> None:
     report.add("cube format", "ok", f"zarr format {formats[-1]}")
     if MARKER in names or PUBLISH_MARKER in names:
         report.add("complete", "fail", f"an interrupted write: {_marker_text(r, names)}",
-                   "finish it by running the same write_cube(..., mode='w') again, or remove it "
+                   "finish it by running the same write_cube(..., resume=True) or objstore cp "
+                   "again (they send only what is missing; mode='w' rewrites it), or remove it "
                    f"with `objstore rm {r.url.url} --recursive`")
         return
     meta = _consolidated(r, names)

@@ -693,6 +693,60 @@ def _source_tree(r: Resolved) -> tuple[dict[str, Item], bool]:
     return items, False
 
 
+_ZARR_META = frozenset({".zarray", ".zattrs", ".zgroup", ".zmetadata", "zarr.json"})
+
+
+def _name(rel: str) -> str:
+    return rel.rsplit("/", 1)[-1]
+
+
+def _commit(rel: str, roots: Iterable[str]) -> bool:
+    """A cube's commit point: its consolidated metadata (``.zmetadata``, or format 3's root
+    ``zarr.json``)."""
+    parent = rel.rpartition("/")[0]
+    return _name(rel) == ".zmetadata" or (_name(rel) == "zarr.json" and parent in roots)
+
+
+def _cube_roots(items: Mapping[str, Item]) -> list[str]:
+    """The folders (relative, "" for the top) holding a cube's consolidated metadata."""
+    roots = {rel.rpartition("/")[0] for rel in items if _name(rel) == ".zmetadata"}
+    v3 = {rel.rpartition("/")[0] for rel in items if _name(rel) == "zarr.json"}
+    roots |= {r for r in v3 if not any(r != o and r.startswith(f"{o}/" if o else "")
+                                       for o in v3)}
+    return sorted(roots)
+
+
+def _zarr_phases(todo: list[Item], roots: list[str]) -> list[list[Item]]:
+    """Chunks, then array and group metadata, then the commit points: interrupted anywhere, a
+    copied cube never looks complete."""
+    chunks = [i for i in todo if _name(i.rel) not in _ZARR_META]
+    commits = [i for i in todo if _commit(i.rel, roots)]
+    meta = [i for i in todo if _name(i.rel) in _ZARR_META and not _commit(i.rel, roots)]
+    return [phase for phase in (chunks, meta, commits) if phase]
+
+
+def _mark_cubes(d: Resolved, base: str, roots: list[str], there: Mapping[str, Item],
+                p: Plan) -> list[str]:
+    """Before a cube's objects change: the write marker in each cube folder (an interrupted copy
+    is refused by open_cube and resumed by the same cp), and the commit points already there
+    deleted first (they are sent again last). Returns the markers' paths, removed once the copy is verified."""
+    from .write_marker import MARKER, new_marker
+
+    if not p.copy:
+        return []
+    mark = new_marker("", writer="objstore.cp")
+    marks = [Item(f"{r}/{MARKER}" if r else MARKER, len(mark), data=mark) for r in roots]
+    send(marks, d, base, concurrency=len(marks))
+    changing = {r for r in roots for i in p.copy if not r or i.rel.startswith(f"{r}/")}
+    stale = [i for i in p.skip if _commit(i.rel, roots) and i.rel.rpartition("/")[0] in changing]
+    p.skip = [i for i in p.skip if i not in stale]
+    p.copy += stale  # an identical commit point goes too, and comes back last
+    old = [_join(base, i.rel) for i in p.copy if i.rel in there and _commit(i.rel, roots)]
+    if old:
+        delete(d, old)
+    return [_join(base, m.rel) for m in marks]
+
+
 def copy(
     src: str | os.PathLike[str], dest: str | os.PathLike[str], profile: str | Profile | None = None,
     *, src_profile: str | Profile | None = None, concurrency: int | None = None,
@@ -733,11 +787,14 @@ def copy(
         there = list_tree(d, base) if not single else {
             k: v for k, v in list_tree(d, base).items() if k in items}
         p = plan(items, there)
+        roots = [] if single else _cube_roots(items)
+        marked = _mark_cubes(d, base, roots, there, p) if roots else []
         if on_plan:
             on_plan(p)
+        n = concurrency or (s.profile.max_concurrency if d.protocol == "file" else None)
         try:
-            send(p.copy, d, base, source=s, concurrency=concurrency or
-                 (s.profile.max_concurrency if d.protocol == "file" else None), progress=progress)
+            for phase in _zarr_phases(p.copy, roots) if roots else [p.copy]:
+                send(phase, d, base, source=s, concurrency=n, progress=progress)
         except _SourceFailed as exc:
             cause = exc.__cause__ or exc
             raise translated(cause, s, "source") from None
@@ -745,6 +802,9 @@ def copy(
     if not report.ok:
         raise VerificationError(f"copy to {d.url.url} failed verification: {report.describe()}",
                                 report)
+    if marked:
+        with mapped_errors(d, "destination"):
+            delete(d, marked)
     return CopyResult(str(src), str(dest), len(items), sum(i.size for i in items.values()),
                       len(p.copy), p.copy_bytes, len(p.skip), p.skip_bytes, report.checksums,
                       time.perf_counter() - t0)

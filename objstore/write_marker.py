@@ -17,7 +17,7 @@ from typing import Any
 from .errors import InterruptedWriteError
 
 __all__ = ["MARKER", "PUBLISH_MARKER", "new_marker", "claim", "describe", "is_append",
-           "interrupted_error"]
+           "interrupted_error", "fingerprint", "same_write"]
 
 MARKER = ".objstore-write"
 #: publish's own marker (``objstore.publish.MARKER``): an interrupted publish, which it resumes
@@ -33,10 +33,33 @@ def _version() -> str:
         return "unknown"
 
 
-def new_marker(mode: str) -> bytes:
-    """The marker's content for a write in ``mode`` starting now in this process."""
+def fingerprint(ds: Any, encoding: Any, zarr_format: int) -> str:
+    """What a write would lay out: each variable's dims, shape, dtype, chunks and encoding, and
+    the encodings asked for. A resumed write must match the interrupted one on all of them."""
+    import hashlib
+
+    layout = [(str(k), v.dims, v.shape, str(v.dtype), getattr(v, "chunks", None),
+               sorted((str(a), repr(b)) for a, b in v.encoding.items()
+                      if a not in ("source", "original_shape", "preferred_chunks")))
+              for k, v in sorted(ds.variables.items(), key=lambda kv: str(kv[0]))]
+    asked = sorted((str(k), sorted((str(a), repr(b)) for a, b in dict(v).items()))
+                   for k, v in dict(encoding or {}).items())
+    text = repr((zarr_format, layout, asked))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def same_write(raw: bytes | None, print_: str) -> bool:
+    """Whether the interrupted write behind marker ``raw`` laid out what ``print_`` describes."""
+    return bool(print_) and _fields(raw).get("fingerprint") == print_
+
+
+def new_marker(mode: str, print_: str | None = None, *,
+               writer: str = "objstore.write_cube") -> bytes:
+    """The marker's content for a write in ``mode`` starting now in this process; ``print_``
+    is the write's :func:`fingerprint`, so that a re-run can tell it is the same write."""
     return json.dumps({
-        "writer": "objstore.write_cube",
+        "fingerprint": print_,
+        "writer": writer,
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -96,7 +119,12 @@ def describe(raw: bytes | None) -> str:
 
 def interrupted_error(url: str, raw: bytes | None, profile: str | None = None, *,
                       publish: bool = False) -> InterruptedWriteError:
-    """The error for opening a cube whose write (or ``publish``) did not finish."""
+    """The error for opening a cube whose write (or ``publish``, or ``cp``) did not finish."""
+    if _fields(raw).get("writer") == "objstore.cp":
+        return InterruptedWriteError(
+            f"{url} is an interrupted copy: an objstore cp {describe(raw)} did not finish, so its "
+            "objects are incomplete. Fix: run the same objstore cp again to resume it",
+            url=url, profile=profile)
     if publish:
         return InterruptedWriteError(
             f"{url} is an interrupted publish: its objects are incomplete. Fix: run the same "
@@ -104,7 +132,8 @@ def interrupted_error(url: str, raw: bytes | None, profile: str | None = None, *
     return InterruptedWriteError(
         f"{url} is an interrupted write: a write_cube {describe(raw)} did not finish (it was "
         "stopped, or is still running), so its data is incomplete. Fix: run the same "
-        "write_cube(..., mode='w') again to finish it, or replace or delete it "
+        "write_cube(..., resume=True) again to finish it (it sends only what is missing), "
+        "mode='w' to rewrite it, or delete it "
         f"(objstore rm -r {url})",
         url=url, profile=profile,
     )
