@@ -257,11 +257,15 @@ _SHOWN = _Stderr()
 _SHOWN.setFormatter(logging.Formatter("%(name)s: %(message)s"))
 
 
-def show_retries() -> None:
-    """Print retries and throttling on stderr: objstore's own (Swift, copies) and botocore's
-    (s3fs). What ``objstore -v`` turns on."""
+def show_retries(on: bool = True) -> None:
+    """Print retries and throttling on stderr (or stop): objstore's own (Swift, copies) and
+    botocore's (s3fs). What ``objstore -v`` turns on for one command."""
     for name, level in (("objstore.retry", logging.INFO), ("botocore.retries", logging.DEBUG)):
         logger = logging.getLogger(name)
-        logger.setLevel(level)
-        if _SHOWN not in logger.handlers:
-            logger.addHandler(_SHOWN)
+        if on:
+            logger.setLevel(level)
+            if _SHOWN not in logger.handlers:
+                logger.addHandler(_SHOWN)
+        elif _SHOWN in logger.handlers:
+            logger.removeHandler(_SHOWN)
+            logger.setLevel(logging.NOTSET)

@@ -20,10 +20,9 @@ app = typer.Typer(
 @app.callback()
 def _options(verbose: bool = typer.Option(
         False, "--verbose", "-v", help="Show retries and throttling as they happen")) -> None:
-    if verbose:
-        from ..retry import show_retries
+    from ..retry import show_retries
 
-        show_retries()
+    show_retries(verbose)  # per command: an earlier -v in the same process does not linger
 
 
 app.add_typer(profiles.app, name="profiles")
