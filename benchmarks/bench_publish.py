@@ -85,7 +85,7 @@ def timed(argv: list[str], env: dict[str, str], proxy: ProxyProcess) -> tuple[fl
 def write_configs(tmp: Path, s3_proxy: ProxyProcess | None, swift_proxy: ProxyProcess | None,
                   swift_storage: str, swift_token: str) -> tuple[Path, Path]:
     """objstore profiles (TOML) and rclone remotes, both pointed at the latency proxies."""
-    import tomli_w
+    import tomlkit
     from servers.moto import KEY, SECRET
 
     profiles: dict[str, Any] = {}
@@ -102,7 +102,7 @@ def write_configs(tmp: Path, s3_proxy: ProxyProcess | None, swift_proxy: ProxyPr
         rclone.append(f"[swiftbench]\ntype = swift\nstorage_url = {swift_storage}\n"
                       f"auth_token = {swift_token}\n")
     toml = tmp / "profiles.toml"
-    toml.write_bytes(tomli_w.dumps({"profiles": profiles}).encode())
+    toml.write_bytes(tomlkit.dumps({"profiles": profiles}).encode())
     conf = tmp / "rclone.conf"
     conf.write_text("\n".join(rclone))
     return toml, conf

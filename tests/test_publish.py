@@ -77,7 +77,7 @@ def big_cube(n: int = 400) -> xr.Dataset:
 
 def write_profile_toml(path: Path, name: str, profile: Any) -> None:
     """The rig's authenticated profile as a [profiles.NAME] table (secrets unwrapped)."""
-    import tomli_w
+    import tomlkit
 
     table: dict[str, Any] = {"backend": profile.backend}
     for field in type(profile).model_fields:
@@ -92,7 +92,7 @@ def write_profile_toml(path: Path, name: str, profile: Any) -> None:
             value = str(value)
         table[field] = value
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(tomli_w.dumps({"profiles": {name: table}}).encode())
+    path.write_bytes(tomlkit.dumps({"profiles": {name: table}}).encode())
 
 
 def cli_env(rig: Any, config: Path) -> dict[str, str]:
