@@ -132,7 +132,7 @@ class ReadErrors:
 
     @contextmanager
     def __call__(self) -> Iterator[None]:
-        from .boundary import mapped_errors
+        from .boundary import mapped_errors, status_of
         from .errors import ObjstoreError
 
         try:
@@ -141,26 +141,13 @@ class ReadErrors:
         except ObjstoreError as exc:
             exc.url = exc.url or self.url.url
             exc.profile = exc.profile or self.profile.name
-            if exc.status is None and (status := _status_of(exc.__context__)):
+            if exc.status is None and exc.__context__ is not None and (
+                    status := status_of(exc.__context__)):
                 exc.status = status
                 if f"HTTP {status}" not in str(exc) and exc.args:
                     exc.args = (f"{exc.args[0]} (HTTP {status})", *exc.args[1:])
             raise
 
-
-def _status_of(exc: BaseException | None) -> int | None:
-    """The HTTP status behind a library's exception (botocore, aiohttp, azure, gcsfs), if any."""
-    seen = 0
-    while exc is not None and seen < 5:
-        response = getattr(exc, "response", None)
-        status = (response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-                  if isinstance(response, dict) else None)
-        status = status or getattr(exc, "status_code", None) or getattr(exc, "status", None) \
-            or getattr(exc, "code", None)
-        if isinstance(status, int) and 100 <= status < 600:
-            return status
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
-    return None
 
 
 def resolve(
