@@ -304,6 +304,8 @@ def _marker_text(r: Resolved, names: set[str]) -> str:
 
 def _consolidated(r: Resolved, names: set[str]) -> dict[str, dict[str, Any]] | None:
     """``{array: {"chunks": [...], "itemsize": n}}`` from the consolidated metadata, or None."""
+    from .cube_open import _itemsize
+
     try:
         if ".zmetadata" in names:
             meta = json.loads(r.fs.cat_file(f"{r.path}/.zmetadata"))["metadata"]
@@ -320,15 +322,6 @@ def _consolidated(r: Resolved, names: set[str]) -> dict[str, dict[str, Any]] | N
     except (KeyError, ValueError, TypeError):
         return None
     return None
-
-
-def _itemsize(dtype: Any) -> int:
-    import numpy as np
-
-    try:
-        return int(np.dtype(dtype if isinstance(dtype, str) else str(dtype)).itemsize)
-    except TypeError:
-        return 8
 
 
 def _chunk_check(meta: dict[str, dict[str, Any]], report: Report) -> None:

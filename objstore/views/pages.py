@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
+from ..transfer import human_bytes
 from .plot import KINDS, suggest
 from .snippets import snippets
 
@@ -121,14 +122,6 @@ def unavailable_card(dataset_id: str, reason: str) -> Card:
     return Card(id=dataset_id, title=dataset_id, error=reason or "unavailable")
 
 
-def _size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} PiB"
-
-
 def _page(title: str, header: str, body: str) -> str:
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -157,7 +150,7 @@ def _card_html(base_url: str, c: Card) -> str:
     desc = f"<p>{e(c.description)}</p>" if c.description else ""
     return (f'<article class="card" data-dataset="{e(c.id)}">{thumb}<div>'
             f'<h2><a href="{page}">{e(c.title)}</a></h2>'
-            f"<p class=meta>id <code>{e(c.id)}</code> · {_size(c.nbytes)}</p>{desc}"
+            f"<p class=meta>id <code>{e(c.id)}</code> · {human_bytes(c.nbytes)}</p>{desc}"
             f"<p class=meta>{dims}</p><ul class=vars>{names}{more}</ul></div>"
             f"<details><summary>Open it in Python: zarr, kerchunk, intake, STAC</summary>"
             f"{_snippets_html(base_url, c.id)}</details></article>")
@@ -186,7 +179,7 @@ def dataset_html(base_url: str, card: Card, ds: xr.Dataset, form: PlotForm,
                  error: str | None) -> str:
     """A dataset's page: attributes, variables, the plot form and its picture."""
     header = (f'<p><a href="../../">← all datasets</a></p><h1>{e(card.title)}</h1>'
-              f"<p>id <code>{e(card.id)}</code> · {_size(card.nbytes)} · "
+              f"<p>id <code>{e(card.id)}</code> · {human_bytes(card.nbytes)} · "
               + " · ".join(f"{e(k)}: {v}" for k, v in card.dims.items()) + "</p>")
     desc = f"<p>{e(card.description)}</p>" if card.description else ""
     rows = "".join(
