@@ -10,7 +10,7 @@ storage options the fsspec engine gets (see :func:`objstore.perf.engine` for whe
   ``AZURE_STORAGE_*`` variables too, and an ``AZURE_STORAGE_ACCOUNT_KEY`` in the environment would
   otherwise beat a profile's SAS; a provider beats every variable, so the profile you chose is the
   one used.
-* **GCS** is not offered (:data:`GCS_NOT_OFFERED` says why).
+* **GCS** is not offered (:data:`objstore.perf.GCS_NOT_OFFERED` says why).
 
 obstore's exceptions become the builtin ones fsspec raises (:func:`_translate`), which objstore's
 boundary maps to its own; their text is scrubbed of secrets, and no repr shows a key or SAS.
@@ -26,97 +26,21 @@ from urllib.parse import urlsplit
 
 from zarr.storage import ObjectStore
 
-from . import perf
-from .errors import scrub
+from .backends._aws_provider import AwsProfileCredentials
+from .errors import ConfigError, scrub
+from .perf import GCS_NOT_OFFERED, OBSTORE_AZURE_PROTOCOLS, problem
 from .profiles import blob_host_account, connection_string_fields
+from .retry import obstore_config
 
 if TYPE_CHECKING:
     from zarr.abc.store import Store
 
 __all__ = ["obstore_store", "problem", "ObstoreStore", "GCS_NOT_OFFERED", "translated_errors"]
 
-#: Why ``engine = "obstore"`` is refused for GCS. Tried against the test suite's emulator
-#: (gcp-storage-emulator 2026.7.19) with obstore 0.12.1: object_store's GCS client speaks the XML
-#: API, and the emulator answers ``PUT /{bucket}/{object}`` without an ``ETag`` header and
-#: ``GET /{bucket}/{object}`` without ``Last-Modified`` (obstore: "ETag Header missing from
-#: response", "Last-Modified Header missing from response"), and ``HEAD /{bucket}/{object}``,
-#: ``DELETE /{bucket}/{object}`` and the listing ``GET /{bucket}?list-type=2`` with 501 Not
-#: Implemented. Nothing of it could be tested, so it is not offered. (Also: object_store signs
-#: its own JWT from a service-account file and never calls the file's ``token_uri``.)
-GCS_NOT_OFFERED = (
-    "the obstore engine is not offered for GCS (gs://): obstore's GCS client (XML API: HEAD, "
-    "DELETE and ?list-type=2 listings, ETag/Last-Modified headers) cannot be tested against the "
-    "GCS emulator, which does not implement those requests, so objstore does not use it; use "
-    'engine = "fsspec" (gcsfs) or "auto" for GCS profiles'
-)
-
-#: Connection-string fields the Azure translation understands; other services' endpoints are
-#: irrelevant to blobs and ignored; any other field means obstore cannot do exactly the same.
-_AZURE_FIELDS = frozenset({"accountname", "accountkey", "sharedaccesssignature", "blobendpoint",
-                           "defaultendpointsprotocol", "endpointsuffix", "usedevelopmentstorage"})
-_AZURE_IGNORED = frozenset({"queueendpoint", "tableendpoint", "fileendpoint", "dfsendpoint"})
-#: adlfs options the Azure translation understands (use_listings_cache: adlfs's own cache).
-#: botocore config keys obstore honours: the retry policy's (retry.py) and the pool size
-_CONFIG_KWARGS = frozenset({"retries", "connect_timeout", "read_timeout", "max_pool_connections"})
-_AZURE_OPTIONS = frozenset({"connection_string", "anon", "use_listings_cache",
-                            "connection_timeout", "read_timeout", "retry_total"})  # retry.py
 # Azurite's well-known development account (UseDevelopmentStorage=true); public, not a secret.
 _DEV_ACCOUNT = "devstoreaccount1"
 _DEV_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/"
             "KBHBeksoGMGw==")
-
-
-# ------------------------------------------------------------------------------ translatable?
-def problem(protocol: str, options: Mapping[str, Any], *, explicit: bool = True) -> str | None:
-    """Why obstore cannot do exactly what ``options`` say for ``protocol`` (None: it can).
-
-    ``explicit=False`` (``engine = "auto"``) is stricter for S3: credentials botocore would find
-    (an AWS profile, the ambient chain) mean fsspec, while an explicit ``obstore`` takes them
-    through boto3.
-    """
-    import importlib.util
-
-    if protocol in perf.OBSTORE_GCS_PROTOCOLS:
-        return GCS_NOT_OFFERED
-    if protocol not in perf.OBSTORE_PROTOCOLS:
-        return (f"the obstore engine is offered for S3 and Azure, not {protocol}://; "
-                'use engine = "fsspec" or "auto"')
-    if importlib.util.find_spec("obstore") is None:
-        return "the obstore engine needs the obstore package: pip install obstore"
-    if protocol in perf.OBSTORE_AZURE_PROTOCOLS:
-        return _azure_problem(options)
-    allowed = perf.OBSTORE_OPTIONS | ({"profile"} if explicit else set())
-    extra = sorted(set(options) - allowed)
-    if extra:
-        return f"obstore cannot translate the S3 storage option {extra[0]!r}"
-    extra = sorted(set(options.get("client_kwargs") or {}) - {"region_name", "endpoint_url"})
-    if extra:
-        return f"obstore cannot translate the S3 storage option client_kwargs[{extra[0]!r}]"
-    extra = sorted(set(options.get("config_kwargs") or {}) - _CONFIG_KWARGS)
-    if extra:
-        return f"obstore cannot translate the S3 storage option config_kwargs[{extra[0]!r}]"
-    if not explicit and not (options.get("anon") or options.get("key")):
-        return "no explicit keys: the credentials are botocore's to find (AWS profile or chain)"
-    return None
-
-
-def _azure_problem(options: Mapping[str, Any]) -> str | None:
-    extra = sorted(set(options) - _AZURE_OPTIONS)
-    if extra:
-        return f"obstore cannot translate the Azure storage option {extra[0]!r}"
-    if not options.get("connection_string"):
-        return "obstore needs the Azure connection string objstore builds (none in the options)"
-    fields = connection_string_fields(str(options["connection_string"]))
-    unknown = sorted(set(fields) - _AZURE_FIELDS - _AZURE_IGNORED)
-    if unknown:
-        return f"obstore cannot translate the Azure connection string field {unknown[0]!r}"
-    dev = fields.get("usedevelopmentstorage", "").lower() == "true"
-    if not (options.get("anon") or dev or fields.get("accountkey")
-            or fields.get("sharedaccesssignature")):
-        return "the Azure connection string has no AccountKey or SharedAccessSignature"
-    if not (dev or fields.get("blobendpoint") or fields.get("accountname")):
-        return "the Azure connection string has neither BlobEndpoint nor AccountName"
-    return None
 
 
 # ------------------------------------------------------------------------------ stores
@@ -125,20 +49,16 @@ def obstore_store(protocol: str, path: str, options: Mapping[str, Any], n: int,
     """zarr's ``ObjectStore`` over an obstore store for ``protocol``, with a connection pool of
     ``n`` idle connections per host; :class:`~objstore.errors.ConfigError` if obstore cannot do
     exactly what ``options`` say."""
-    from .errors import ConfigError
-
     why = problem(protocol, options)
     if why:
         raise ConfigError(why)
-    if protocol in perf.OBSTORE_AZURE_PROTOCOLS:
+    if protocol in OBSTORE_AZURE_PROTOCOLS:
         return ObstoreStore(_azure_store(path, options, n), read_only=read_only)
     return ObstoreStore(_s3_store(path, options, n), read_only=read_only)
 
 
 def _client_options(n: int, endpoint: str | None, options: Mapping[str, Any]
                     ) -> tuple[Any, Any]:  # obstore ClientConfig and RetryConfig
-    from .retry import obstore_config
-
     timeouts, retry = obstore_config(options)
     client: dict[str, Any] = {"pool_max_idle_per_host": str(n), **timeouts}
     if endpoint and endpoint.startswith("http://"):
@@ -168,8 +88,6 @@ def _s3_store(path: str, options: Mapping[str, Any], n: int) -> Any:
         if opts.get("token"):
             kw["session_token"] = opts["token"]
     else:  # AWS profile, SSO, instance roles ...: let botocore find and refresh the credentials
-        from .backends._aws_provider import AwsProfileCredentials
-
         kw["credential_provider"] = AwsProfileCredentials(opts.get("profile"))
     if opts.get("requester_pays"):
         kw["request_payer"] = True

@@ -11,21 +11,31 @@ with ``benchmarks/bench_io.py``), whatever the number of cores:
   (:func:`group_chunks`), so dask's few threads (one per core) still keep the pipe full; the
   client's working set stays near ``threads x max_concurrency x chunk size``.
 
-This module imports nothing heavy: zarr and dask are imported inside the functions that need them.
+The engine choice (:func:`engine`, :func:`problem`) lives here, in one place; the obstore engine
+itself is :mod:`objstore.obstore_engine`. This module imports nothing heavy: zarr and dask are
+imported inside the functions that need them.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from .errors import ConfigError
+from .profiles import connection_string_fields
+from .retry import DEFAULT_MAX_CONCURRENCY
 
 __all__ = [
     "DEFAULT_MAX_CONCURRENCY",
     "ENGINES",
     "DEFAULT_ENGINE",
     "engine",
+    "problem",
+    "GCS_NOT_OFFERED",
     "DEFAULT_GROUP_BYTES",
     "max_concurrency",
     "io_storage_options",
@@ -35,10 +45,6 @@ __all__ = [
     "group_chunks",
 ]
 
-#: Requests in flight per process when a profile sets no ``max_concurrency``: the raw-client
-#: floor's setting, at which full reads and writes measured 1.1-1.5x of that floor (25 ms each
-#: way, docs/performance.md); ``benchmarks/bench_io.py --sweep`` measures other values.
-DEFAULT_MAX_CONCURRENCY = 64
 
 #: Upper bound on the bytes of one grouped dask chunk when dask's ``array.chunk-size`` is unset.
 DEFAULT_GROUP_BYTES = 128 * 2**20
@@ -47,7 +53,7 @@ DEFAULT_GROUP_BYTES = 128 * 2**20
 #: I/O engines behind the same profiles. ``fsspec`` (s3fs, gcsfs, adlfs, objstore's Swift) works
 #: everywhere; ``obstore`` (Rust, zarr's ``ObjectStore``; :mod:`objstore.obstore_engine`) is offered
 #: for S3 and Azure. Not for GCS: the GCS emulator cannot serve obstore's requests, so it is
-#: untested (``obstore_engine.GCS_NOT_OFFERED`` says which requests fail).
+#: untested (:data:`GCS_NOT_OFFERED` says which requests fail).
 ENGINES = ("auto", "fsspec", "obstore")
 #: ``auto``: obstore for S3 and Azure where it can do exactly what the profile says (see
 #: :func:`obstore_translatable`), fsspec otherwise.
@@ -67,6 +73,82 @@ OBSTORE_GCS_PROTOCOLS = ("gs", "gcs")
 OBSTORE_OPTIONS = frozenset({"key", "secret", "token", "anon", "endpoint_url", "client_kwargs",
                              "requester_pays", "config_kwargs"})  # retries and timeouts only
 
+#: Why ``engine = "obstore"`` is refused for GCS. Tried against the test suite's emulator
+#: (gcp-storage-emulator 2026.7.19) with obstore 0.12.1: object_store's GCS client speaks the XML
+#: API, and the emulator answers ``PUT /{bucket}/{object}`` without an ``ETag`` header and
+#: ``GET /{bucket}/{object}`` without ``Last-Modified`` (obstore: "ETag Header missing from
+#: response", "Last-Modified Header missing from response"), and ``HEAD /{bucket}/{object}``,
+#: ``DELETE /{bucket}/{object}`` and the listing ``GET /{bucket}?list-type=2`` with 501 Not
+#: Implemented. Nothing of it could be tested, so it is not offered. (Also: object_store signs
+#: its own JWT from a service-account file and never calls the file's ``token_uri``.)
+GCS_NOT_OFFERED = (
+    "the obstore engine is not offered for GCS (gs://): obstore's GCS client (XML API: HEAD, "
+    "DELETE and ?list-type=2 listings, ETag/Last-Modified headers) cannot be tested against the "
+    "GCS emulator, which does not implement those requests, so objstore does not use it; use "
+    'engine = "fsspec" (gcsfs) or "auto" for GCS profiles'
+)
+
+#: Connection-string fields the Azure translation understands; other services' endpoints are
+#: irrelevant to blobs and ignored; any other field means obstore cannot do exactly the same.
+_AZURE_FIELDS = frozenset({"accountname", "accountkey", "sharedaccesssignature", "blobendpoint",
+                           "defaultendpointsprotocol", "endpointsuffix", "usedevelopmentstorage"})
+_AZURE_IGNORED = frozenset({"queueendpoint", "tableendpoint", "fileendpoint", "dfsendpoint"})
+
+#: adlfs options the Azure translation understands (use_listings_cache: adlfs's own cache).
+#: botocore config keys obstore honours: the retry policy's (retry.py) and the pool size
+_CONFIG_KWARGS = frozenset({"retries", "connect_timeout", "read_timeout", "max_pool_connections"})
+_AZURE_OPTIONS = frozenset({"connection_string", "anon", "use_listings_cache",
+                            "connection_timeout", "read_timeout", "retry_total"})  # retry.py
+
+def problem(protocol: str, options: Mapping[str, Any], *, explicit: bool = True) -> str | None:
+    """Why obstore cannot do exactly what ``options`` say for ``protocol`` (None: it can).
+
+    ``explicit=False`` (``engine = "auto"``) is stricter for S3: credentials botocore would find
+    (an AWS profile, the ambient chain) mean fsspec, while an explicit ``obstore`` takes them
+    through boto3.
+    """
+    if protocol in OBSTORE_GCS_PROTOCOLS:
+        return GCS_NOT_OFFERED
+    if protocol not in OBSTORE_PROTOCOLS:
+        return (f"the obstore engine is offered for S3 and Azure, not {protocol}://; "
+                'use engine = "fsspec" or "auto"')
+    if importlib.util.find_spec("obstore") is None:
+        return "the obstore engine needs the obstore package: pip install obstore"
+    if protocol in OBSTORE_AZURE_PROTOCOLS:
+        return _azure_problem(options)
+    allowed = OBSTORE_OPTIONS | ({"profile"} if explicit else set())
+    extra = sorted(set(options) - allowed)
+    if extra:
+        return f"obstore cannot translate the S3 storage option {extra[0]!r}"
+    extra = sorted(set(options.get("client_kwargs") or {}) - {"region_name", "endpoint_url"})
+    if extra:
+        return f"obstore cannot translate the S3 storage option client_kwargs[{extra[0]!r}]"
+    extra = sorted(set(options.get("config_kwargs") or {}) - _CONFIG_KWARGS)
+    if extra:
+        return f"obstore cannot translate the S3 storage option config_kwargs[{extra[0]!r}]"
+    if not explicit and not (options.get("anon") or options.get("key")):
+        return "no explicit keys: the credentials are botocore's to find (AWS profile or chain)"
+    return None
+
+
+def _azure_problem(options: Mapping[str, Any]) -> str | None:
+    extra = sorted(set(options) - _AZURE_OPTIONS)
+    if extra:
+        return f"obstore cannot translate the Azure storage option {extra[0]!r}"
+    if not options.get("connection_string"):
+        return "obstore needs the Azure connection string objstore builds (none in the options)"
+    fields = connection_string_fields(str(options["connection_string"]))
+    unknown = sorted(set(fields) - _AZURE_FIELDS - _AZURE_IGNORED)
+    if unknown:
+        return f"obstore cannot translate the Azure connection string field {unknown[0]!r}"
+    dev = fields.get("usedevelopmentstorage", "").lower() == "true"
+    if not (options.get("anon") or dev or fields.get("accountkey")
+            or fields.get("sharedaccesssignature")):
+        return "the Azure connection string has no AccountKey or SharedAccessSignature"
+    if not (dev or fields.get("blobendpoint") or fields.get("accountname")):
+        return "the Azure connection string has neither BlobEndpoint nor AccountName"
+    return None
+
 
 def engine(profile: Any, protocol: str, options: Mapping[str, Any] | None = None) -> str:
     """The I/O engine (``fsspec`` or ``obstore``) for ``protocol`` under ``profile``.
@@ -82,14 +164,10 @@ def engine(profile: Any, protocol: str, options: Mapping[str, Any] | None = None
       setting for every backend) it means "obstore where offered": Swift, GCS, HTTP and memory
       URLs use fsspec; in a profile's ``engine`` field it is refused on those too.
     """
-    import os
-
     field = getattr(profile, "engine", None)
     name = str(field or os.environ.get("OBJSTORE_ENGINE")
                or DEFAULT_ENGINE_FOR.get(protocol, DEFAULT_ENGINE)).lower()
     if name not in ENGINES:
-        from .errors import ConfigError
-
         raise ConfigError(f"unknown I/O engine {name!r}: expected one of {', '.join(ENGINES)}")
     if name == "fsspec":
         return "fsspec"
@@ -97,12 +175,8 @@ def engine(profile: Any, protocol: str, options: Mapping[str, Any] | None = None
         return "obstore" if obstore_translatable(options or {}, protocol) else "fsspec"
     if protocol not in OBSTORE_PROTOCOLS and not field:
         return "fsspec"  # OBJSTORE_ENGINE=obstore: obstore where offered
-    from .obstore_engine import problem
-
     why = problem(protocol, options or {}, explicit=True)
     if why:
-        from .errors import ConfigError
-
         who = f"profile {getattr(profile, 'name', '') or '(unnamed)'!r}"
         source = "its engine field" if field else "OBJSTORE_ENGINE"
         raise ConfigError(f'{who} asks for engine "obstore" ({source}), but {why}')
@@ -114,8 +188,6 @@ def obstore_translatable(options: Mapping[str, Any], protocol: str = "s3") -> bo
     options with the credentials they name (what ``engine = "auto"`` needs)."""
     if protocol not in OBSTORE_PROTOCOLS:
         return False
-    from .obstore_engine import problem
-
     return problem(protocol, options, explicit=False) is None
 
 

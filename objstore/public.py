@@ -22,8 +22,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from .api import resolve
+from .boundary import mapped_errors
 from .errors import CredentialsError, InvalidURLError, RemoteError, scrub
 from .perf import DEFAULT_MAX_CONCURRENCY
+from .transfer import list_tree
 
 if TYPE_CHECKING:
     from .api import Resolved
@@ -71,9 +74,6 @@ def public_url(r: Resolved) -> str:
 def make_public(url: str, profile: str | Profile | None = None) -> str:
     """Make the cube (and, on Swift/Azure/S3, its container or bucket) world-readable; returns
     the https URL readers use."""
-    from .api import resolve
-    from .boundary import mapped_errors
-
     r = resolve(url, profile)
     with mapped_errors(r):
         return _make_public(r).url
@@ -85,9 +85,9 @@ def _make_public(r: Resolved, *, s3_objects: list[str] | None = None,
     object under the prefix)."""
     backend = r.url.backend
     if backend == "swift":
-        from .swift import make_public as swift_make_public
+        from .swift import make_public as swift_make_public  # aiohttp: on first Swift use
 
-        url = swift_make_public(r.url.url, r.profile)
+        url = swift_make_public(r.fs, r.path)
         return PublicResult(url, "Swift container read ACL .r:*,.rlistings")
     if backend == "s3":
         return _s3_public(r, s3_objects, concurrency)
@@ -101,17 +101,13 @@ def _make_public(r: Resolved, *, s3_objects: list[str] | None = None,
 def make_private(url: str, profile: str | Profile | None = None) -> str:
     """Undo :func:`make_public`: Swift read ACL removed, S3 ACLs ``private``, Azure container public
     access off, GCS ``allUsers`` binding removed. Returns the URL that readers can no longer use."""
-    from .api import resolve
-    from .boundary import mapped_errors
-    from .transfer import list_tree
-
     r = resolve(url, profile)
     backend = r.url.backend
     with mapped_errors(r):
         if backend == "swift":
-            from .swift import make_private as swift_make_private
+            from .swift import make_private as swift_make_private  # aiohttp: on first Swift use
 
-            return swift_make_private(r.url.url, r.profile)
+            return swift_make_private(r.fs, r.path)
         fs: Any = r.fs
         if backend == "s3":
             fs.chmod(r.url.bucket, acl="private")
@@ -159,8 +155,6 @@ def s3_upload_acl(r: Resolved) -> dict[str, Any]:
 
 def _s3_public(r: Resolved, objects: list[str] | None, concurrency: int) -> PublicResult:
     from fsspec.asyn import sync
-
-    from .transfer import list_tree
 
     fs: Any = r.fs
     bucket = r.url.bucket

@@ -16,8 +16,10 @@ import fnmatch
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
-from .errors import CredentialsError, ProfileNotFoundError
+from . import scratch_prefix
+from .errors import CredentialsError, ObjstoreError, ProfileNotFoundError
 from .profiles import (
     AzureProfile,
     GCSProfile,
@@ -83,19 +85,16 @@ class ProfileRegistry:
 
     def _scratch_profile(self) -> Profile | None:
         """``scratch``: the default credentials of ``$SCRATCH_BUCKET``'s backend, matching its prefix."""
-        from . import scratch
-        from .errors import ObjstoreError
-
-        if not self.env.get(scratch.VARIABLE):
+        if not self.env.get(scratch_prefix.VARIABLE):
             return None
         try:
-            parsed = scratch._parsed_prefix(self.env)
+            parsed = scratch_prefix.parsed_prefix(self.env)
             base = self.default_for(parsed)
         except ObjstoreError:
             return None  # reported when used: objstore.scratch names the variable
         return base.model_copy(update={
             "name": "scratch", "match": [parsed.url.rstrip("/") + "/*"],
-            "source": Source(kind="env", location=f"{scratch.VARIABLE} (credentials: {base.source})"),
+            "source": Source(kind="env", location=f"{scratch_prefix.VARIABLE} (credentials: {base.source})"),
         })
 
     def searched(self) -> list[str]:
@@ -203,8 +202,6 @@ class ProfileRegistry:
 
 
 def _swift_host_matches(p: SwiftProfile, parsed: ObjectURL) -> bool:
-    from urllib.parse import urlsplit
-
     if p.storage_url:
         return p.storage_url.rstrip("/") == parsed.swift_storage_url
     return bool(p.auth_url) and urlsplit(p.auth_url).netloc == parsed.host

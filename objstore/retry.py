@@ -29,7 +29,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from .errors import ObjstoreError, RemoteError
+
 __all__ = [
+    "DEFAULT_MAX_CONCURRENCY",
     "DEFAULT_RETRIES",
     "DEFAULT_TIMEOUT",
     "DEFAULT_DEADLINE",
@@ -62,6 +65,11 @@ RETRY_AFTER_MAX = 30.0
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 THROTTLE_STATUSES = frozenset({429, 503})
+
+#: Requests in flight per process when a profile sets no ``max_concurrency``, for every backend
+#: and engine (the Swift filesystem's pool too): see docs/performance.md and
+#: ``benchmarks/bench_io.py --sweep``.
+DEFAULT_MAX_CONCURRENCY = 64
 
 
 @dataclass(frozen=True)
@@ -114,8 +122,6 @@ def retry_after(headers: Mapping[str, str] | None) -> float | None:
 def is_transient(exc: BaseException) -> bool:
     """True for a failure that a retry may cure: network errors, timeouts, truncated or
     undecodable bodies, 5xx; False for "not found", "denied", "exists" and bad requests."""
-    from .errors import ObjstoreError, RemoteError
-
     if isinstance(exc, (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError,
                         NotADirectoryError, TypeError, KeyError)):
         return False

@@ -8,49 +8,21 @@ store removes them by itself.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 
-from .errors import ConfigError, CubeNotFoundError, ObjstoreError, ScratchPrefixError
-from .urls import ObjectURL, parse
+from .api import resolve
+from .errors import ConfigError, CubeNotFoundError, ScratchPrefixError
+from .scratch_prefix import VARIABLE, check_write_allowed, expiry_days
+from .scratch_prefix import parsed_prefix as _parsed_prefix
+from .transfer import remove
 
 __all__ = ["ScratchPrefixError", "Entry", "prefix", "url", "temporary", "ls", "clean",
            "expiry_days", "check_write_allowed", "parse_age"]
-
-VARIABLE = "SCRATCH_BUCKET"
-DEFAULT_EXPIRY_DAYS = 7
-
-
-def expiry_days(env: Mapping[str, str] | None = None) -> float:
-    env = os.environ if env is None else env
-    raw = env.get("OBJSTORE_SCRATCH_EXPIRY_DAYS", "")
-    try:
-        return float(raw) if raw else DEFAULT_EXPIRY_DAYS
-    except ValueError:
-        raise ConfigError(f"OBJSTORE_SCRATCH_EXPIRY_DAYS={raw!r} is not a number of days") from None
-
-
-def _parsed_prefix(env: Mapping[str, str] | None = None) -> ObjectURL:
-    env = os.environ if env is None else env
-    raw = env.get(VARIABLE, "").strip()
-    if not raw:
-        raise ConfigError(
-            f"{VARIABLE} is not set: hubs set it to your scratch prefix, e.g. "
-            f"{VARIABLE}=s3://hub-scratch/$JUPYTERHUB_USER"
-        )
-    if "://" not in raw:
-        raise ConfigError(f"{VARIABLE}={raw!r} is not a URL: expected e.g. s3://hub-scratch/alice")
-    try:
-        parsed = parse(raw)
-    except ObjstoreError as exc:
-        raise ConfigError(f"{VARIABLE}={raw!r}: {exc}") from None
-    if parsed.backend in ("http", "file") or (not parsed.bucket and parsed.backend != "memory"):
-        raise ConfigError(f"{VARIABLE}={raw!r} must name a bucket, e.g. s3://hub-scratch/alice")
-    return parsed
 
 
 def prefix(env: Mapping[str, str] | None = None) -> str:
@@ -66,43 +38,6 @@ def url(name: str, env: Mapping[str, str] | None = None) -> str:
     return f"{prefix(env)}/{clean}"
 
 
-def _is_under(target: ObjectURL, mine: ObjectURL) -> bool:
-    own = mine.path.rstrip("/") + "/"
-    return (target.backend, target.bucket, target.host) == (mine.backend, mine.bucket, mine.host) \
-        and (target.path.rstrip("/") + "/").startswith(own)
-
-
-def object_expiry_headers(target: ObjectURL) -> dict[str, str]:
-    """``X-Delete-After`` for Swift objects under the scratch prefix, so the store expires them."""
-    if not os.environ.get(VARIABLE):
-        return {}
-    try:
-        mine = _parsed_prefix()
-    except ConfigError:
-        return {}
-    if not _is_under(target, mine):
-        return {}
-    return {"X-Delete-After": str(int(expiry_days() * 86400))}
-
-
-def check_write_allowed(target: ObjectURL, *, force: bool = False) -> None:
-    """Refuse writes into the scratch bucket that fall outside ``$SCRATCH_BUCKET``."""
-    if force or not os.environ.get(VARIABLE):
-        return
-    try:
-        mine = _parsed_prefix()
-    except ConfigError:
-        return
-    if (target.backend, target.bucket, target.host) != (mine.backend, mine.bucket, mine.host):
-        return  # another bucket: none of scratch's business
-    if not _is_under(target, mine):
-        raise ScratchPrefixError(
-            f"refusing to write {target.url}: it is in the shared scratch bucket but outside your "
-            f"prefix {mine.url.rstrip('/')}/ ({VARIABLE}), where you could clobber someone else's data. "
-            "Use objstore.scratch.url(name), or pass force=True if you mean it."
-        )
-
-
 @contextmanager
 def temporary(name: str | None = None) -> Iterator[str]:
     """Yield a fresh unique URL under the scratch prefix; delete everything under it on exit."""
@@ -116,8 +51,6 @@ def temporary(name: str | None = None) -> Iterator[str]:
 
 def _remove(target: str) -> None:
     """Delete everything under ``target``; nothing there is fine."""
-    from .transfer import remove
-
     try:
         remove(target, recursive=True)
     except CubeNotFoundError:
@@ -147,8 +80,6 @@ def _modified(info: dict[str, object]) -> datetime | None:
             try:
                 parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
             except ValueError:
-                from email.utils import parsedate_to_datetime
-
                 parsed = parsedate_to_datetime(value)
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     return None
@@ -156,8 +87,6 @@ def _modified(info: dict[str, object]) -> datetime | None:
 
 def ls(*, now: datetime | None = None, env: Mapping[str, str] | None = None) -> list[Entry]:
     """Top-level items under your prefix, with total size, newest modification, age, days left."""
-    from .api import resolve
-
     now = now or datetime.now(UTC)
     days = expiry_days(env)
     r = resolve(prefix(env))

@@ -30,14 +30,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .api import _make_fs, resolve
+from .boundary import mapped_errors, translated
+from .buckets import bucket_missing, bucket_word, require_bucket
 from .errors import (
     BucketNotFoundError,
     CubeNotFoundError,
     ObjstoreError,
     VerificationError,
 )
-from .perf import DEFAULT_MAX_CONCURRENCY
+from .perf import DEFAULT_MAX_CONCURRENCY, io_storage_options
 from .retry import Attempts, RetryPolicy, is_transient
+from .scratch_prefix import check_write_allowed
+from .write_marker import MARKER, new_marker
 
 if TYPE_CHECKING:
     from .api import Resolved
@@ -280,15 +285,9 @@ def concurrency_for(r: Resolved, requested: int | None = None) -> int:
 
 def _io_fs(r: Resolved, n: int) -> Any:
     """``r.fs``, or the same filesystem with a connection pool of ``n`` (s3fs defaults to 10)."""
-    try:
-        from .perf import io_storage_options
-    except ImportError:  # pragma: no cover
-        return r.fs
     options = io_storage_options(r.protocol, r.io_options, n)
     if options == r.io_options:
         return r.fs
-    from .api import _make_fs
-
     return _make_fs(r.protocol, options, asynchronous=False)
 
 
@@ -681,8 +680,6 @@ def _source_tree(r: Resolved) -> tuple[dict[str, Item], bool]:
         return scan_local(p), p.is_file()
     items = list_tree(r)
     if not items:
-        from .buckets import bucket_missing, bucket_word
-
         if bucket_missing(r):
             raise BucketNotFoundError(
                 f"nothing to copy: the {bucket_word(r.url.backend)} {r.url.bucket!r} of {r.url.url} "
@@ -730,8 +727,6 @@ def _mark_cubes(d: Resolved, base: str, roots: list[str], there: Mapping[str, It
     """Before a cube's objects change: the write marker in each cube folder (an interrupted copy
     is refused by open_cube and resumed by the same cp), and the commit points already there
     deleted first (they are sent again last). Returns the markers' paths, removed once the copy is verified."""
-    from .write_marker import MARKER, new_marker
-
     if not p.copy:
         return []
     mark = new_marker("", writer="objstore.cp")
@@ -760,11 +755,6 @@ def copy(
     Objects already at the destination with the same size and MD5 are skipped, so re-running an
     interrupted copy sends only what is missing. Everything copied is verified afterwards.
     """
-    from .api import resolve
-    from .boundary import mapped_errors, translated
-    from .buckets import require_bucket
-    from .scratch import check_write_allowed
-
     t0 = time.perf_counter()
     remote = lambda u: "://" in str(u) and not str(u).startswith("file://")  # noqa: E731
     s = resolve(src, src_profile if src_profile is not None else (profile if remote(src) else None))
@@ -817,10 +807,6 @@ def remove(url: str | os.PathLike[str], profile: str | Profile | None = None, *,
 
     ``confirm(items)`` is asked first (return False to delete nothing). Returns what was deleted.
     """
-    from .api import resolve
-    from .boundary import mapped_errors
-    from .scratch import check_write_allowed
-
     r = resolve(url, profile)
     check_write_allowed(r.url, force=force)
     with mapped_errors(r):

@@ -191,7 +191,8 @@ def test_swift_cli_upload_is_read_by_objstore_and_swift_list_sees_our_writes(swi
 def test_public_container_is_readable_anonymously_then_private_again(swift, swift_profile,
                                                                        small_cube):
     objstore.write_cube(small_cube, "swift://pub/x.zarr", profile=swift_profile)
-    https = make_public("swift://pub/x.zarr", profile=swift_profile)
+    fs = objstore.resolve("swift://pub/x.zarr", swift_profile).fs
+    https = make_public(fs, "pub/x.zarr")
     assert https == f"{swift.storage_url}/pub/x.zarr"
 
     anon = objstore.open_cube(https)  # no profile, no credentials: a public read
@@ -199,7 +200,7 @@ def test_public_container_is_readable_anonymously_then_private_again(swift, swif
     plain = xr.open_zarr(fsspec.get_mapper(https), consolidated=True)  # plain fsspec HTTP
     xr.testing.assert_identical(plain.load(), small_cube.load())
 
-    make_private("swift://pub/x.zarr", profile=swift_profile)
+    make_private(fs, "pub/x.zarr")
     with pytest.raises(CredentialsError, match="private") as err:
         objstore.open_cube(https)
     assert "pub" in str(err.value)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import scratch
+from .. import scratch_prefix
 from ..errors import InvalidURLError
 from ..profiles import Profile, SwiftProfile
 from ..urls import ObjectURL
@@ -68,7 +68,7 @@ def _options(profile: SwiftProfile, url: ObjectURL, **opts: Any) -> dict[str, An
     if profile.max_concurrency:
         opts["max_concurrency"] = profile.max_concurrency
     out = {k: v for k, v in opts.items() if v is not None}
-    if expiry := scratch.object_expiry_headers(url):
+    if expiry := scratch_prefix.object_expiry_headers(url):
         out["object_headers"] = expiry
     if out.get("auth_version") == "1" and "auth_url" not in out:
         out.pop("auth_version")

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import BackendNotInstalledError, CredentialsError, RemoteError
 from ..retry import Attempts, RetryPolicy, retry_after
+from .env import fields_from_env
 
 if TYPE_CHECKING:
     import aiohttp
@@ -83,9 +84,7 @@ class Credentials:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Credentials:
-        """Credentials from ST_*/OS_* variables (see :mod:`objstore.sources.openstack`)."""
-        from ..sources.openstack import fields_from_env
-
+        """Credentials from ST_*/OS_* variables (:mod:`.env`)."""
         fields, _used = fields_from_env(env)
         fields.pop("backend", None)
         return cls(**fields)

@@ -42,8 +42,15 @@ from fsspec.asyn import AsyncFileSystem, sync_wrapper
 from fsspec.callbacks import DEFAULT_CALLBACK
 
 from ..errors import CredentialsError, RemoteError
-from ..perf import DEFAULT_MAX_CONCURRENCY
-from ..retry import RETRY_STATUSES, THROTTLE, THROTTLE_STATUSES, Attempts, policy_for, retry_after
+from ..retry import (
+    DEFAULT_MAX_CONCURRENCY,
+    RETRY_STATUSES,
+    THROTTLE,
+    THROTTLE_STATUSES,
+    Attempts,
+    policy_for,
+    retry_after,
+)
 from . import auth, tempurl
 from ._http import (
     _CHUNK,
