@@ -16,9 +16,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from . import backends, closing
+from . import backends, closing, perf
+from .boundary import mapped_errors, status_of
+from .errors import ObjstoreError
 from .profiles import Profile
 from .registry import ProfileRegistry, _fingerprint, default_registry
+from .retry import library_options, policy_for
 from .urls import ObjectURL, parse
 
 if TYPE_CHECKING:
@@ -69,8 +72,6 @@ class Resolved:
     def io_options(self) -> dict[str, Any]:
         """``storage_options`` plus the profile's retry policy in the library's own words
         (:func:`objstore.retry.library_options`): what objstore's filesystems are made with."""
-        from .retry import library_options, policy_for
-
         return library_options(self.protocol, policy_for(self.profile), self.storage_options)
 
     @cached_property
@@ -90,7 +91,6 @@ class Resolved:
         """A zarr 3 store: LocalStore for files, FsspecStore (async filesystem) otherwise, in a
         :class:`~objstore.cubestore.CubeStore` (``max_concurrency`` in flight, no HEAD before GET;
         see docs/performance.md)."""
-        from . import perf
         from .cubestore import CubeStore
 
         n = perf.max_concurrency(self.profile)
@@ -132,9 +132,6 @@ class ReadErrors:
 
     @contextmanager
     def __call__(self) -> Iterator[None]:
-        from .boundary import mapped_errors, status_of
-        from .errors import ObjstoreError
-
         try:
             with mapped_errors(Resolved(self.url, self.profile, "", "")):
                 yield

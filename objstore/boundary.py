@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from .buckets import bucket_missing, bucket_word, create_hint
 from .errors import (
     BucketNotFoundError,
     CredentialsError,
@@ -118,15 +119,13 @@ def translated(exc: BaseException, r: Resolved, role: str = "") -> BaseException
     if isinstance(exc, FileNotFoundError) or status == 404:
         if r.protocol not in ("file", "memory"):
             fields["status"] = 404  # what the server answered, wherever the library hid it
-        from .buckets import bucket_missing, bucket_word, create_hint
-
         if bucket_missing(r):
             return BucketNotFoundError(
                 f"{where}: the {bucket_word(r.url.backend)} {r.url.bucket!r} does not exist. "
                 f"{create_hint(r)}", **fields)
         return NotFoundError(f"nothing at {where}", **fields)
     if type(exc).__module__.startswith("botocore"):  # credentials botocore could not get
-        from .backends._aws_credentials import credential_error
+        from .backends._aws_credentials import credential_error  # imports botocore
 
         mapped = credential_error(exc, r.storage_options.get("profile"), where)
         if mapped is not None:

@@ -14,6 +14,8 @@ from .boundary import mapped_errors
 from .errors import CubeExistsError, CubeNotFoundError, ObjstoreError
 from .not_a_cube import not_a_cube
 from .profiles import Profile
+from .scratch_prefix import check_write_allowed
+from .transfer import human_bytes
 from .write_marker import (
     MARKER,
     PUBLISH_MARKER,
@@ -54,8 +56,6 @@ def describe_existing(names: list[str], *, objects: int | None = None,
     """What already is at a cube's URL, for "refusing to overwrite" messages: ``names`` directly
     under it; ``objects``/``nbytes`` when the whole tree was listed; ``marker``, the content of
     an unfinished write's marker."""
-    from .transfer import human_bytes
-
     interrupted = MARKER in names
     names = sorted(n for n in names if n != MARKER)
     shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
@@ -163,8 +163,6 @@ def write_cube(
     many were there. A dataset laid out differently (variables, shapes, chunks, encodings) is
     refused rather than mixed into the interrupted cube.
     """
-    from .scratch import check_write_allowed
-
     r = resolve(url, profile)
     check_write_allowed(r.url, force=force)
     with mapped_errors(r):

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 
 from .cube_open import NoConsolidatedMetadata, _prefetch
-from .cubestore import CubeStore
+from .cubestore import CubeStore, is_meta
+from .transfer import list_tree
 from .write_marker import MARKER, describe, interrupted_error, new_marker
 
 __all__ = ["write_dataset"]
@@ -46,9 +47,6 @@ def _chunk_count(ds: xr.Dataset, encoding: Mapping[str, Any]) -> int:
 
 def _start_resume(store: CubeStore, r: Resolved, marker: bytes, total: int) -> None:
     """Tell ``store`` what is already stored (one listing), and the user what is resumed."""
-    from .cubestore import is_meta
-    from .transfer import list_tree
-
     known = {k: v for k, v in list_tree(r).items() if k and k != MARKER}
     store.resume_from(known)
     there = sum(1 for k in known if not is_meta(k))

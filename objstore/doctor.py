@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
+from .api import resolve
+from .boundary import mapped_errors
 from .errors import (
     BucketNotFoundError,
     ConfigError,
@@ -29,6 +31,9 @@ from .errors import (
     ObjstoreError,
     scrub,
 )
+from .public import public_url
+from .registry import default_registry
+from .transfer import human_bytes
 from .write_marker import MARKER, PUBLISH_MARKER, describe
 
 if TYPE_CHECKING:
@@ -77,9 +82,6 @@ class Report:
 def diagnose(target: str, profile: str | Profile | None = None, *, write: bool = True,
              samples: int = 3, timeout: float = 10.0) -> Report:
     """Run every check that applies to ``target`` (a URL, or a profile name) and return the report."""
-    from .api import resolve
-    from .registry import default_registry
-
     if "://" not in target and profile is None and target in default_registry().profiles:
         prof = default_registry().get(target)
         patterns = [m.split("*")[0] for m in prof.match if "://" in m.split("*")[0]]
@@ -113,8 +115,6 @@ def _fix_endpoint(r: Resolved) -> str:
 
 
 def _endpoint_url(r: Resolved) -> str:
-    from .public import public_url
-
     return public_url(r)
 
 
@@ -177,8 +177,6 @@ def _clock_check(url: str, report: Report, timeout: float) -> None:
 
 
 def _listing_check(r: Resolved, report: Report, samples: int) -> bool:
-    from .boundary import mapped_errors
-
     where = r.url.bucket or "the account"
     times = []
     try:
@@ -208,8 +206,6 @@ def _listing_check(r: Resolved, report: Report, samples: int) -> bool:
 
 def _probe(r: Resolved, report: Report) -> None:
     """Write, read back and delete one object in a temporary prefix; never leave it behind."""
-    from .boundary import mapped_errors
-
     path = f"{r.url.bucket}/.objstore-doctor-{uuid.uuid4().hex[:12]}/probe"
     data = uuid.uuid4().bytes * 64
     fs = r.fs
@@ -330,8 +326,6 @@ def _chunk_check(meta: dict[str, dict[str, Any]], report: Report) -> None:
     sizes = {k: math.prod(v["chunks"]) * v["itemsize"] for k, v in meta.items() if v["chunks"]}
     if not sizes:
         return
-    from .transfer import human_bytes
-
     biggest = max(sizes.values())
     data = {k: s for k, s in sizes.items() if s == biggest or len(meta[k]["chunks"]) > 1}
     smallest = min(data.values())

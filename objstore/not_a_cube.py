@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .errors import BucketNotFoundError, CubeNotFoundError, NotACubeError, ObjstoreError
+from .transfer import human_bytes
 
 if TYPE_CHECKING:
     from .api import Resolved
@@ -43,8 +44,6 @@ def _bucket_missing(r: Resolved) -> bool:
 
 def not_a_cube(r: Resolved, names: list[str]) -> ObjstoreError:
     """The error for ``r`` holding no zarr cube; ``names`` are the entries directly under it."""
-    from .transfer import human_bytes
-
     url = r.url.url
     fields: dict[str, Any] = {"url": url, "profile": r.profile.name}
     info = _info(r)

@@ -21,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 
+from .urls import _SCHEMES
+
 __all__ = [
     "Source",
     "S3Profile",
@@ -74,8 +76,6 @@ def check_connection_string(text: str) -> None:
 
 def _check_match(backend: str, patterns: list[str]) -> list[str]:
     """Each ``match`` pattern must be able to match this backend's URLs (by scheme)."""
-    from .urls import _SCHEMES
-
     for pattern in patterns:
         scheme, sep, _ = pattern.partition("://")
         if not sep or any(c in scheme for c in "*?["):

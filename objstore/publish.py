@@ -30,6 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from .api import resolve
+from .boundary import mapped_errors
+from .buckets import require_bucket
 from .cube import describe_existing
 from .errors import (
     CubeExistsError,
@@ -39,8 +42,11 @@ from .errors import (
     SourceError,
     scrub,
 )
+from .public import _make_public, reader_snippet, s3_upload_acl
+from .scratch_prefix import check_write_allowed
 from .transfer import (
     Item,
+    Mismatch,
     VerificationError,
     VerifyReport,
     concurrency_for,
@@ -411,11 +417,6 @@ def publish(
     result carries the https URL and the reader snippet. With ``catalog`` (a path or URL) the
     cube's entry is added to that intake catalog and its STAC collection (made public too).
     """
-    from .api import resolve
-    from .boundary import mapped_errors
-    from .buckets import require_bucket
-    from .scratch import check_write_allowed
-
     t0 = time.perf_counter()
     rep = reporter or Reporter()
     r = resolve(dest, profile)
@@ -576,8 +577,6 @@ def _publish_staged(staged: _Staged, r: Resolved, *, public: bool, overwrite: bo
 
     put_kwargs: dict[str, Any] = {}
     if public and r.url.backend == "s3":
-        from .public import s3_upload_acl
-
         put_kwargs = s3_upload_acl(r)
 
     body = {rel: it for rel, it in items.items() if rel not in staged.final}
@@ -602,8 +601,6 @@ def _publish_staged(staged: _Staged, r: Resolved, *, public: bool, overwrite: bo
                                             if k not in staged.final})
     extra = sorted(set(listing) - set(items))
     if extra:
-        from .transfer import Mismatch
-
         report.mismatches += [Mismatch(rel, "at the destination but not in the source")
                               for rel in extra]
     if not report.ok:
@@ -638,8 +635,6 @@ def _publish_staged(staged: _Staged, r: Resolved, *, public: bool, overwrite: bo
         deleted=deleted, checksums=checksums, zarr_format=staged.zarr_format, notes=notes,
     )
     if public:
-        from .public import _make_public, reader_snippet
-
         s3_objects = None
         if r.url.backend == "s3" and put_kwargs:
             s3_objects = [f"{base}/{i.rel}" for i in skipped]  # the rest carry the ACL already

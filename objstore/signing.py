@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from .api import resolve
+from .boundary import mapped_errors
 from .errors import ConfigError, InvalidURLError, NotFoundError
 
 if TYPE_CHECKING:
@@ -21,9 +23,6 @@ def signed_url(url: str, profile: str | Profile | None = None, *,
                expires: float | timedelta = 3600) -> str:
     """A URL that reads the object at ``url`` without credentials for ``expires`` (seconds or a
     timedelta). The object must exist: a typo fails here, not in the reader's hands."""
-    from .api import resolve
-    from .boundary import mapped_errors
-
     seconds = expires.total_seconds() if isinstance(expires, timedelta) else float(expires)
     if seconds < 1:
         raise ConfigError(f"expires={expires!r}: a signed URL must last at least one second")

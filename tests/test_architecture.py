@@ -2,11 +2,13 @@
 Swift package is a leaf, and the import graph of objstore has no cycle at all.
 
 Imports inside functions count (grimp sees them): moving an import into a function does not
-break a cycle, it hides it. Imports under ``if TYPE_CHECKING:`` do not count.
+break a cycle, it hides it; and such imports are only allowed to defer a heavy package
+(:data:`DEFERRED`). Imports under ``if TYPE_CHECKING:`` do not count.
 """
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -90,3 +92,72 @@ def test_the_foundation_imports_only_errors(graph):
     assert graph.find_modules_directly_imported_by("objstore.errors") == set()
     for module in ("objstore.urls", "objstore.retry"):
         assert graph.find_modules_directly_imported_by(module) <= {"objstore.errors"}, module
+
+
+#: Imports of objstore modules placed inside functions, each there to defer a heavy or optional
+#: package until it is needed (``import objstore``, the CLI and xarray's engine listing stay fast).
+#: Any other import goes at the top of its module. The CLI defers everything for its start-up.
+DEFERRED = {
+    "objstore.api": {"objstore.cubestore", "objstore.obstore_engine"},  # zarr, obstore
+    "objstore.backends": {"objstore.backends._s3fs", "objstore.backends._gcsfs",
+                          "objstore.backends._adlfs"},  # s3fs, gcsfs, adlfs
+    "objstore.boundary": {"objstore.backends._aws_credentials"},  # botocore
+    "objstore.catalog.xarray_backend": {"objstore.cube"},  # loaded when xarray lists engines
+    "objstore.cube": {"objstore.cube_open", "objstore.cube_write"},  # xarray, zarr
+    "objstore.doctor": {"objstore.cube_open"},  # xarray, zarr
+    "objstore.public": {"objstore.swift"},  # aiohttp
+    "objstore.publish": {"objstore.catalog.update"},  # numpy, pystac
+    "objstore.serve.app": {"objstore.views"},  # matplotlib (the views extra)
+    "objstore.views": {"objstore.views.landing", "objstore.views.routes"},  # matplotlib
+}
+
+
+def _module_name(path: Path) -> tuple[str, bool]:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    is_package = parts[-1] == "__init__"
+    return ".".join(parts[:-1] if is_package else parts), is_package
+
+
+def _imported(node: ast.Import | ast.ImportFrom, module: str, is_package: bool) -> set[str]:
+    if isinstance(node, ast.Import):
+        return {a.name for a in node.names if a.name.startswith("objstore")}
+    base = node.module or ""
+    if node.level:
+        here = module.split(".") if is_package else module.split(".")[:-1]
+        here = here[: len(here) - (node.level - 1)]
+        base = ".".join([*here, base] if base else here)
+    if not base.startswith("objstore"):
+        return set()
+    found = set()
+    for alias in node.names:  # ``from . import x``: x may be a module
+        candidate = f"{base}.{alias.name}"
+        spec_path = ROOT / Path(*candidate.split("."))
+        found.add(candidate if spec_path.with_suffix(".py").exists() or spec_path.is_dir()
+                  else base)
+    return found
+
+
+def deferred_imports() -> dict[str, set[str]]:
+    """objstore modules imported inside functions, by importing module."""
+    out: dict[str, set[str]] = {}
+    for path in sorted((ROOT / "objstore").rglob("*.py")):
+        module, is_package = _module_name(path)
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for func in ast.walk(tree):
+            if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(func):
+                if isinstance(node, (ast.Import, ast.ImportFrom)):
+                    found = _imported(node, module, is_package) - {module}
+                    if found:
+                        out.setdefault(module, set()).update(found)
+    return out
+
+
+def test_imports_inside_functions_only_defer_heavy_packages():
+    extra = {
+        module: sorted(imported - DEFERRED.get(module, set()))
+        for module, imported in deferred_imports().items()
+        if not module.startswith("objstore.cli") and imported - DEFERRED.get(module, set())
+    }
+    assert extra == {}, "move these imports to the top of their module (docs/architecture.md)"

@@ -11,6 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..api import resolve
+from ..public import public_url
+
 if TYPE_CHECKING:
     from ..api import Resolved
     from ..profiles import Profile
@@ -52,8 +55,6 @@ def without_query(url: str) -> str:
 
 def anonymous_address(r: Resolved) -> tuple[str, dict[str, Any]]:
     """The URL and plain fsspec options an anonymous reader would use for ``r``."""
-    from ..public import public_url
-
     if r.url.backend == "s3":
         options: dict[str, Any] = {"anon": True}
         endpoint = getattr(r.profile, "endpoint_url", None) or r.storage_options.get(
@@ -101,8 +102,6 @@ def reader_access(url: str, profile: str | Profile | None = None, *,
                   private: bool = False) -> Access:
     """How a reader opens the cube at ``url``: anonymously when that works (unless ``private``),
     else through objstore with a profile name."""
-    from ..api import resolve
-
     r = resolve(url, profile)
     plain = without_query(r.url.url)
     if r.url.backend in ("file", "memory"):  # on this machine: a path, no credentials

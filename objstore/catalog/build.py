@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..cube import open_cube
 from ..errors import BackendNotInstalledError, CatalogError, CatalogExistsError, ConfigError
 from .access import Access, reader_access
 from .describe import with_actual_ranges
@@ -80,8 +81,6 @@ def _named(urls: Iterable[str], names: Mapping[str, str] | None) -> dict[str, st
 def open_entries(urls: Iterable[str], *, profile: str | Profile | None = None,
                  names: Mapping[str, str] | None = None, private: bool = False) -> list[Entry]:
     """Open each cube (metadata only) and decide how readers reach it."""
-    from ..cube import open_cube
-
     entries = []
     for name, url in _named(urls, names).items():
         ds = open_cube(url, profile)

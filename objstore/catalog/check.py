@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import CatalogError, NotFoundError, ObjstoreError, scrub
 from .build import require
 from .files import is_local, read_text
+from .update import existing_items
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -119,8 +120,6 @@ def _check_v2(doc: dict[str, Any]) -> list[EntryCheck]:
 
 def _check_stac(where: str, profile: str | Profile | None) -> list[EntryCheck]:
     import xarray as xr
-
-    from .update import existing_items
 
     out = []
     for item in existing_items(where, profile):

@@ -8,6 +8,9 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..api import resolve
+from ..boundary import mapped_errors
+
 if TYPE_CHECKING:
     from ..profiles import Profile
 
@@ -33,9 +36,6 @@ def read_text(target: str | os.PathLike[str], profile: str | Profile | None = No
             return fs.cat_file(text).decode()
         except FileNotFoundError:
             return None
-    from ..api import resolve
-    from ..boundary import mapped_errors
-
     r = resolve(text, profile)
     with mapped_errors(r):
         try:
@@ -57,9 +57,6 @@ def write_text(target: str | os.PathLike[str], content: str,
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
         return
-    from ..api import resolve
-    from ..boundary import mapped_errors
-
     r = resolve(text, profile)
     with mapped_errors(r):
         r.fs.pipe_file(r.path, content.encode())

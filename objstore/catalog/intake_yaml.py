@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..errors import CatalogError
 from .describe import plain, time_range
 
 if TYPE_CHECKING:
@@ -75,8 +76,6 @@ def read_sources(text: str, where: str = "the catalog") -> tuple[dict[str, dict[
                                                                    str | None]:
     """The ``sources`` and description of an intake v1 catalog's YAML text."""
     import yaml
-
-    from ..errors import CatalogError
 
     try:
         doc = yaml.safe_load(text) or {}

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..api import resolve
+from ..boundary import mapped_errors
 from ..errors import PublicReadError, scrub
+from ..public import _make_public, public_url
 from .build import Entry, item_of, open_entries, require, source_of, validate_offline
 from .files import is_local, read_text, write_text
 from .intake_yaml import intake_catalog, read_sources
@@ -131,10 +134,6 @@ def _make_files_public(catalog: str, files: list[str],
     """Make the catalog files world-readable; return the https URLs of the catalog and of its
     STAC collection, after reading the catalog back anonymously."""
     import fsspec
-
-    from ..api import resolve
-    from ..boundary import mapped_errors
-    from ..public import _make_public, public_url
 
     parent = catalog.rstrip("/").rpartition("/")[0]
     r = resolve(parent, profile)

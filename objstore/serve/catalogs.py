@@ -13,6 +13,10 @@ from pydantic import PrivateAttr
 from starlette.responses import JSONResponse, Response
 from xpublish import Dependencies, Plugin, hookimpl
 
+from ..catalog import intake_catalog as catalog_of
+from ..catalog import intake_source
+from ..catalog import stac_collection as collection_of
+from ..catalog import stac_item as item_of
 from .datasets import Unavailable
 
 if TYPE_CHECKING:
@@ -40,8 +44,6 @@ def _description(e: Entry, ds: xr.Dataset) -> str:
 
 def intake_yaml(datasets: Datasets, root: str) -> str:
     """An intake v1 catalog: ``cat[id](method="kerchunk").to_dask()``."""
-    from ..catalog import intake_catalog, intake_source
-
     sources: dict[str, Any] = {}
     for e, ds in _available(datasets):
         sid = e.spec.id
@@ -54,18 +56,16 @@ def intake_yaml(datasets: Datasets, root: str) -> str:
                            "chunks passed through)",
             "type": "str", "default": "zarr", "allowed": ["zarr", "kerchunk"]}}
         sources[sid] = src
-    return intake_catalog(sources, description="datasets served by objstore serve")
+    return catalog_of(sources, description="datasets served by objstore serve")
 
 
 def _item(e: Entry, ds: xr.Dataset, root: str) -> pystac.Item:
     """One Item: a ``data`` asset (zarr format 3), ``zarr2`` and ``kerchunk`` assets."""
     import pystac
 
-    from ..catalog import stac_item
-
     sid = e.spec.id
     base = f"{root}/datasets/{sid}"
-    item = stac_item(ds, item_id=sid, href=f"{base}/zarr", open_kwargs={"engine": "zarr",
+    item = item_of(ds, item_id=sid, href=f"{base}/zarr", open_kwargs={"engine": "zarr",
                                                                           "chunks": {}},
                      title=e.spec.title or ds.attrs.get("title") or sid,
                      description=_description(e, ds))
@@ -83,10 +83,8 @@ def _item(e: Entry, ds: xr.Dataset, root: str) -> pystac.Item:
 
 def stac_collection(datasets: Datasets, root: str, title: str) -> dict[str, Any]:
     """A STAC Collection with one Item per available dataset, as JSON."""
-    from ..catalog import stac_collection as collection
-
     items = [_item(e, ds, root) for e, ds in _available(datasets)]
-    coll = collection(items, collection_id="objstore-serve", title=title,
+    coll = collection_of(items, collection_id="objstore-serve", title=title,
                       description=f"{title}: every served dataset")
     coll.set_self_href(f"{root}/stac-collection-all.json")
     for item in items:

@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..api import resolve
+from ..cube import open_cube
 from ..errors import ObjstoreError, scrub
 from .config import DatasetSpec, ServeConfig
 
@@ -82,8 +84,6 @@ class Entry:
 
     def open(self) -> None:
         """Open the dataset (no data is read beyond metadata and index coordinates)."""
-        from ..api import resolve
-
         spec = self.spec
         self.tried_at = time.monotonic()
         try:
@@ -91,8 +91,6 @@ class Entry:
             if r.url.key.lower().rstrip("/").endswith(NETCDF_SUFFIXES):
                 ds, kind = _open_netcdf(r, spec.open), "netcdf"
             else:
-                from ..cube import open_cube
-
                 kwargs = {"chunks": {}, **spec.open}
                 ds, kind = open_cube(spec.url, spec.profile, **kwargs), "zarr"
         except Exception as exc:  # noqa: BLE001  (served as unavailable, the server keeps running)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import BackendNotInstalledError, ViewError, ViewTooLargeError
-from .selection import Selection, parse_selection, select
+from .selection import Pick, Selection, parse_selection, select
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -157,8 +157,6 @@ def _first_label(da: xr.DataArray, dim: str) -> str:
 
 def suggest(ds: xr.Dataset, var: str) -> tuple[str, Selection]:
     """A kind and selection that plot ``var`` without asking: a map (or line) at first positions."""
-    from .selection import Pick
-
     da = ds[var]
     if da.ndim == 0:
         return "hist", Selection()
