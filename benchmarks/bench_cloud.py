@@ -54,7 +54,7 @@ from bench_io import _ratio, print_checks, report
 warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
 warnings.filterwarnings("ignore", category=RuntimeWarning, module="xarray")
 
-#: Engines objstore offers per backend (``objstore/obstore_engine.py`` refuses obstore for GCS).
+#: Engines objstore offers per backend (``objstore/perf.py`` refuses obstore for GCS).
 OFFERED = {"azure": ("fsspec", "obstore"), "gcs": ("fsspec",)}
 
 
@@ -389,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
             engines = [e for e in args.engines if e in OFFERED[backend]]
             if skipped := [e for e in args.engines if e not in OFFERED[backend]]:
                 print(f"\n{backend}: engine {', '.join(skipped)} not offered by objstore "
-                      f"(objstore/obstore_engine.py), not run")
+                      f"(objstore/perf.py), not run")
             for d in args.delay_ms:
                 r, notes = run(sv, backend, d, n, repeat, engines, args.skip_slow)
                 checks += report(backend, d, n, r, engines)
