@@ -1,4 +1,5 @@
-"""Request concurrency for cube I/O: the knobs, their defaults, and how dask chunks are grouped.
+"""Cube I/O settings: which engine (fsspec or obstore), how many requests in flight, and how dask
+chunks are grouped.
 
 Object stores answer each request in 10-100 ms, so a cube of many small chunks is fast only when
 many requests are in flight at once. objstore keeps ``max_concurrency`` requests in flight per
