@@ -161,3 +161,14 @@ def test_imports_inside_functions_only_defer_heavy_packages():
         if not module.startswith("objstore.cli") and imported - DEFERRED.get(module, set())
     }
     assert extra == {}, "move these imports to the top of their module (docs/architecture.md)"
+
+
+def test_the_swift_env_table_loads_without_the_swift_filesystem():
+    """The profile registry reads ST_*/OS_* through objstore.swift.env: no aiohttp or fsspec."""
+    code = ("import sys, json, objstore.sources.openstack, objstore.swift\n"
+            "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'aiohttp', 'fsspec', 'yarl'})))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

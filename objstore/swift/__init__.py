@@ -17,6 +17,7 @@ Names load on first use, so reading the environment table (:mod:`.env`) imports 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -36,6 +37,8 @@ _LAZY = {"SwiftFileSystem": "filesystem", "DEFAULT_SEGMENT_SIZE": "filesystem",
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    if not name.startswith("__") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        return importlib.import_module(f"{__name__}.{name}")  # a submodule, as objstore.swift.auth
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
