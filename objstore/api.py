@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     import fsspec
     import zarr.abc.store
 
+    from .backends.base import Backend
+
 __all__ = ["Resolved", "resolve", "filesystem", "store"]
 
 _fs_cache: dict[tuple[object, ...], Any] = {}
@@ -65,13 +67,18 @@ class Resolved:
     def __repr__(self) -> str:
         return f"Resolved(url={self.url.url!r}, profile={self.profile.name!r}, protocol={self.protocol!r})"
 
+    @property
+    def backend(self) -> Backend:
+        """What objstore knows about this kind of store (:mod:`objstore.backends`)."""
+        return backends.for_url(self.url)
+
     @cached_property
     def io_options(self) -> dict[str, Any]:
         """``storage_options`` plus the profile's retry policy in the library's own words
         (:func:`objstore.retry.library_options`): what objstore's filesystems are made with."""
-        from .retry import library_options, policy_for
+        from .retry import policy_for
 
-        return library_options(self.protocol, policy_for(self.profile), self.storage_options)
+        return self.backend.library_options(policy_for(self.profile), self.storage_options)
 
     @cached_property
     def fs(self) -> fsspec.AbstractFileSystem:
@@ -94,7 +101,7 @@ class Resolved:
         from .cubestore import CubeStore
 
         n = perf.max_concurrency(self.profile)
-        if self.protocol == "file":
+        if self.backend.on_disk:
             from zarr.storage import LocalStore
 
             store = CubeStore(LocalStore(self.path, read_only=read_only), max_concurrency=n)
@@ -106,7 +113,7 @@ class Resolved:
         else:
             from zarr.storage import FsspecStore
 
-            options = perf.io_storage_options(self.protocol, self.io_options, n)
+            options = self.backend.io_options(self.io_options, n)
             fs = _make_fs(self.protocol, options, asynchronous=True)
             store = CubeStore(FsspecStore(fs, path=self.path, read_only=read_only),
                               max_concurrency=n)

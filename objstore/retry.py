@@ -199,31 +199,12 @@ class Attempts:
 def library_options(protocol: str, policy: RetryPolicy,
                     options: Mapping[str, Any]) -> dict[str, Any]:
     """``options`` plus the policy in the words of the backend's library (what the user set in
-    ``options`` wins). s3fs: botocore's standard retry mode and timeouts; gcsfs: aiohttp
-    timeouts and MD5 checks of uploads and downloads (its retries are fixed by gcsfs); adlfs: azure-core's retry policy and timeouts
-    (through objstore's adlfs class); Swift: objstore's filesystem takes the policy itself."""
-    out = dict(options)
-    t = policy.timeout
-    if protocol in ("s3", "s3a"):
-        config = dict(out.get("config_kwargs") or {})
-        config.setdefault("retries", {"max_attempts": policy.retries + 1, "mode": "standard"})
-        config.setdefault("connect_timeout", t)
-        config.setdefault("read_timeout", t)
-        out["config_kwargs"] = config
-    elif protocol in ("gs", "gcs"):
-        import aiohttp
+    ``options`` wins): each Backend's ``library_options`` (s3fs: botocore's standard retry mode
+    and timeouts; gcsfs: aiohttp timeouts and MD5 checks; adlfs: azure-core's retry policy and
+    timeouts; Swift: objstore's filesystem takes the policy itself)."""
+    from . import backends  # this module stays a leaf for the Swift filesystem
 
-        # gcsfs hands it to every request (a number there would bound the whole transfer)
-        out.setdefault("requests_timeout", aiohttp.ClientTimeout(sock_connect=t, sock_read=t))
-        out.setdefault("consistency", "md5")  # uploads and downloads checked against md5Hash
-    elif protocol in ("az", "abfs", "abfss"):
-        out.setdefault("connection_timeout", t)
-        out.setdefault("read_timeout", t)
-        out.setdefault("retry_total", policy.retries)
-    elif protocol == "swift":
-        out.setdefault("retries", policy.retries)
-        out.setdefault("timeout", t)
-    return out
+    return backends.for_protocol(protocol).library_options(policy, dict(options))
 
 
 def obstore_config(options: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from . import backends
 from .errors import ConfigError, CubeNotFoundError, ObjstoreError, ScratchPrefixError
 from .urls import ObjectURL, parse
 
@@ -48,7 +49,8 @@ def _parsed_prefix(env: Mapping[str, str] | None = None) -> ObjectURL:
         parsed = parse(raw)
     except ObjstoreError as exc:
         raise ConfigError(f"{VARIABLE}={raw!r}: {exc}") from None
-    if parsed.backend in ("http", "file") or (not parsed.bucket and parsed.backend != "memory"):
+    backend = backends.for_url(parsed)
+    if backend.on_disk or not backend.allows_writes or (backend.has_buckets and not parsed.bucket):
         raise ConfigError(f"{VARIABLE}={raw!r} must name a bucket, e.g. s3://hub-scratch/alice")
     return parsed
 

@@ -185,7 +185,7 @@ def list_tree(r: Resolved, base: str | None = None) -> dict[str, Item]:
     server says now.
     """
     base = (r.path if base is None else base).rstrip("/")
-    if r.protocol == "file":
+    if r.backend.on_disk:
         try:
             items = scan_local(base)
         except FileNotFoundError:
@@ -211,8 +211,8 @@ def list_tree(r: Resolved, base: str | None = None) -> dict[str, Item]:
             continue
         out[rel] = Item(rel, int(info.get("size") or 0), remote=str(name).rstrip("/"),
                         md5=remote_md5(info), info=info)
-    if not out and base and "/" in base and r.protocol != "swift":  # a single object: find()
-        # may not list it (objstore's Swift find() does, with one HEAD)
+    if not out and base and "/" in base and not r.backend.find_lists_single_object:
+        # a single object: find() may not list it
         try:
             info = fs.info(base)
         except (FileNotFoundError, NotADirectoryError):
@@ -280,11 +280,7 @@ def concurrency_for(r: Resolved, requested: int | None = None) -> int:
 
 def _io_fs(r: Resolved, n: int) -> Any:
     """``r.fs``, or the same filesystem with a connection pool of ``n`` (s3fs defaults to 10)."""
-    try:
-        from .perf import io_storage_options
-    except ImportError:  # pragma: no cover
-        return r.fs
-    options = io_storage_options(r.protocol, r.io_options, n)
+    options = r.backend.io_options(dict(r.io_options), n)
     if options == r.io_options:
         return r.fs
     from .api import _make_fs
@@ -616,7 +612,7 @@ def verify(expected: Mapping[str, Item], dest: Resolved, base: str | None = None
     base = dest.path if base is None else base
     actual = dict(list_tree(dest, base) if listing is None else listing)
     missing = [rel for rel in expected if rel not in actual]
-    if missing and dest.protocol == "file":
+    if missing and dest.backend.on_disk:
         for rel in missing:
             p = _join(base, rel)
             if os.path.isfile(p):
@@ -638,7 +634,7 @@ def verify(expected: Mapping[str, Item], dest: Resolved, base: str | None = None
         if there.size != item.size:
             report.mismatches.append(Mismatch(rel, f"size {there.size} instead of {item.size}"))
             continue
-        theirs = there.md5 if dest.protocol != "file" else there.checksum()
+        theirs = dest.backend.checksum(there)
         if theirs is not None:
             ours = item.checksum()
             if ours is not None and ours != theirs:
@@ -674,18 +670,18 @@ class CopyResult:
 
 def _source_tree(r: Resolved) -> tuple[dict[str, Item], bool]:
     """(items, is_single_file) for a copy source."""
-    if r.protocol == "file":
+    if r.backend.on_disk:
         p = Path(r.path)
         if not p.exists():
             raise CubeNotFoundError(f"nothing at {r.url.url}")
         return scan_local(p), p.is_file()
     items = list_tree(r)
     if not items:
-        from .buckets import bucket_missing, bucket_word
+        from .buckets import bucket_missing
 
         if bucket_missing(r):
             raise BucketNotFoundError(
-                f"nothing to copy: the {bucket_word(r.url.backend)} {r.url.bucket!r} of {r.url.url} "
+                f"nothing to copy: the {r.backend.bucket_word} {r.url.bucket!r} of {r.url.url} "
                 f"does not exist (profile {r.profile.name!r}, from {r.profile.source})")
         raise CubeNotFoundError(f"nothing at {r.url.url} (profile {r.profile.name!r})")
     if set(items) == {""}:
@@ -777,7 +773,7 @@ def copy(
     base = d.path
     if single:
         (name, item), = items.items()
-        dest_is_dir = str(dest).endswith("/") or (d.protocol == "file" and Path(d.path).is_dir())
+        dest_is_dir = str(dest).endswith("/") or (d.backend.on_disk and Path(d.path).is_dir())
         if dest_is_dir:
             base = d.path.rstrip("/")
         else:
@@ -791,7 +787,7 @@ def copy(
         marked = _mark_cubes(d, base, roots, there, p) if roots else []
         if on_plan:
             on_plan(p)
-        n = concurrency or (s.profile.max_concurrency if d.protocol == "file" else None)
+        n = concurrency or (s.profile.max_concurrency if d.backend.on_disk else None)
         try:
             for phase in _zarr_phases(p.copy, roots) if roots else [p.copy]:
                 send(phase, d, base, source=s, concurrency=n, progress=progress)
@@ -834,7 +830,7 @@ def remove(url: str | os.PathLike[str], profile: str | Profile | None = None, *,
         items = sorted(tree.values(), key=lambda i: i.rel)
         if confirm is not None and not confirm(items):
             return []
-        if r.protocol == "file":
+        if r.backend.on_disk:
             import shutil
 
             if Path(r.path).is_dir():

@@ -1,0 +1,116 @@
+"""Each backend's environment variables, as data: ONE table per backend.
+
+The table feeds the ``*-env`` profile loaders in :mod:`objstore.sources`, the "no credentials"
+hints, and the tables in the docs (``render_markdown``; a test keeps the docs equal to it).
+A variable belongs to a *way* of signing in; the hint lists the ways in table order, each with
+its required variables. This module imports nothing of objstore.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["EnvVar", "AWS", "SWIFT", "GCS", "AZURE", "TABLES", "hint", "render_markdown"]
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    name: str
+    field: str  # the profile field it fills ("" when it only steers the loader)
+    help: str
+    way: str = ""  # the way of signing in it belongs to ("" : any way)
+    required: bool = False  # named in the hint for its way
+    secret: bool = False
+    either: bool = False  # required as an alternative to the required variable before it
+
+
+AWS = (
+    EnvVar("AWS_ACCESS_KEY_ID", "key", "access key id", "static keys", True),
+    EnvVar("AWS_SECRET_ACCESS_KEY", "secret", "secret access key", "static keys", True, True),
+    EnvVar("AWS_SESSION_TOKEN", "token", "session token of temporary keys", "static keys",
+           secret=True),
+    EnvVar("AWS_PROFILE", "", "the AWS profile (in ~/.aws/config) used by default", "AWS profile",
+           True),
+    EnvVar("AWS_ENDPOINT_URL_S3", "endpoint_url", "S3 endpoint (beats AWS_ENDPOINT_URL)"),
+    EnvVar("AWS_ENDPOINT_URL", "endpoint_url", "endpoint of every AWS service"),
+    EnvVar("AWS_DEFAULT_REGION", "region", "region"),
+    EnvVar("AWS_REGION", "region", "region (beats AWS_DEFAULT_REGION)"),
+)
+
+SWIFT = (
+    EnvVar("ST_AUTH", "auth_url", "v1 auth URL (tempauth, swauth)", "v1", True),
+    EnvVar("ST_USER", "user", "v1 user, e.g. account:user", "v1", True),
+    EnvVar("ST_KEY", "key", "v1 key", "v1", True, True),
+    EnvVar("OS_STORAGE_URL", "storage_url", "storage URL of a ready token", "a ready token", True),
+    EnvVar("OS_AUTH_TOKEN", "token", "a ready token", "a ready token", True, True),
+    EnvVar("OS_AUTH_URL", "auth_url", "Keystone URL", "Keystone v3", True),
+    EnvVar("OS_USERNAME", "user", "Keystone user", "Keystone v3", True),
+    EnvVar("OS_PASSWORD", "key", "Keystone password", "Keystone v3", True, True),
+    EnvVar("OS_PROJECT_NAME", "project_name", "project (or OS_PROJECT_ID)", "Keystone v3", True),
+    EnvVar("OS_PROJECT_ID", "project_id", "project id", "Keystone v3"),
+    EnvVar("OS_USER_DOMAIN_NAME", "user_domain_name", "user domain", "Keystone v3"),
+    EnvVar("OS_PROJECT_DOMAIN_NAME", "project_domain_name", "project domain", "Keystone v3"),
+    EnvVar("OS_REGION_NAME", "region_name", "region", "Keystone v3"),
+    EnvVar("OS_IDENTITY_API_VERSION", "auth_version", "2 or 3 (default: from OS_AUTH_URL)",
+           "Keystone v3"),
+    EnvVar("OS_CLOUD", "", "a cloud of clouds.yaml, used when no OS_AUTH_URL is set",
+           "clouds.yaml"),
+    EnvVar("OS_CLIENT_CONFIG_FILE", "", "the clouds.yaml to read", "clouds.yaml"),
+)
+
+GCS = (
+    EnvVar("GOOGLE_APPLICATION_CREDENTIALS", "token_file", "a service-account JSON file",
+           "service account", True),
+    EnvVar("STORAGE_EMULATOR_HOST", "endpoint_url", "custom endpoint, host:port or a URL"),
+    EnvVar("GOOGLE_CLOUD_PROJECT", "project", "project"),
+)
+
+AZURE = (
+    EnvVar("AZURE_STORAGE_CONNECTION_STRING", "connection_string", "connection string",
+           "connection string", True, True),
+    EnvVar("AZURE_STORAGE_ACCOUNT_NAME", "account_name", "storage account", "account key or SAS",
+           True),
+    EnvVar("AZURE_STORAGE_ACCOUNT_KEY", "account_key", "account key", "account key or SAS",
+           True, True),
+    EnvVar("AZURE_STORAGE_SAS_TOKEN", "sas_token", "SAS token (instead of the key)",
+           "account key or SAS", True, True, either=True),
+    EnvVar("AZURE_STORAGE_ANON", "anonymous", "true: anonymous, for public containers",
+           "anonymous"),
+)
+
+#: Backend name -> (its ``*-env`` profile, its table).
+TABLES: dict[str, tuple[str, tuple[EnvVar, ...]]] = {
+    "s3": ("aws-env", AWS),
+    "swift": ("swift-env", SWIFT),
+    "gcs": ("gcs-env", GCS),
+    "azure": ("azure-env", AZURE),
+}
+
+
+def _way(names: list[str], way: str) -> str:
+    """``A, B and C (way)``; a lone variable needs no label."""
+    if len(names) == 1:
+        return names[0]
+    return ", ".join(names[:-1]) + " and " + names[-1] + f" ({way})"
+
+
+def hint(table: tuple[EnvVar, ...]) -> str:
+    """``A, or B and C (way), or ...``: the required variables of each way, in table order."""
+    ways: dict[str, list[str]] = {}
+    for v in table:
+        if v.required:
+            names = ways.setdefault(v.way, [])
+            if v.either and names:
+                names[-1] += f" or {v.name}"
+            else:
+                names.append(v.name)
+    return ", or ".join(_way(names, way) for way, names in ways.items())
+
+
+def render_markdown(table: tuple[EnvVar, ...]) -> str:
+    """The docs table for ``table`` (between the ``env-table`` markers of a docs page)."""
+    rows = ["| Variable | Profile field | Way | What |", "|---|---|---|---|"]
+    for v in table:
+        what = v.help + (" (secret)" if v.secret else "")
+        rows.append(f"| `{v.name}` | {f'`{v.field}`' if v.field else ''} | {v.way} | {what} |")
+    return "\n".join(rows) + "\n"
