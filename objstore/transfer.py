@@ -395,7 +395,8 @@ def send(
         except BaseExceptionGroup as group:  # the TaskGroup's: raise the first real error
             raise _first_error(group) from None
     else:
-        _send_threads(todo, fs, base, source, n, progress, dict(put_kwargs or {}), stats)
+        _send_threads(todo, fs, base, source, n, progress, dict(put_kwargs or {}), stats,
+                      on_disk=dest.backend.on_disk)
     stats.seconds = time.perf_counter() - t0
     dest.fs.invalidate_cache()  # its listings predate these objects
     return stats
@@ -468,13 +469,9 @@ async def _send_async(items: list[Item], fs: Any, base: str, source: Resolved | 
             tg.create_task(worker())
 
 
-def _is_local(fs: Any) -> bool:
-    protocol = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
-    return "file" in protocol
-
-
 def _send_threads(items: list[Item], fs: Any, base: str, source: Resolved | None, n: int,
-                  progress: Progress | None, kwargs: dict[str, Any], stats: SendStats) -> None:
+                  progress: Progress | None, kwargs: dict[str, Any], stats: SendStats, *,
+                  on_disk: bool = False) -> None:
     lock = threading.Lock()
     stop = threading.Event()
 
@@ -496,7 +493,7 @@ def _send_threads(items: list[Item], fs: Any, base: str, source: Resolved | None
                     fs.pipe_file(rpath, item.data, **kwargs)
                 else:
                     assert source is not None and item.remote is not None
-                    if _is_local(fs) and item.size > LARGE:
+                    if on_disk and item.size > LARGE:
                         os.makedirs(os.path.dirname(rpath) or ".", exist_ok=True)
                         source.fs.get_file(item.remote, rpath)  # a local write, a remote read
                     else:
