@@ -39,7 +39,8 @@ def dispatch_sites(source: str, filename: str) -> list[str]:
         if not isinstance(node, ast.Compare):
             continue
         operands = [node.left, *node.comparators]
-        for (left, right), op in zip(zip(operands, operands[1:]), node.ops, strict=True):
+        pairs = zip(operands, operands[1:], strict=False)
+        for (left, right), op in zip(pairs, node.ops, strict=True):
             if not isinstance(op, OPS):
                 continue
             if (_names_a_backend(left) and _is_literal(right)) or (

@@ -1,9 +1,9 @@
 """OpenStack Swift from the standard environment variables, as the profile ``swift-env``.
 
-v1: ``ST_AUTH``, ``ST_USER``, ``ST_KEY``. Pre-authenticated: ``OS_STORAGE_URL``, ``OS_AUTH_TOKEN``.
-Keystone v3: ``OS_AUTH_URL``, ``OS_USERNAME``, ``OS_PASSWORD``, ``OS_PROJECT_NAME`` or
-``OS_PROJECT_ID``, ``OS_USER_DOMAIN_NAME``, ``OS_PROJECT_DOMAIN_NAME``, ``OS_REGION_NAME``.
-A pre-authenticated pair may sit beside credentials: the token is used first, the credentials renew it.
+The variables and the profile fields they fill are the Swift backend's table
+(:data:`objstore.backends.env.SWIFT`): v1 (``ST_*``) when ``ST_AUTH`` is set, else Keystone
+(``OS_AUTH_URL`` and the other ``OS_*``); a ready token (``OS_STORAGE_URL``, ``OS_AUTH_TOKEN``)
+may sit beside credentials: the token is used first, the credentials renew it.
 
 ``clouds.yaml`` (``$OS_CLIENT_CONFIG_FILE``, ``./clouds.yaml``, ``~/.config/openstack/clouds.yaml``,
 ``/etc/openstack/clouds.yaml``, the first found): every cloud becomes a Swift profile of the same name,
@@ -16,20 +16,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..backends.env import SWIFT, TABLES
 from ..errors import ConfigError
 from ..profiles import Profile, Source
 from ._validate import make_profile
 
 __all__ = ["load", "load_clouds", "clouds_file", "ENV_PROFILE", "fields_from_env"]
 
-ENV_PROFILE = "swift-env"
-_V3 = {
-    "OS_PROJECT_NAME": "project_name",
-    "OS_PROJECT_ID": "project_id",
-    "OS_USER_DOMAIN_NAME": "user_domain_name",
-    "OS_PROJECT_DOMAIN_NAME": "project_domain_name",
-    "OS_REGION_NAME": "region_name",
-}
+ENV_PROFILE = TABLES["swift"][0]
+_VERSION = "OS_IDENTITY_API_VERSION"  # read below, with a default from the auth URL
 
 
 def fields_from_env(env: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
@@ -37,26 +32,20 @@ def fields_from_env(env: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
     f: dict[str, Any] = {"backend": "swift"}
     used: list[str] = []
 
-    def take(var: str, field: str) -> None:
-        if env.get(var):
-            f[field] = env[var]
-            used.append(var)
+    def take(way: str) -> None:
+        for v in SWIFT:
+            if v.way == way and v.field and v.name != _VERSION and env.get(v.name):
+                f[v.field] = env[v.name]
+                used.append(v.name)
 
     if env.get("ST_AUTH"):
-        take("ST_AUTH", "auth_url")
-        take("ST_USER", "user")
-        take("ST_KEY", "key")
+        take("v1")
         f["auth_version"] = "1"
     elif env.get("OS_AUTH_URL"):
-        take("OS_AUTH_URL", "auth_url")
-        take("OS_USERNAME", "user")
-        take("OS_PASSWORD", "key")
-        for var, field in _V3.items():
-            take(var, field)
-        version = env.get("OS_IDENTITY_API_VERSION") or ("3" if "/v2" not in env["OS_AUTH_URL"] else "2")
+        take("Keystone v3")
+        version = env.get(_VERSION) or ("3" if "/v2" not in env["OS_AUTH_URL"] else "2")
         f["auth_version"] = version.split(".")[0]
-    take("OS_STORAGE_URL", "storage_url")
-    take("OS_AUTH_TOKEN", "token")
+    take("a ready token")
     return f, used
 
 
