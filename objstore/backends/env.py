@@ -25,7 +25,7 @@ class EnvVar:
 
 
 AWS = (
-    EnvVar("AWS_ACCESS_KEY_ID", "key", "access key id", "static keys", True),
+    EnvVar("AWS_ACCESS_KEY_ID", "key", "access key id", "static keys", True, True),
     EnvVar("AWS_SECRET_ACCESS_KEY", "secret", "secret access key", "static keys", True, True),
     EnvVar("AWS_SESSION_TOKEN", "token", "session token of temporary keys", "static keys",
            secret=True),
@@ -114,3 +114,40 @@ def render_markdown(table: tuple[EnvVar, ...]) -> str:
         what = v.help + (" (secret)" if v.secret else "")
         rows.append(f"| `{v.name}` | {f'`{v.field}`' if v.field else ''} | {v.way} | {what} |")
     return "\n".join(rows) + "\n"
+
+
+_BEGIN = "<!-- env-table {name}: made from objstore/backends/env.py by "
+_END = "<!-- /env-table -->"
+#: The docs page that shows each backend's table.
+DOCS = {"s3": "s3.md", "swift": "swift.md", "gcs": "gcs.md", "azure": "azure.md"}
+
+
+def with_tables(text: str) -> str:
+    """``text`` with every ``env-table`` block rendered from the tables again."""
+    for name, (_profile, table) in TABLES.items():
+        begin = _BEGIN.format(name=name)
+        start = text.find(begin)
+        if start < 0:
+            continue
+        body = text.index("\n", start) + 1
+        end = text.index(_END, body)
+        text = text[:body] + render_markdown(table) + text[end:]
+    return text
+
+
+def main(docs_dir: str = "docs") -> None:
+    """Rewrite the env tables in the docs: ``python -m objstore.backends.env [DOCS_DIR]``."""
+    from pathlib import Path
+
+    for page in DOCS.values():
+        path = Path(docs_dir) / page
+        text = path.read_text(encoding="utf-8")
+        if (new := with_tables(text)) != text:
+            path.write_text(new, encoding="utf-8")
+            print(f"rewrote {path}")
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(*sys.argv[1:])
