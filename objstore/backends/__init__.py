@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..profiles import Profile
 from ..urls import ObjectURL
+from . import env  # noqa: F401 - the env tables: data, imported by the sources too
 
 if TYPE_CHECKING:
     from .base import Backend
