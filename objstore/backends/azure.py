@@ -131,6 +131,7 @@ class AzureBackend(Backend):
     protocols = ("az", "abfs", "abfss")
     extra = "azure"
     requires = REQUIRES
+    profile_class = AzureProfile
     can_be_public = True
     env = AZURE
     bucket_word = "container"

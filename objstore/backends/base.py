@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BackendNotInstalledError, InvalidURLError
-from ..profiles import Profile
+from ..profiles import LocalProfile, Profile, Source
 from ..urls import _SCHEMES, ObjectURL
 from .env import EnvVar, hint
 
@@ -43,6 +43,8 @@ class Backend:
     #: ``pip install 'objstore[extra]'`` and the packages that extra brings.
     extra: str = ""
     requires: tuple[str, ...] = ()
+    #: Its profile model (``backend = "<name>"`` in a profile).
+    profile_class: type[Any] = LocalProfile
     #: Environment variables its ``*-env`` profile reads (docs and error hints are made from it).
     env: tuple[EnvVar, ...] = ()
     #: What the store calls a bucket.
@@ -105,8 +107,6 @@ class Backend:
 
     def default_profile(self, registry: ProfileRegistry, parsed: ObjectURL) -> Profile:
         """The profile for ``parsed`` when none was given and no ``match`` pattern fits."""
-        from ..profiles import LocalProfile, Source
-
         return LocalProfile(name=f"({self.name})", backend=self.name, source=Source(kind="default"))
 
     def library_options(self, policy: RetryPolicy, options: dict[str, Any]) -> dict[str, Any]:

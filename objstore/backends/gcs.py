@@ -286,6 +286,7 @@ class GCSBackend(Backend):
     protocols = ("gs", "gcs")
     extra = "gcs"
     requires = REQUIRES
+    profile_class = GCSProfile
     can_be_public = True
     env = GCS
 

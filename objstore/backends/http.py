@@ -36,6 +36,7 @@ class HTTPBackend(Backend):
     name = "http"
     protocols = ("https", "http")
     requires = REQUIRES
+    profile_class = HTTPProfile
     has_buckets = False
     allows_writes = False
 

@@ -60,6 +60,7 @@ class S3Backend(Backend):
     protocols = ("s3", "s3a")
     extra = "s3"
     requires = REQUIRES
+    profile_class = S3Profile
     can_be_public = True
     env = AWS
     obstore_offered = True

@@ -89,6 +89,7 @@ class SwiftBackend(Backend):
     protocols = ("swift",)
     extra = "swift"
     requires = REQUIRES
+    profile_class = SwiftProfile
     can_be_public = True
     env = SWIFT
     bucket_word = "container"
