@@ -17,11 +17,8 @@ the backend reports them (:func:`remote_md5`: S3 ETag, GCS md5Hash, Azure Conten
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import hashlib
 import os
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -30,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .backends.checksums import any_md5
 from .errors import (
     BucketNotFoundError,
     CubeNotFoundError,
@@ -74,8 +72,6 @@ MEMORY_BUDGET = 512 * 2**20  # bytes of object bodies held in memory at once
 OBJECT_RETRIES = 2
 
 Progress = Callable[[int, int], None]  # (objects done, bytes done), as increments
-
-_HEX_MD5 = re.compile(r"^[0-9a-fA-F]{32}$")
 
 
 # ---------------------------------------------------------------------------------------- trees
@@ -129,42 +125,9 @@ def scan_local(root: str | os.PathLike[str]) -> dict[str, Item]:
 
 
 def remote_md5(info: Mapping[str, Any]) -> str | None:
-    """The object's content MD5 (hex) from a listing or ``info`` entry, if the backend gives one.
-
-    s3fs ``ETag`` (quoted hex; multipart ``"...-N"`` ETags are not MD5s), gcsfs ``md5Hash``
-    (base64; composite objects have none), adlfs ``content_settings.content_md5`` (bytes; blobs
-    uploaded in blocks may have none), Swift ``hash``/``ETag`` (not for large-object manifests).
-    Azure ETags (``0x...``) and GCS generation etags are not MD5s and are ignored.
-    """
-    if info.get("slo"):  # Swift static large object: the etag is of the segments' etags
-        return None
-    md5 = info.get("md5Hash")
-    if isinstance(md5, str) and md5:
-        try:
-            raw = base64.b64decode(md5, validate=True)
-        except (binascii.Error, ValueError):
-            raw = b""
-        if len(raw) == 16:
-            return raw.hex()
-    settings = info.get("content_settings")
-    content_md5 = (settings.get("content_md5") if isinstance(settings, Mapping)
-                   else getattr(settings, "content_md5", None)) or info.get("content_md5")
-    if isinstance(content_md5, (bytes, bytearray)) and len(content_md5) == 16:
-        return bytes(content_md5).hex()
-    if isinstance(content_md5, str) and content_md5:
-        try:
-            raw = base64.b64decode(content_md5, validate=True)
-            if len(raw) == 16:
-                return raw.hex()
-        except (binascii.Error, ValueError):
-            pass
-    for key in ("ETag", "etag", "hash", "Etag"):
-        value = info.get(key)
-        if isinstance(value, str):
-            value = value.strip().strip('"')
-            if _HEX_MD5.match(value):
-                return value.lower()
-    return None
+    """The object's content MD5 (hex) from a listing or ``info`` entry of any backend, if it
+    gives one (each Backend's ``md5`` reads only its own field: :mod:`objstore.backends.checksums`)."""
+    return any_md5(info)
 
 
 def _rel(name: str, base: str) -> str | None:
@@ -210,7 +173,7 @@ def list_tree(r: Resolved, base: str | None = None) -> dict[str, Item]:
         if rel is None or (rel and rel.endswith("/")):
             continue
         out[rel] = Item(rel, int(info.get("size") or 0), remote=str(name).rstrip("/"),
-                        md5=remote_md5(info), info=info)
+                        md5=r.backend.md5(info), info=info)
     if not out and base and "/" in base and not r.backend.find_lists_single_object:
         # a single object: find() may not list it
         try:
@@ -218,7 +181,7 @@ def list_tree(r: Resolved, base: str | None = None) -> dict[str, Item]:
         except (FileNotFoundError, NotADirectoryError):
             info = None
         if info and info.get("type", "file") == "file":
-            out[""] = Item("", int(info.get("size") or 0), remote=base, md5=remote_md5(info),
+            out[""] = Item("", int(info.get("size") or 0), remote=base, md5=r.backend.md5(info),
                            info=info)
     return out
 
@@ -618,7 +581,7 @@ def verify(expected: Mapping[str, Item], dest: Resolved, base: str | None = None
         for rel, info in zip(missing, _infos(dest, [_join(base, rel) for rel in missing]),
                              strict=True):
             if info is not None:
-                actual[rel] = Item(rel, int(info.get("size") or 0), md5=remote_md5(info),
+                actual[rel] = Item(rel, int(info.get("size") or 0), md5=dest.backend.md5(info),
                                    info=info)
     report = VerifyReport()
     for rel, item in expected.items():

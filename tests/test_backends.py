@@ -68,3 +68,19 @@ def test_what_each_backend_says_about_buckets_and_writes():
 
 def test_a_resolved_url_carries_its_backend():
     assert objstore.resolve("memory://cube.zarr").backend is backends.get("memory")
+
+
+def test_each_backend_reads_the_md5_its_listing_reports():
+    import base64
+    import hashlib
+
+    digest = hashlib.md5(b"cube").digest()
+    s3, gcs, az, swift = (backends.get(n) for n in ("s3", "gcs", "azure", "swift"))
+    assert s3.md5({"ETag": f'"{digest.hex()}"'}) == digest.hex()
+    assert s3.md5({"ETag": f'"{digest.hex()}-3"'}) is None  # multipart: not an MD5
+    assert gcs.md5({"md5Hash": base64.b64encode(digest).decode()}) == digest.hex()
+    assert gcs.md5({"etag": digest.hex()}) is None  # GCS etags are generations
+    assert az.md5({"content_settings": {"content_md5": bytearray(digest)}}) == digest.hex()
+    assert az.md5({"etag": "0x8DC"}) is None
+    assert swift.md5({"hash": digest.hex()}) == digest.hex()
+    assert swift.md5({"hash": digest.hex(), "slo": True}) is None  # a large-object manifest

@@ -21,12 +21,14 @@ and objstore passes only the account.
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from ..errors import CredentialsError, InvalidURLError
 from ..profiles import AzureProfile, Profile, Source
 from ..urls import ObjectURL
+from . import checksums
 from .base import Backend, PublicResult
 from .env import AZURE, TABLES, hint
 
@@ -145,6 +147,9 @@ class AzureBackend(Backend):
         from ._adlfs import AzureBlobFileSystem
 
         return AzureBlobFileSystem
+
+    def md5(self, info: Mapping[str, Any]) -> str | None:
+        return checksums.azure_md5(info)
 
     def default_profile(self, registry: ProfileRegistry, parsed: ObjectURL) -> Profile:
         """A URL naming the account: a profile for that account, else anonymous. Otherwise

@@ -9,12 +9,14 @@ imports its library (s3fs, gcsfs, adlfs, aiohttp): that happens when a filesyste
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BackendNotInstalledError, InvalidURLError
 from ..profiles import LocalProfile, Profile, Source
 from ..urls import _SCHEMES, ObjectURL
+from . import checksums
 from .env import EnvVar, hint
 
 if TYPE_CHECKING:
@@ -118,6 +120,10 @@ class Backend:
         return options
 
     # ------------------------------------------------------------------ checksums
+    def md5(self, info: Mapping[str, Any]) -> str | None:
+        """The content MD5 (hex) in a listing or ``info`` entry, if the store reports one."""
+        return checksums.etag_md5(info)
+
     def checksum(self, item: Item) -> str | None:
         """The MD5 the store reports for a listed object, or None."""
         return item.md5

@@ -30,6 +30,7 @@ import json  # noqa: E402
 import shlex  # noqa: E402
 import sys  # noqa: E402
 import warnings  # noqa: E402
+from collections.abc import Mapping
 from pathlib import Path  # noqa: E402
 from typing import TYPE_CHECKING, Any  # noqa: E402
 from urllib.parse import quote  # noqa: E402
@@ -37,6 +38,7 @@ from urllib.parse import quote  # noqa: E402
 from ..errors import CredentialsError, InvalidURLError  # noqa: E402
 from ..profiles import GCSProfile, Profile, Source  # noqa: E402
 from ..urls import ObjectURL  # noqa: E402
+from . import checksums
 from .base import Backend, PublicResult  # noqa: E402
 from .env import GCS, TABLES  # noqa: E402
 
@@ -301,6 +303,9 @@ class GCSBackend(Backend):
         from ._gcsfs import GCSFileSystem
 
         return GCSFileSystem
+
+    def md5(self, info: Mapping[str, Any]) -> str | None:
+        return checksums.gcs_md5(info)
 
     def default_profile(self, registry: ProfileRegistry, parsed: ObjectURL) -> Profile:
         """``gcs-env``, then ``default``, then anonymous (never the GCE metadata server)."""

@@ -8,6 +8,7 @@ A profile from a config file hands the filesystem its key and token by reference
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
@@ -15,6 +16,7 @@ from .. import scratch
 from ..errors import CredentialsError, InvalidURLError
 from ..profiles import Profile, Source, SwiftProfile
 from ..urls import ObjectURL
+from . import checksums
 from .base import Backend, PublicResult
 from .env import SWIFT, TABLES, hint
 
@@ -98,6 +100,9 @@ class SwiftBackend(Backend):
 
     def storage_options(self, profile: Profile, url: ObjectURL) -> dict[str, Any]:
         return storage_options(profile, url)
+
+    def md5(self, info: Mapping[str, Any]) -> str | None:
+        return checksums.swift_md5(info)
 
     def default_profile(self, registry: ProfileRegistry, parsed: ObjectURL) -> Profile:
         """https://HOST/v1/AUTH_x/...: a profile for that host, else anonymous; swift://: the
