@@ -46,7 +46,7 @@ def _make_fs(protocol: str, options: dict[str, Any], *, asynchronous: bool) -> f
         fs = AsyncFileSystemWrapper(_make_fs(protocol, options, asynchronous=False), asynchronous=True)
     elif asynchronous:  # used by zarr stores, on zarr's event loop
         fs = cls(skip_instance_cache=True, asynchronous=True, **options)
-        closing.close_at_exit(fs)
+        closing.close_at_exit(fs, backends.for_protocol(protocol).closer(fs))
     else:
         fs = cls(skip_instance_cache=True, **options)
     with _fs_lock:

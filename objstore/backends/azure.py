@@ -21,7 +21,7 @@ and objstore passes only the account.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
@@ -150,6 +150,16 @@ class AzureBackend(Backend):
 
     def md5(self, info: Mapping[str, Any]) -> str | None:
         return checksums.azure_md5(info)
+
+    def closer(self, fs: Any) -> Callable[[], Coroutine[Any, Any, None]] | None:
+        """adlfs leaves it to weakref finalizers that need a loop an async instance lacks."""
+        from adlfs.utils import close_credential, close_service_client
+
+        async def close_azure() -> None:
+            await close_service_client(fs)
+            await close_credential(fs)
+
+        return close_azure
 
     def default_profile(self, registry: ProfileRegistry, parsed: ObjectURL) -> Profile:
         """A URL naming the account: a profile for that account, else anonymous. Otherwise

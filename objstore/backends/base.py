@@ -9,7 +9,7 @@ imports its library (s3fs, gcsfs, adlfs, aiohttp): that happens when a filesyste
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -110,6 +110,11 @@ class Backend:
     def default_profile(self, registry: ProfileRegistry, parsed: ObjectURL) -> Profile:
         """The profile for ``parsed`` when none was given and no ``match`` pattern fits."""
         return LocalProfile(name=f"({self.name})", backend=self.name, source=Source(kind="default"))
+
+    def closer(self, fs: Any) -> Callable[[], Coroutine[Any, Any, None]] | None:
+        """What closes an asynchronous ``fs``'s sessions at exit on zarr's loop
+        (:mod:`objstore.closing`), when its library does not do it; None: nothing to do."""
+        return None
 
     def library_options(self, policy: RetryPolicy, options: dict[str, Any]) -> dict[str, Any]:
         """``options`` plus the retry policy in the library's words (what the user set wins)."""

@@ -8,6 +8,7 @@ dask worker that unpickles the filesystem, and no secret travels with the storag
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -76,6 +77,15 @@ class S3Backend(Backend):
         from ._s3fs import S3FileSystem
 
         return S3FileSystem
+
+    def closer(self, fs: Any) -> Callable[[], Coroutine[Any, Any, None]] | None:
+        """s3fs closes only its synchronous instances' sessions."""
+
+        async def close_s3() -> None:
+            if fs._s3 is not None:
+                await fs._s3creator.__aexit__(None, None, None)
+
+        return close_s3 if hasattr(fs, "_s3") else None
 
     def default_profile(self, registry: ProfileRegistry, parsed: ObjectURL) -> Profile:
         """``AWS_PROFILE``, then ``aws-env``, then ``default``, then botocore's own chain."""
