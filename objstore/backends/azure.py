@@ -161,6 +161,10 @@ class AzureBackend(Backend):
 
         return close_azure
 
+    def one_listing_options(self) -> dict[str, Any]:
+        """Without ``return_glob`` an empty listing is followed by a HEAD and another listing."""
+        return {"return_glob": True}
+
     def default_profile(self, registry: ProfileRegistry, parsed: ObjectURL) -> Profile:
         """A URL naming the account: a profile for that account, else anonymous. Otherwise
         ``azure-env``, then ``default``."""

@@ -124,6 +124,10 @@ class Backend:
         """``options`` with a connection pool of at least ``n`` connections."""
         return options
 
+    def one_listing_options(self) -> dict[str, Any]:
+        """``ls`` options that keep listing an empty or missing folder to one request."""
+        return {}
+
     # ------------------------------------------------------------------ checksums
     def md5(self, info: Mapping[str, Any]) -> str | None:
         """The content MD5 (hex) in a listing or ``info`` entry, if the store reports one."""

@@ -104,6 +104,10 @@ class SwiftBackend(Backend):
     def md5(self, info: Mapping[str, Any]) -> str | None:
         return checksums.swift_md5(info)
 
+    def one_listing_options(self) -> dict[str, Any]:
+        """Without ``return_glob`` an empty listing is followed by a HEAD and another listing."""
+        return {"return_glob": True}
+
     def default_profile(self, registry: ProfileRegistry, parsed: ObjectURL) -> Profile:
         """https://HOST/v1/AUTH_x/...: a profile for that host, else anonymous; swift://: the
         ``swift-env`` profile, then ``default``."""
