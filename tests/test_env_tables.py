@@ -80,3 +80,11 @@ def test_no_credentials_names_the_variables_of_every_way(url, backend):
     for var in tables.TABLES[backend][1]:
         if var.required:
             assert var.name in str(info.value)
+
+
+@pytest.mark.parametrize("name", sorted(tables.TABLES))
+def test_each_profile_field_says_which_variables_fill_it(name):
+    backend = backends.get(name)
+    missing = [f"{v.field}: {v.name}" for v in backend.env if v.field
+               and v.name not in (backend.profile_class.model_fields[v.field].description or "")]
+    assert not missing, f"{backend.profile_class.__name__} field descriptions lack {missing}"
