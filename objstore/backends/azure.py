@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from ..errors import CredentialsError, InvalidURLError
+from ..perf import DEFAULT_MAX_CONCURRENCY
 from ..profiles import AzureProfile, Profile, Source
 from ..urls import ObjectURL
 from . import checksums
@@ -196,7 +197,7 @@ class AzureBackend(Backend):
         return container_url(r) + (f"/{key}" if key else "")
 
     def make_public(self, r: Resolved, *, objects: list[str] | None = None,
-                    concurrency: int = 64) -> PublicResult:
+                    concurrency: int = DEFAULT_MAX_CONCURRENCY) -> PublicResult:
         from . import azure_public
 
         return azure_public.make_public(r)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BackendNotInstalledError, InvalidURLError
+from ..perf import DEFAULT_MAX_CONCURRENCY
 from ..profiles import LocalProfile, Profile, Source
 from ..urls import _SCHEMES, ObjectURL
 from . import checksums
@@ -147,7 +148,7 @@ class Backend:
         return self.public_url(r).split("?", 1)[0], {}
 
     def make_public(self, r: Resolved, *, objects: list[str] | None = None,
-                    concurrency: int = 64) -> PublicResult:
+                    concurrency: int = DEFAULT_MAX_CONCURRENCY) -> PublicResult:
         """Make ``r`` world-readable. ``objects``: the paths that still need it (default: all)."""
         raise InvalidURLError(f"{r.url.url}: cannot make a {self.name} URL public")
 

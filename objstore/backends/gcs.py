@@ -36,9 +36,10 @@ from typing import TYPE_CHECKING, Any  # noqa: E402
 from urllib.parse import quote  # noqa: E402
 
 from ..errors import CredentialsError, InvalidURLError  # noqa: E402
+from ..perf import DEFAULT_MAX_CONCURRENCY  # noqa: E402
 from ..profiles import GCSProfile, Profile, Source  # noqa: E402
 from ..urls import ObjectURL  # noqa: E402
-from . import checksums
+from . import checksums  # noqa: E402
 from .base import Backend, PublicResult  # noqa: E402
 from .env import GCS, TABLES  # noqa: E402
 
@@ -330,7 +331,7 @@ class GCSBackend(Backend):
         return f"{endpoint.rstrip('/')}/{r.url.bucket}" + (f"/{key}" if key else "")
 
     def make_public(self, r: Resolved, *, objects: list[str] | None = None,
-                    concurrency: int = 64) -> PublicResult:
+                    concurrency: int = DEFAULT_MAX_CONCURRENCY) -> PublicResult:
         from . import gcs_public
 
         return gcs_public.make_public(r)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..errors import InvalidURLError
+from ..perf import DEFAULT_MAX_CONCURRENCY
 from ..profiles import Profile, S3Profile, Source
 from ..urls import ObjectURL
 from .base import Backend, PublicResult
@@ -137,7 +138,7 @@ class S3Backend(Backend):
         return f"s3://{r.url.bucket}/{r.url.key}".rstrip("/"), options
 
     def make_public(self, r: Resolved, *, objects: list[str] | None = None,
-                    concurrency: int = 64) -> PublicResult:
+                    concurrency: int = DEFAULT_MAX_CONCURRENCY) -> PublicResult:
         from . import s3_public
 
         return s3_public.make_public(r, objects, concurrency)

@@ -14,6 +14,7 @@ from urllib.parse import quote, urlsplit
 
 from .. import scratch
 from ..errors import CredentialsError, InvalidURLError
+from ..perf import DEFAULT_MAX_CONCURRENCY
 from ..profiles import Profile, Source, SwiftProfile
 from ..urls import ObjectURL
 from . import checksums
@@ -140,7 +141,7 @@ class SwiftBackend(Backend):
                 + (f"/{key}" if key else ""))
 
     def make_public(self, r: Resolved, *, objects: list[str] | None = None,
-                    concurrency: int = 64) -> PublicResult:
+                    concurrency: int = DEFAULT_MAX_CONCURRENCY) -> PublicResult:
         from ..swift import make_public
 
         url = make_public(r.url.url, r.profile)
