@@ -8,6 +8,7 @@ extra. ``storage_options(profile, url)`` is where secrets leave ``SecretStr``.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,7 @@ def for_url(url: ObjectURL) -> Backend:
     return get(url.backend)
 
 
+@functools.cache
 def for_protocol(protocol: str) -> Backend:
     """The backend serving an fsspec protocol (``s3a``, ``gs``, ``abfs``, ...)."""
     for name in _MODULES:
