@@ -44,14 +44,6 @@ _CREDENTIAL_HELP = f"set {hint(AZURE)} (or AZURE_STORAGE_ANON=true for a public 
 _ADLFS_AUTH = ("anon", "credential", "client_id", "client_secret", "tenant_id")
 
 
-def protocol(url: ObjectURL) -> str:
-    return "az"
-
-
-def path(url: ObjectURL) -> str:
-    return url.path
-
-
 def storage_options(profile: Profile, url: ObjectURL) -> dict[str, Any]:
     if not isinstance(profile, AzureProfile):
         raise InvalidURLError(f"{url.url}: profile {profile.name!r} is a {profile.backend} profile")

@@ -53,14 +53,6 @@ REQUIRES = ("gcsfs",)
 _warned_late_import = False
 
 
-def protocol(url: ObjectURL) -> str:
-    return "gs"
-
-
-def path(url: ObjectURL) -> str:
-    return url.path
-
-
 def storage_options(profile: Profile, url: ObjectURL) -> dict[str, Any]:
     if not isinstance(profile, GCSProfile):
         raise InvalidURLError(f"{url.url}: profile {profile.name!r} is a {profile.backend} profile")

@@ -27,14 +27,6 @@ if TYPE_CHECKING:
 REQUIRES = ("s3fs",)
 
 
-def protocol(url: ObjectURL) -> str:
-    return "s3"
-
-
-def path(url: ObjectURL) -> str:
-    return url.path
-
-
 def storage_options(profile: Profile, url: ObjectURL) -> dict[str, Any]:
     if not isinstance(profile, S3Profile):
         raise InvalidURLError(f"{url.url}: profile {profile.name!r} is a {profile.backend} profile")

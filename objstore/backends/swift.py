@@ -30,14 +30,6 @@ from ._swift_provider import SwiftProfileSecrets, identity, secrets, travels_by_
 REQUIRES = ("aiohttp",)
 
 
-def protocol(url: ObjectURL) -> str:
-    return "swift"
-
-
-def path(url: ObjectURL) -> str:
-    return url.path
-
-
 def storage_options(profile: Profile, url: ObjectURL) -> dict[str, Any]:
     """SwiftFileSystem keyword arguments; the only place the profile's secrets are unwrapped."""
     if not isinstance(profile, SwiftProfile):
