@@ -16,17 +16,19 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from . import backends, closing, perf
+from . import backends, closing, perf, scratch_prefix
 from .boundary import mapped_errors, status_of
 from .errors import ObjstoreError
 from .profiles import Profile
 from .registry import ProfileRegistry, _fingerprint, default_registry
-from .retry import library_options, policy_for
+from .retry import policy_for
 from .urls import ObjectURL, parse
 
 if TYPE_CHECKING:
     import fsspec
     import zarr.abc.store
+
+    from .backends.base import Backend
 
 __all__ = ["Resolved", "resolve", "filesystem", "store"]
 
@@ -47,7 +49,7 @@ def _make_fs(protocol: str, options: dict[str, Any], *, asynchronous: bool) -> f
         fs = AsyncFileSystemWrapper(_make_fs(protocol, options, asynchronous=False), asynchronous=True)
     elif asynchronous:  # used by zarr stores, on zarr's event loop
         fs = cls(skip_instance_cache=True, asynchronous=True, **options)
-        closing.close_at_exit(fs)
+        closing.close_at_exit(fs, backends.for_protocol(protocol).closer(fs))
     else:
         fs = cls(skip_instance_cache=True, **options)
     with _fs_lock:
@@ -68,11 +70,16 @@ class Resolved:
     def __repr__(self) -> str:
         return f"Resolved(url={self.url.url!r}, profile={self.profile.name!r}, protocol={self.protocol!r})"
 
+    @property
+    def backend(self) -> Backend:
+        """What objstore knows about this kind of store (:mod:`objstore.backends`)."""
+        return backends.for_url(self.url)
+
     @cached_property
     def io_options(self) -> dict[str, Any]:
         """``storage_options`` plus the profile's retry policy in the library's own words
         (:func:`objstore.retry.library_options`): what objstore's filesystems are made with."""
-        return library_options(self.protocol, policy_for(self.profile), self.storage_options)
+        return self.backend.library_options(policy_for(self.profile), self.storage_options)
 
     @cached_property
     def fs(self) -> fsspec.AbstractFileSystem:
@@ -94,7 +101,7 @@ class Resolved:
         from .cubestore import CubeStore
 
         n = perf.max_concurrency(self.profile)
-        if self.protocol == "file":
+        if self.backend.on_disk:
             from zarr.storage import LocalStore
 
             store = CubeStore(LocalStore(self.path, read_only=read_only), max_concurrency=n)
@@ -106,7 +113,7 @@ class Resolved:
         else:
             from zarr.storage import FsspecStore
 
-            options = perf.io_storage_options(self.protocol, self.io_options, n)
+            options = self.backend.io_options(self.io_options, n)
             fs = _make_fs(self.protocol, options, asynchronous=True)
             store = CubeStore(FsspecStore(fs, path=self.path, read_only=read_only),
                               max_concurrency=n)
@@ -156,6 +163,9 @@ def resolve(
     reg = registry or default_registry()
     prof = reg.for_url(parsed, profile)
     protocol, path, options = backends.storage_options(prof, parsed)
+    if (seconds := scratch_prefix.object_expiry_seconds(parsed)) is not None:
+        for k, v in backends.for_url(parsed).expiry_options(seconds).items():
+            options.setdefault(k, v)
     return Resolved(parsed, prof, protocol, path, options)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from .buckets import bucket_missing, bucket_word, create_hint
+from .buckets import bucket_missing, create_hint
 from .errors import (
     BucketNotFoundError,
     CredentialsError,
@@ -27,13 +27,6 @@ if TYPE_CHECKING:
 
 __all__ = ["mapped_errors", "translated", "status_of", "scrub"]
 
-_CREDENTIAL_HINTS = {
-    "s3": "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or ~/.aws/credentials",
-    "gcs": "GOOGLE_APPLICATION_CREDENTIALS, or a gcs profile with token_file, token or google_default",
-    "azure": "AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT_NAME with "
-             "AZURE_STORAGE_ACCOUNT_KEY or AZURE_STORAGE_SAS_TOKEN",
-    "swift": "ST_AUTH/ST_USER/ST_KEY or OS_AUTH_URL/OS_USERNAME/OS_PASSWORD",
-}
 _MISSING_CREDENTIALS = {"NoCredentialsError", "PartialCredentialsError", "DefaultCredentialsError",
                         "ClientAuthenticationError"}
 _FOREIGN = {"botocore", "aiobotocore", "aiohttp", "azure", "google", "gcsfs", "requests",
@@ -117,11 +110,11 @@ def translated(exc: BaseException, r: Resolved, role: str = "") -> BaseException
     what = f"the {role} {url}" if role else url
     where = f"{what} (profile {name!r}, from {r.profile.source})"
     if isinstance(exc, FileNotFoundError) or status == 404:
-        if r.protocol not in ("file", "memory"):
+        if not r.backend.is_local:
             fields["status"] = 404  # what the server answered, wherever the library hid it
         if bucket_missing(r):
             return BucketNotFoundError(
-                f"{where}: the {bucket_word(r.url.backend)} {r.url.bucket!r} does not exist. "
+                f"{where}: the {r.backend.bucket_word} {r.url.bucket!r} does not exist. "
                 f"{create_hint(r)}", **fields)
         return NotFoundError(f"nothing at {where}", **fields)
     if type(exc).__module__.startswith("botocore"):  # credentials botocore could not get
@@ -131,7 +124,7 @@ def translated(exc: BaseException, r: Resolved, role: str = "") -> BaseException
         if mapped is not None:
             mapped.url, mapped.profile = url, name
             return mapped
-    hint = _CREDENTIAL_HINTS.get(r.url.backend, "")
+    hint = r.backend.credentials_hint
     if _forbidden(exc, status):
         anon = " (anonymous access: is it public?)" if getattr(r.profile, "anonymous", False) else ""
         then = f". Credentials: {hint}" if hint else ""

@@ -11,9 +11,9 @@ missing; a bucket the profile may not inspect (403) is left for the write itself
 
 from __future__ import annotations
 
-import shlex
 from typing import TYPE_CHECKING
 
+from . import backends
 from .errors import BucketNotFoundError
 
 if TYPE_CHECKING:
@@ -23,13 +23,13 @@ __all__ = ["CREATED_ON_WRITE", "bucket_word", "bucket_missing", "create_hint", "
 
 
 def bucket_word(backend: str) -> str:
-    """What the backend calls a bucket."""
-    return "container" if backend in ("azure", "swift") else "bucket"
+    """What the backend called ``backend`` calls a bucket."""
+    return backends.get(backend).bucket_word
 
 
 def bucket_missing(r: Resolved) -> bool:
     """True only when the server says ``r``'s bucket or container does not exist (one request)."""
-    if not r.url.bucket or r.protocol in ("file", "memory", "http", "https"):
+    if not r.url.bucket or not r.backend.has_buckets:
         return False
     try:
         r.fs.info(r.url.bucket)
@@ -42,29 +42,20 @@ def bucket_missing(r: Resolved) -> bool:
 
 def create_hint(r: Resolved) -> str:
     """The command that creates ``r``'s bucket or container, as a sentence."""
-    b, p = r.url.bucket, r.profile
-    q = shlex.quote
-    endpoint = getattr(p, "endpoint_url", None)
-    command = {
-        "s3": f"aws s3 mb s3://{q(b)}" + (f" --endpoint-url {q(str(endpoint))}" if endpoint else ""),
-        "gcs": f"gcloud storage buckets create gs://{q(b)}",
-        "azure": f"az storage container create --name {q(b)}"
-                 + (f" --account-name {q(acct)}" if (acct := getattr(p, "account", None)) else ""),
-        "swift": f"swift post {q(b)}",
-    }.get(r.url.backend)
-    word = bucket_word(r.url.backend)
-    return f"Create it first, e.g. with: {command}" if command else f"Create the {word} first"
+    command = r.backend.create_bucket_command(r)
+    return f"Create it first, e.g. with: {command}" if command else \
+        f"Create the {r.backend.bucket_word} first"
 
 
 #: Backends whose writes create a missing container, as their own upload tool does.
-CREATED_ON_WRITE = frozenset({"swift"})
+CREATED_ON_WRITE = frozenset(n for n in backends.names() if backends.get(n).creates_bucket_on_write)
 
 
 def require_bucket(r: Resolved) -> None:
     """Raise :class:`BucketNotFoundError` when ``r``'s bucket does not exist and the backend's
     writes do not create it."""
-    if r.url.backend not in CREATED_ON_WRITE and bucket_missing(r):
-        word = bucket_word(r.url.backend)
+    if not r.backend.creates_bucket_on_write and bucket_missing(r):
+        word = r.backend.bucket_word
         raise BucketNotFoundError(
             f"cannot write to {r.url.url}: the {word} {r.url.bucket!r} does not exist (profile "
             f"{r.profile.name!r}, from {r.profile.source}). {create_hint(r)}",

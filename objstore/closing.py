@@ -22,25 +22,6 @@ _open: list[tuple[Any, Callable[[], Coroutine[Any, Any, None]]]] = []
 _lock = threading.Lock()
 
 
-def _closer(fs: Any) -> Callable[[], Coroutine[Any, Any, None]] | None:
-    if hasattr(fs, "_s3") and hasattr(type(fs), "set_session"):  # s3fs
-
-        async def close_s3() -> None:
-            if fs._s3 is not None:
-                await fs._s3creator.__aexit__(None, None, None)
-
-        return close_s3
-    if type(fs).__module__.startswith("adlfs"):
-        from adlfs.utils import close_credential, close_service_client
-
-        async def close_azure() -> None:
-            await close_service_client(fs)
-            await close_credential(fs)
-
-        return close_azure
-    return None
-
-
 def _detach_loopless_finalizers() -> None:
     """Detach adlfs's weakref finalizers of asynchronous instances (ours, and those dask's
     tokenizer unpickles): they call ``fsspec.asyn.sync`` without a loop, which can only fail."""
@@ -52,9 +33,8 @@ def _detach_loopless_finalizers() -> None:
             finalizer.detach()
 
 
-def close_at_exit(fs: Any) -> None:
-    """Close ``fs``'s sessions at exit (a no-op for filesystems that need no help)."""
-    closer = _closer(fs)
+def close_at_exit(fs: Any, closer: Callable[[], Coroutine[Any, Any, None]] | None) -> None:
+    """Run ``closer`` (its Backend's, which closes ``fs``'s sessions) at exit; None: nothing to do."""
     if closer is None:
         return
     with _lock:

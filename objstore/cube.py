@@ -36,16 +36,10 @@ __all__ = ["open_cube", "write_cube", "cube_contents"]
 _METADATA = (".zmetadata", ".zgroup", ".zarray", "zarr.json")
 
 
-#: Protocols whose ``ls`` would follow an empty listing with a HEAD and another listing (is it a
-#: file? a directory?), unless told ``return_glob=True`` (adlfs, objstore's Swift).
-_ONE_LISTING = frozenset({"az", "swift"})
-
-
 def cube_contents(r: Resolved) -> list[str]:
     """Names directly under the cube's path (empty if nothing is there), from one listing."""
     try:
-        kw = {"return_glob": True} if r.protocol in _ONE_LISTING else {}
-        entries = r.fs.ls(r.path, detail=False, refresh=True, **kw)
+        entries = r.fs.ls(r.path, detail=False, refresh=True, **r.backend.one_listing_options())
     except (FileNotFoundError, NotADirectoryError):
         return []
     return sorted(str(e).rstrip("/").rsplit("/", 1)[-1] for e in entries)

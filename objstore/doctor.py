@@ -92,7 +92,7 @@ def diagnose(target: str, profile: str | Profile | None = None, *, write: bool =
     r = resolve(target, profile)
     report = Report(r.url.url, r.profile.name)
     report.add("profile", "ok", f"{r.profile.name!r} ({r.url.backend}) from {r.profile.source}")
-    if r.url.backend in ("file", "memory"):
+    if r.backend.is_local:
         report.add("endpoint", "skip", "local data: no endpoint")
     elif not _endpoint_checks(r, report, timeout):
         return report
@@ -102,7 +102,7 @@ def diagnose(target: str, profile: str | Profile | None = None, *, write: bool =
         _probe(r, report)
     elif r.url.bucket:
         report.add("write probe", "skip", "anonymous profile" if write else "--no-write")
-    if r.url.bucket and r.url.backend not in ("file", "memory", "http"):
+    if r.url.bucket and r.backend.has_buckets:
         _anonymous_check(r, report, timeout)
     if r.url.key:
         _cube_checks(r, report)

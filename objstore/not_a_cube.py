@@ -34,7 +34,7 @@ def _info(r: Resolved) -> dict[str, Any] | None:
 
 
 def _bucket_missing(r: Resolved) -> bool:
-    if not r.url.bucket or r.protocol in ("file", "local", "memory"):
+    if not r.url.bucket or not r.backend.has_buckets:
         return False
     try:
         return not r.fs.exists(r.url.bucket)
@@ -66,7 +66,7 @@ def not_a_cube(r: Resolved, names: list[str]) -> ObjstoreError:
         return BucketNotFoundError(
             f"no cube at {url}: the bucket {r.url.bucket!r} does not exist (profile "
             f"{r.profile.name!r}). Fix: check the name, or create the bucket first", **fields)
-    where = "no such file or folder" if r.protocol in ("file", "local") else "nothing is there"
+    where = "no such file or folder" if r.backend.on_disk else "nothing is there"
     parent = url.rstrip("/").rsplit("/", 1)[0]
     parent = url if parent.endswith(":/") or not parent else parent + "/"
     return CubeNotFoundError(f"no cube at {url}: {where}. Fix: check the URL (objstore ls "

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from . import backends
 from .errors import ConfigError
 from .profiles import connection_string_fields
 from .retry import DEFAULT_MAX_CONCURRENCY
@@ -60,12 +61,11 @@ ENGINES = ("auto", "fsspec", "obstore")
 #: :func:`obstore_translatable`), fsspec otherwise.
 OBSTORE_S3_PROTOCOLS = ("s3", "s3a")
 OBSTORE_AZURE_PROTOCOLS = ("az", "abfs", "abfss", "adl")
-#: The engine when neither the profile nor ``OBJSTORE_ENGINE`` names one, as measured
-#: (docs/performance.md): ``auto`` on Azure, where obstore read and wrote about twice as fast as
-#: adlfs in every run (adlfs spends about 2 ms of CPU per request); ``fsspec`` elsewhere (on S3 the
-#: two engines traded places between runs against moto).
+#: The engine when neither the profile nor ``OBJSTORE_ENGINE`` names one is each Backend's
+#: ``default_engine``, as measured (docs/performance.md): ``auto`` on Azure, where obstore read and
+#: wrote about twice as fast as adlfs in every run (adlfs spends about 2 ms of CPU per request);
+#: ``fsspec`` elsewhere (on S3 the two engines traded places between runs against moto).
 DEFAULT_ENGINE = "fsspec"
-DEFAULT_ENGINE_FOR = dict.fromkeys(OBSTORE_AZURE_PROTOCOLS, "auto")
 #: Protocols the obstore engine serves.
 OBSTORE_PROTOCOLS = OBSTORE_S3_PROTOCOLS + OBSTORE_AZURE_PROTOCOLS
 #: GCS: refused by an explicit ``obstore`` with the reason, ``auto`` picks fsspec.
@@ -154,8 +154,8 @@ def _azure_problem(options: Mapping[str, Any]) -> str | None:
 def engine(profile: Any, protocol: str, options: Mapping[str, Any] | None = None) -> str:
     """The I/O engine (``fsspec`` or ``obstore``) for ``protocol`` under ``profile``.
 
-    The profile's ``engine`` field if it has one, else ``OBJSTORE_ENGINE``, else
-    :data:`DEFAULT_ENGINE_FOR` the protocol, else :data:`DEFAULT_ENGINE`:
+    The profile's ``engine`` field if it has one, else ``OBJSTORE_ENGINE``, else the backend's
+    ``default_engine`` (:data:`DEFAULT_ENGINE` unless it says otherwise):
 
     * ``auto`` picks obstore for S3 and Azure when it is installed and the storage options
       translate exactly (S3: explicit keys or anonymous; endpoint, region, requester pays. Azure:
@@ -165,16 +165,16 @@ def engine(profile: Any, protocol: str, options: Mapping[str, Any] | None = None
       setting for every backend) it means "obstore where offered": Swift, GCS, HTTP and memory
       URLs use fsspec; in a profile's ``engine`` field it is refused on those too.
     """
+    backend = backends.for_protocol(protocol)
     field = getattr(profile, "engine", None)
-    name = str(field or os.environ.get("OBJSTORE_ENGINE")
-               or DEFAULT_ENGINE_FOR.get(protocol, DEFAULT_ENGINE)).lower()
+    name = str(field or os.environ.get("OBJSTORE_ENGINE") or backend.default_engine).lower()
     if name not in ENGINES:
         raise ConfigError(f"unknown I/O engine {name!r}: expected one of {', '.join(ENGINES)}")
     if name == "fsspec":
         return "fsspec"
     if name == "auto":
         return "obstore" if obstore_translatable(options or {}, protocol) else "fsspec"
-    if protocol not in OBSTORE_PROTOCOLS and not field:
+    if not backend.obstore_offered and not field:
         return "fsspec"  # OBJSTORE_ENGINE=obstore: obstore where offered
     why = problem(protocol, options or {}, explicit=True)
     if why:
@@ -187,7 +187,7 @@ def engine(profile: Any, protocol: str, options: Mapping[str, Any] | None = None
 def obstore_translatable(options: Mapping[str, Any], protocol: str = "s3") -> bool:
     """True if obstore is installed, offered for ``protocol`` and can use exactly these storage
     options with the credentials they name (what ``engine = "auto"`` needs)."""
-    if protocol not in OBSTORE_PROTOCOLS:
+    if not backends.for_protocol(protocol).obstore_offered:
         return False
     return problem(protocol, options, explicit=False) is None
 
@@ -199,20 +199,10 @@ def max_concurrency(profile: Any) -> int:
 
 
 def io_storage_options(protocol: str, options: Mapping[str, Any], n: int) -> dict[str, Any]:
-    """``options`` plus a connection pool of at least ``n`` connections (what the user set wins).
-
-    s3fs: ``config_kwargs.max_pool_connections`` (botocore's default is 10). Swift (objstore's own
-    filesystem): ``max_concurrency`` is its pool size. gcsfs and adlfs use aiohttp sessions whose
-    pools hold 100 connections, enough for the default.
-    """
-    out = dict(options)
-    if protocol in ("s3", "s3a"):
-        config = dict(out.get("config_kwargs") or {})
-        config.setdefault("max_pool_connections", n)
-        out["config_kwargs"] = config
-    elif protocol == "swift":
-        out.setdefault("max_concurrency", n)
-    return out
+    """``options`` plus a connection pool of at least ``n`` connections (what the user set wins):
+    each Backend's ``io_options`` (s3fs: ``config_kwargs.max_pool_connections``; objstore's Swift
+    filesystem: ``max_concurrency``; gcsfs and adlfs pools hold 100 connections already)."""
+    return backends.for_protocol(protocol).io_options(dict(options), n)
 
 
 _raised_to = 0

@@ -149,7 +149,7 @@ class S3Profile(_Base):
     key: SecretStr | None = Field(None, description="AWS_ACCESS_KEY_ID / aws_access_key_id")
     secret: SecretStr | None = Field(None, description="AWS_SECRET_ACCESS_KEY / aws_secret_access_key")
     token: SecretStr | None = Field(None, description="AWS_SESSION_TOKEN / aws_session_token")
-    region: str | None = Field(None, description="AWS_DEFAULT_REGION / region")
+    region: str | None = Field(None, description="AWS_REGION / AWS_DEFAULT_REGION / region")
     endpoint_url: str | None = Field(
         None, description="AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL / endpoint_url (OSN, Ceph, MinIO)"
     )
@@ -209,7 +209,7 @@ class AzureProfile(_Base):
     connection_string: SecretStr | None = Field(
         None, description="AZURE_STORAGE_CONNECTION_STRING"
     )
-    anonymous: bool = Field(False, description="Anonymous access to public containers")
+    anonymous: bool = Field(False, description="Anonymous access to public containers (AZURE_STORAGE_ANON)")
     account_host: str | None = Field(None, description="Custom account host")
     endpoint_url: str | None = Field(
         None, description="Blob endpoint, e.g. http://127.0.0.1:10000/devstoreaccount1 (Azurite)"

@@ -42,7 +42,7 @@ from .errors import (
     SourceError,
     scrub,
 )
-from .public import _make_public, reader_snippet, s3_upload_acl
+from .public import _make_public, reader_snippet
 from .scratch_prefix import check_write_allowed
 from .transfer import (
     Item,
@@ -420,16 +420,16 @@ def publish(
     t0 = time.perf_counter()
     rep = reporter or Reporter()
     r = resolve(dest, profile)
-    if r.url.backend in ("http",):
+    if not r.backend.allows_writes:
         raise InvalidURLError(f"{dest}: cannot publish to a plain https URL; use the store's own "
                               "URL (s3://, gs://, az://, swift://)")
-    if not r.url.key and r.url.backend not in ("file", "memory"):
+    if not r.url.key and r.backend.has_buckets:
         raise InvalidURLError(f"{dest}: give the cube a name inside the bucket, e.g. "
                               f"{dest.rstrip('/')}/cube.zarr")
     check_write_allowed(r.url, force=force)
     with mapped_errors(r):
         require_bucket(r)  # before a conversion that may take long
-    if public and r.url.backend not in ("s3", "gcs", "azure", "swift"):
+    if public and not r.backend.can_be_public:
         raise InvalidURLError(f"{dest}: --public needs an object store (s3, gs, az, swift), "
                               f"not a {r.url.backend} URL")
     spec = parse_chunks(chunks)
@@ -576,8 +576,8 @@ def _publish_staged(staged: _Staged, r: Resolved, *, public: bool, overwrite: bo
         say(f"replacing the cube at {r.url.url}: removed {deleted} old objects")
 
     put_kwargs: dict[str, Any] = {}
-    if public and r.url.backend == "s3":
-        put_kwargs = s3_upload_acl(r)
+    if public:  # S3: objects carry a public-read ACL as they are written
+        put_kwargs = r.backend.upload_arguments(r)
 
     body = {rel: it for rel, it in items.items() if rel not in staged.final}
     todo = [it for rel, it in body.items()
@@ -636,7 +636,7 @@ def _publish_staged(staged: _Staged, r: Resolved, *, public: bool, overwrite: bo
     )
     if public:
         s3_objects = None
-        if r.url.backend == "s3" and put_kwargs:
+        if put_kwargs:
             s3_objects = [f"{base}/{i.rel}" for i in skipped]  # the rest carry the ACL already
             s3_objects += [f"{base}/{i.rel}" for i in final_kept]
         pub = _make_public(r, s3_objects=s3_objects, concurrency=n)

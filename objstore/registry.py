@@ -16,20 +16,10 @@ import fnmatch
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
-from . import scratch_prefix
-from .errors import CredentialsError, ObjstoreError, ProfileNotFoundError
-from .profiles import (
-    AzureProfile,
-    GCSProfile,
-    HTTPProfile,
-    LocalProfile,
-    Profile,
-    S3Profile,
-    Source,
-    SwiftProfile,
-)
+from . import backends, scratch_prefix
+from .errors import ObjstoreError, ProfileNotFoundError
+from .profiles import Profile, Source
 from .sources import aws, azure, gcs, openstack, presets, toml_file
 from .urls import ObjectURL, parse
 
@@ -52,12 +42,6 @@ SOURCES: list[tuple[str, Loader]] = [
 #: Environment variables that can change what the registry returns.
 ENV_PREFIXES = ("AWS_", "OS_", "ST_", "GOOGLE_", "AZURE_", "STORAGE_EMULATOR_HOST", "SCRATCH_",
                 "OBJSTORE_")
-
-_SWIFT_HELP = (
-    "set ST_AUTH, ST_USER and ST_KEY (v1), or OS_STORAGE_URL and OS_AUTH_TOKEN, or OS_AUTH_URL, "
-    "OS_USERNAME, OS_PASSWORD and OS_PROJECT_NAME (Keystone v3), or pass profile= a swift profile"
-)
-
 
 @dataclass
 class ProfileRegistry:
@@ -139,72 +123,18 @@ class ProfileRegistry:
                     best = (len(pattern), p)
         return best[1] if best else None
 
-    def _named(self, name: str, backend: str) -> Profile | None:
+    def named(self, name: str, backend: str) -> Profile | None:
+        """The profile ``name`` if it is one for ``backend``."""
         p = self.profiles.get(name)
         return p if p is not None and p.backend == backend else None
 
+    def unknown(self, name: str, why: str = "") -> ProfileNotFoundError:
+        """The error for a profile name that does not exist."""
+        return ProfileNotFoundError(self._unknown(name, why))
+
     def default_for(self, parsed: ObjectURL) -> Profile:
-        backend = parsed.backend
-        if backend == "s3":
-            if name := self.env.get("AWS_PROFILE"):
-                if name not in self.profiles:
-                    raise ProfileNotFoundError(self._unknown(name, " (from AWS_PROFILE)"))
-                return self.profiles[name]
-            return (
-                self._named(aws.ENV_PROFILE, "s3")
-                or self._named("default", "s3")
-                or S3Profile(name="(ambient)", source=Source(kind="default", location="botocore"))
-            )
-        if backend == "swift":
-            return self._swift_default(parsed)
-        if backend == "gcs":
-            return (
-                self._named(gcs.ENV_PROFILE, "gcs")
-                or self._named("default", "gcs")
-                or GCSProfile(name="(anonymous)", anonymous=True, source=Source(kind="default"))
-            )
-        if backend == "azure":
-            named = [p for p in (self._named(azure.ENV_PROFILE, "azure"),
-                                 self._named("default", "azure")) if p is not None]
-            if parsed.account:  # the URL names the account: a profile for it, else anonymous
-                others = [p for p in self.profiles.values() if isinstance(p, AzureProfile)]
-                for p in named + others:
-                    if isinstance(p, AzureProfile) and (p.account or "").lower() == parsed.account.lower():
-                        return p
-                return AzureProfile(
-                    name="(anonymous)", account_name=parsed.account, anonymous=True,
-                    source=Source(kind="default", location="account from the URL"),
-                )
-            if named:
-                return named[0]
-            raise CredentialsError(
-                f"no Azure credentials for {parsed.url}: set AZURE_STORAGE_CONNECTION_STRING, or "
-                "AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_ACCOUNT_KEY or AZURE_STORAGE_SAS_TOKEN, "
-                "or pass profile= an azure profile"
-            )
-        if backend == "http":
-            return HTTPProfile(name="(anonymous)", source=Source(kind="default"))
-        return LocalProfile(name=f"({backend})", backend=backend, source=Source(kind="default"))
-
-    def _swift_default(self, parsed: ObjectURL) -> Profile:
-        if parsed.host:  # https://HOST/v1/AUTH_x/...: a profile for that host, else anonymous
-            for p in self.profiles.values():
-                if p.backend == "swift" and _swift_host_matches(p, parsed):
-                    return p
-            return SwiftProfile(
-                name="(anonymous)", anonymous=True, storage_url=parsed.swift_storage_url,
-                source=Source(kind="default", location="public container read"),
-            )
-        found = self._named(openstack.ENV_PROFILE, "swift") or self._named("default", "swift")
-        if found:
-            return found
-        raise CredentialsError(f"no Swift credentials for {parsed.url}: {_SWIFT_HELP}")
-
-
-def _swift_host_matches(p: SwiftProfile, parsed: ObjectURL) -> bool:
-    if p.storage_url:
-        return p.storage_url.rstrip("/") == parsed.swift_storage_url
-    return bool(p.auth_url) and urlsplit(p.auth_url).netloc == parsed.host
+        """The backend's default profile for ``parsed`` (see each Backend's ``default_profile``)."""
+        return backends.get(parsed.backend).default_profile(self, parsed)
 
 
 _cache: tuple[tuple[object, ...], ProfileRegistry] | None = None

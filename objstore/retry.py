@@ -6,7 +6,7 @@ undecodable bodies; never a 4xx that says the request is wrong. Waits grow expon
 jitter; a request gets at most ``retries`` retries within ``DEFAULT_DEADLINE`` seconds. Each request
 is bounded by ``timeout``: connecting, and then the gap between bytes read.
 
-The libraries retry by themselves; they are configured (:func:`library_options`,
+The libraries retry by themselves; they are configured (each Backend's ``library_options``,
 :func:`obstore_config`) rather than wrapped in a second loop. objstore's Swift filesystem uses
 :class:`Attempts`. Retries and throttling are logged on the ``objstore.retry`` logger at INFO (shown
 with ``-v``), and :class:`ThrottleWatch` warns once when a service keeps throttling.
@@ -43,7 +43,6 @@ __all__ = [
     "policy_for",
     "retry_after",
     "is_transient",
-    "library_options",
     "obstore_config",
     "show_retries",
 ]
@@ -202,39 +201,9 @@ class Attempts:
 
 
 # ------------------------------------------------------------------ telling the libraries
-def library_options(protocol: str, policy: RetryPolicy,
-                    options: Mapping[str, Any]) -> dict[str, Any]:
-    """``options`` plus the policy in the words of the backend's library (what the user set in
-    ``options`` wins). s3fs: botocore's standard retry mode and timeouts; gcsfs: aiohttp
-    timeouts and MD5 checks of uploads and downloads (its retries are fixed by gcsfs); adlfs: azure-core's retry policy and timeouts
-    (through objstore's adlfs class); Swift: objstore's filesystem takes the policy itself."""
-    out = dict(options)
-    t = policy.timeout
-    if protocol in ("s3", "s3a"):
-        config = dict(out.get("config_kwargs") or {})
-        config.setdefault("retries", {"max_attempts": policy.retries + 1, "mode": "standard"})
-        config.setdefault("connect_timeout", t)
-        config.setdefault("read_timeout", t)
-        out["config_kwargs"] = config
-    elif protocol in ("gs", "gcs"):
-        import aiohttp
-
-        # gcsfs hands it to every request (a number there would bound the whole transfer)
-        out.setdefault("requests_timeout", aiohttp.ClientTimeout(sock_connect=t, sock_read=t))
-        out.setdefault("consistency", "md5")  # uploads and downloads checked against md5Hash
-    elif protocol in ("az", "abfs", "abfss"):
-        out.setdefault("connection_timeout", t)
-        out.setdefault("read_timeout", t)
-        out.setdefault("retry_total", policy.retries)
-    elif protocol == "swift":
-        out.setdefault("retries", policy.retries)
-        out.setdefault("timeout", t)
-    return out
-
-
 def obstore_config(options: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
     """obstore's ``client_options`` timeouts and ``RetryConfig`` from storage options made by
-    :func:`library_options`. obstore has no idle-read timeout: a request may take three
+    each Backend's ``library_options``. obstore has no idle-read timeout: a request may take three
     ``timeout``s in all (connecting included)."""
     config = options.get("config_kwargs") or {}
     t = float(options.get("read_timeout") or config.get("read_timeout") or DEFAULT_TIMEOUT)

@@ -1,8 +1,9 @@
 """The ``$SCRATCH_BUCKET`` prefix policy: where your scratch space is, how long it lives, and the
 guard that keeps writes to the shared scratch bucket inside your own prefix.
 
-Config-level knowledge (it reads only the environment and parses URLs), so the profile registry
-and the Swift backend can ask it; the user operations are in :mod:`objstore.scratch`.
+It reads only the environment, parses URLs and asks the backend whether a URL names a place to
+write, so the profile registry and resolve can ask it; the user operations are in
+:mod:`objstore.scratch`.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from . import backends
 from .errors import ConfigError, ObjstoreError, ScratchPrefixError
 from .urls import ObjectURL, parse
 
 __all__ = ["VARIABLE", "DEFAULT_EXPIRY_DAYS", "expiry_days", "parsed_prefix",
-           "object_expiry_headers", "check_write_allowed"]
+           "object_expiry_seconds", "check_write_allowed"]
 
 VARIABLE = "SCRATCH_BUCKET"
 DEFAULT_EXPIRY_DAYS = 7
@@ -43,7 +45,8 @@ def parsed_prefix(env: Mapping[str, str] | None = None) -> ObjectURL:
         parsed = parse(raw)
     except ObjstoreError as exc:
         raise ConfigError(f"{VARIABLE}={raw!r}: {exc}") from None
-    if parsed.backend in ("http", "file") or (not parsed.bucket and parsed.backend != "memory"):
+    backend = backends.for_url(parsed)
+    if backend.on_disk or not backend.allows_writes or (backend.has_buckets and not parsed.bucket):
         raise ConfigError(f"{VARIABLE}={raw!r} must name a bucket, e.g. s3://hub-scratch/alice")
     return parsed
 
@@ -54,17 +57,18 @@ def _is_under(target: ObjectURL, mine: ObjectURL) -> bool:
         and (target.path.rstrip("/") + "/").startswith(own)
 
 
-def object_expiry_headers(target: ObjectURL) -> dict[str, str]:
-    """``X-Delete-After`` for Swift objects under the scratch prefix, so the store expires them."""
+def object_expiry_seconds(target: ObjectURL) -> int | None:
+    """For objects under the scratch prefix, the seconds they live (stores that expire each
+    object, such as Swift's ``X-Delete-After``, are told so by their backend); else None."""
     if not os.environ.get(VARIABLE):
-        return {}
+        return None
     try:
         mine = parsed_prefix()
     except ConfigError:
-        return {}
+        return None
     if not _is_under(target, mine):
-        return {}
-    return {"X-Delete-After": str(int(expiry_days() * 86400))}
+        return None
+    return int(expiry_days() * 86400)
 
 
 def check_write_allowed(target: ObjectURL, *, force: bool = False) -> None:

@@ -17,11 +17,8 @@ the backend reports them (:func:`remote_md5`: S3 ETag, GCS md5Hash, Azure Conten
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import hashlib
 import os
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -31,15 +28,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .api import _make_fs, resolve
+from .backends.checksums import any_md5
 from .boundary import mapped_errors, translated
-from .buckets import bucket_missing, bucket_word, require_bucket
+from .buckets import bucket_missing, require_bucket
 from .errors import (
     BucketNotFoundError,
     CubeNotFoundError,
     ObjstoreError,
     VerificationError,
 )
-from .perf import DEFAULT_MAX_CONCURRENCY, io_storage_options
+from .perf import DEFAULT_MAX_CONCURRENCY
 from .retry import Attempts, RetryPolicy, is_transient
 from .scratch_prefix import check_write_allowed
 from .write_marker import MARKER, new_marker
@@ -79,8 +77,6 @@ MEMORY_BUDGET = 512 * 2**20  # bytes of object bodies held in memory at once
 OBJECT_RETRIES = 2
 
 Progress = Callable[[int, int], None]  # (objects done, bytes done), as increments
-
-_HEX_MD5 = re.compile(r"^[0-9a-fA-F]{32}$")
 
 
 # ---------------------------------------------------------------------------------------- trees
@@ -134,42 +130,9 @@ def scan_local(root: str | os.PathLike[str]) -> dict[str, Item]:
 
 
 def remote_md5(info: Mapping[str, Any]) -> str | None:
-    """The object's content MD5 (hex) from a listing or ``info`` entry, if the backend gives one.
-
-    s3fs ``ETag`` (quoted hex; multipart ``"...-N"`` ETags are not MD5s), gcsfs ``md5Hash``
-    (base64; composite objects have none), adlfs ``content_settings.content_md5`` (bytes; blobs
-    uploaded in blocks may have none), Swift ``hash``/``ETag`` (not for large-object manifests).
-    Azure ETags (``0x...``) and GCS generation etags are not MD5s and are ignored.
-    """
-    if info.get("slo"):  # Swift static large object: the etag is of the segments' etags
-        return None
-    md5 = info.get("md5Hash")
-    if isinstance(md5, str) and md5:
-        try:
-            raw = base64.b64decode(md5, validate=True)
-        except (binascii.Error, ValueError):
-            raw = b""
-        if len(raw) == 16:
-            return raw.hex()
-    settings = info.get("content_settings")
-    content_md5 = (settings.get("content_md5") if isinstance(settings, Mapping)
-                   else getattr(settings, "content_md5", None)) or info.get("content_md5")
-    if isinstance(content_md5, (bytes, bytearray)) and len(content_md5) == 16:
-        return bytes(content_md5).hex()
-    if isinstance(content_md5, str) and content_md5:
-        try:
-            raw = base64.b64decode(content_md5, validate=True)
-            if len(raw) == 16:
-                return raw.hex()
-        except (binascii.Error, ValueError):
-            pass
-    for key in ("ETag", "etag", "hash", "Etag"):
-        value = info.get(key)
-        if isinstance(value, str):
-            value = value.strip().strip('"')
-            if _HEX_MD5.match(value):
-                return value.lower()
-    return None
+    """The object's content MD5 (hex) from a listing or ``info`` entry of any backend, if it
+    gives one (each Backend's ``md5`` reads only its own field: :mod:`objstore.backends.checksums`)."""
+    return any_md5(info)
 
 
 def _rel(name: str, base: str) -> str | None:
@@ -190,7 +153,7 @@ def list_tree(r: Resolved, base: str | None = None) -> dict[str, Item]:
     server says now.
     """
     base = (r.path if base is None else base).rstrip("/")
-    if r.protocol == "file":
+    if r.backend.on_disk:
         try:
             items = scan_local(base)
         except FileNotFoundError:
@@ -215,15 +178,15 @@ def list_tree(r: Resolved, base: str | None = None) -> dict[str, Item]:
         if rel is None or (rel and rel.endswith("/")):
             continue
         out[rel] = Item(rel, int(info.get("size") or 0), remote=str(name).rstrip("/"),
-                        md5=remote_md5(info), info=info)
-    if not out and base and "/" in base and r.protocol != "swift":  # a single object: find()
-        # may not list it (objstore's Swift find() does, with one HEAD)
+                        md5=r.backend.md5(info), info=info)
+    if not out and base and "/" in base and not r.backend.find_lists_single_object:
+        # a single object: find() may not list it
         try:
             info = fs.info(base)
         except (FileNotFoundError, NotADirectoryError):
             info = None
         if info and info.get("type", "file") == "file":
-            out[""] = Item("", int(info.get("size") or 0), remote=base, md5=remote_md5(info),
+            out[""] = Item("", int(info.get("size") or 0), remote=base, md5=r.backend.md5(info),
                            info=info)
     return out
 
@@ -285,7 +248,7 @@ def concurrency_for(r: Resolved, requested: int | None = None) -> int:
 
 def _io_fs(r: Resolved, n: int) -> Any:
     """``r.fs``, or the same filesystem with a connection pool of ``n`` (s3fs defaults to 10)."""
-    options = io_storage_options(r.protocol, r.io_options, n)
+    options = r.backend.io_options(dict(r.io_options), n)
     if options == r.io_options:
         return r.fs
     return _make_fs(r.protocol, options, asynchronous=False)
@@ -398,7 +361,8 @@ def send(
         except BaseExceptionGroup as group:  # the TaskGroup's: raise the first real error
             raise _first_error(group) from None
     else:
-        _send_threads(todo, fs, base, source, n, progress, dict(put_kwargs or {}), stats)
+        _send_threads(todo, fs, base, source, n, progress, dict(put_kwargs or {}), stats,
+                      on_disk=dest.backend.on_disk)
     stats.seconds = time.perf_counter() - t0
     dest.fs.invalidate_cache()  # its listings predate these objects
     return stats
@@ -471,13 +435,9 @@ async def _send_async(items: list[Item], fs: Any, base: str, source: Resolved | 
             tg.create_task(worker())
 
 
-def _is_local(fs: Any) -> bool:
-    protocol = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
-    return "file" in protocol
-
-
 def _send_threads(items: list[Item], fs: Any, base: str, source: Resolved | None, n: int,
-                  progress: Progress | None, kwargs: dict[str, Any], stats: SendStats) -> None:
+                  progress: Progress | None, kwargs: dict[str, Any], stats: SendStats, *,
+                  on_disk: bool = False) -> None:
     lock = threading.Lock()
     stop = threading.Event()
 
@@ -499,7 +459,7 @@ def _send_threads(items: list[Item], fs: Any, base: str, source: Resolved | None
                     fs.pipe_file(rpath, item.data, **kwargs)
                 else:
                     assert source is not None and item.remote is not None
-                    if _is_local(fs) and item.size > LARGE:
+                    if on_disk and item.size > LARGE:
                         os.makedirs(os.path.dirname(rpath) or ".", exist_ok=True)
                         source.fs.get_file(item.remote, rpath)  # a local write, a remote read
                     else:
@@ -615,7 +575,7 @@ def verify(expected: Mapping[str, Item], dest: Resolved, base: str | None = None
     base = dest.path if base is None else base
     actual = dict(list_tree(dest, base) if listing is None else listing)
     missing = [rel for rel in expected if rel not in actual]
-    if missing and dest.protocol == "file":
+    if missing and dest.backend.on_disk:
         for rel in missing:
             p = _join(base, rel)
             if os.path.isfile(p):
@@ -624,7 +584,7 @@ def verify(expected: Mapping[str, Item], dest: Resolved, base: str | None = None
         for rel, info in zip(missing, _infos(dest, [_join(base, rel) for rel in missing]),
                              strict=True):
             if info is not None:
-                actual[rel] = Item(rel, int(info.get("size") or 0), md5=remote_md5(info),
+                actual[rel] = Item(rel, int(info.get("size") or 0), md5=dest.backend.md5(info),
                                    info=info)
     report = VerifyReport()
     for rel, item in expected.items():
@@ -637,7 +597,7 @@ def verify(expected: Mapping[str, Item], dest: Resolved, base: str | None = None
         if there.size != item.size:
             report.mismatches.append(Mismatch(rel, f"size {there.size} instead of {item.size}"))
             continue
-        theirs = there.md5 if dest.protocol != "file" else there.checksum()
+        theirs = dest.backend.checksum(there)
         if theirs is not None:
             ours = item.checksum()
             if ours is not None and ours != theirs:
@@ -673,7 +633,7 @@ class CopyResult:
 
 def _source_tree(r: Resolved) -> tuple[dict[str, Item], bool]:
     """(items, is_single_file) for a copy source."""
-    if r.protocol == "file":
+    if r.backend.on_disk:
         p = Path(r.path)
         if not p.exists():
             raise CubeNotFoundError(f"nothing at {r.url.url}")
@@ -682,7 +642,7 @@ def _source_tree(r: Resolved) -> tuple[dict[str, Item], bool]:
     if not items:
         if bucket_missing(r):
             raise BucketNotFoundError(
-                f"nothing to copy: the {bucket_word(r.url.backend)} {r.url.bucket!r} of {r.url.url} "
+                f"nothing to copy: the {r.backend.bucket_word} {r.url.bucket!r} of {r.url.url} "
                 f"does not exist (profile {r.profile.name!r}, from {r.profile.source})")
         raise CubeNotFoundError(f"nothing at {r.url.url} (profile {r.profile.name!r})")
     if set(items) == {""}:
@@ -767,7 +727,7 @@ def copy(
     base = d.path
     if single:
         (name, item), = items.items()
-        dest_is_dir = str(dest).endswith("/") or (d.protocol == "file" and Path(d.path).is_dir())
+        dest_is_dir = str(dest).endswith("/") or (d.backend.on_disk and Path(d.path).is_dir())
         if dest_is_dir:
             base = d.path.rstrip("/")
         else:
@@ -781,7 +741,7 @@ def copy(
         marked = _mark_cubes(d, base, roots, there, p) if roots else []
         if on_plan:
             on_plan(p)
-        n = concurrency or (s.profile.max_concurrency if d.protocol == "file" else None)
+        n = concurrency or (s.profile.max_concurrency if d.backend.on_disk else None)
         try:
             for phase in _zarr_phases(p.copy, roots) if roots else [p.copy]:
                 send(phase, d, base, source=s, concurrency=n, progress=progress)
@@ -820,7 +780,7 @@ def remove(url: str | os.PathLike[str], profile: str | Profile | None = None, *,
         items = sorted(tree.values(), key=lambda i: i.rel)
         if confirm is not None and not confirm(items):
             return []
-        if r.protocol == "file":
+        if r.backend.on_disk:
             import shutil
 
             if Path(r.path).is_dir():

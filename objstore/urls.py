@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -55,7 +56,7 @@ class ObjectURL:
     @property
     def path(self) -> str:
         """The path as the backend's fsspec filesystem wants it."""
-        if self.backend in ("file", "memory", "http"):
+        if not self.bucket:  # file, memory, plain http (and a Swift account URL: "")
             return self.key
         return f"{self.bucket}/{self.key}".rstrip("/") if self.key else self.bucket
 
@@ -78,25 +79,35 @@ def parse(url: str | os.PathLike[str]) -> ObjectURL:
     if backend is None:
         known = ", ".join(sorted(f"{s}://" for s in _SCHEMES))
         raise InvalidURLError(f"{text!r}: unknown scheme {scheme!r}; objstore understands {known}")
-    if backend == "file":
-        return ObjectURL(text, scheme, "file", key=str(Path(rest or "/").expanduser().absolute()))
-    if backend == "memory":
-        return ObjectURL(text, scheme, "memory", key="/" + rest.lstrip("/"))
-    if backend == "http":
-        return _parse_https(text, scheme)
+    return _PARSERS.get(backend, _parse_bucket)(text, scheme, rest, backend)
+
+
+def _parse_file(text: str, scheme: str, rest: str, backend: Backend) -> ObjectURL:
+    return ObjectURL(text, scheme, backend, key=str(Path(rest or "/").expanduser().absolute()))
+
+
+def _parse_memory(text: str, scheme: str, rest: str, backend: Backend) -> ObjectURL:
+    return ObjectURL(text, scheme, backend, key="/" + rest.lstrip("/"))
+
+
+def _parse_azure(text: str, scheme: str, rest: str, backend: Backend) -> ObjectURL:
     bucket, _, key = rest.partition("/")
-    account = ""
-    if backend == "azure" and "@" in bucket:  # abfs://container@account.dfs.core.windows.net/key
+    if "@" in bucket:  # abfs://container@account.dfs.core.windows.net/key
         bucket, _, host = bucket.partition("@")
         m = _AZURE_HOST.match(host)
         account = m.group("account") if m else host.split(".")[0]
         return ObjectURL(text, scheme, backend, bucket, key.strip("/"), host=host, account=account)
+    return _parse_bucket(text, scheme, rest, backend)
+
+
+def _parse_bucket(text: str, scheme: str, rest: str, backend: Backend) -> ObjectURL:
+    bucket, _, key = rest.partition("/")
     if not bucket:
         raise InvalidURLError(f"{text!r}: missing the bucket or container name after {scheme}://")
     return ObjectURL(text, scheme, backend, bucket, key.strip("/"))
 
 
-def _parse_https(text: str, scheme: str) -> ObjectURL:
+def _parse_https(text: str, scheme: str, rest: str = "", backend: Backend = "http") -> ObjectURL:
     parts = urlsplit(text)
     host = parts.netloc
     if not parts.hostname:
@@ -118,3 +129,9 @@ def _parse_https(text: str, scheme: str) -> ObjectURL:
     if hostname.startswith("s3.") and hostname.endswith(".amazonaws.com") and bucket:
         return ObjectURL(text, scheme, "s3", bucket, key.strip("/"), host)
     return ObjectURL(text, scheme, "http", host=host, key=text)
+
+
+#: How the part after ``scheme://`` reads, per backend (default: ``bucket/key``).
+_PARSERS: dict[Backend, Callable[[str, str, str, Backend], ObjectURL]] = {
+    "file": _parse_file, "memory": _parse_memory, "http": _parse_https, "azure": _parse_azure,
+}

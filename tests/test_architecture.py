@@ -99,8 +99,10 @@ def test_the_foundation_imports_only_errors(graph):
 #: Any other import goes at the top of its module. The CLI defers everything for its start-up.
 DEFERRED = {
     "objstore.api": {"objstore.cubestore", "objstore.obstore_engine"},  # zarr, obstore
-    "objstore.backends": {"objstore.backends._s3fs", "objstore.backends._gcsfs",
-                          "objstore.backends._adlfs"},  # s3fs, gcsfs, adlfs
+    "objstore.backends.s3": {"objstore.backends._s3fs"},  # s3fs
+    "objstore.backends.gcs": {"objstore.backends._gcsfs"},  # gcsfs
+    "objstore.backends.azure": {"objstore.backends._adlfs"},  # adlfs
+    "objstore.backends.swift": {"objstore.swift"},  # aiohttp
     "objstore.boundary": {"objstore.backends._aws_credentials"},  # botocore
     "objstore.catalog.xarray_backend": {"objstore.cube"},  # loaded when xarray lists engines
     "objstore.cube": {"objstore.cube_open", "objstore.cube_write"},  # xarray, zarr

@@ -13,6 +13,7 @@ from rigs import profile_via, server_port
 from servers.faults import FaultProxy
 
 import objstore
+from objstore import backends
 from objstore.errors import CredentialsError, RemoteError
 from objstore.profiles import S3Profile
 from objstore.retry import (
@@ -20,10 +21,14 @@ from objstore.retry import (
     RetryPolicy,
     ThrottleWatch,
     is_transient,
-    library_options,
     policy_for,
     retry_after,
 )
+
+
+def _lib(protocol, policy, options):
+    """The policy in the words of ``protocol``'s library (what resolve() hands the filesystem)."""
+    return backends.for_protocol(protocol).library_options(policy, dict(options))
 
 
 def test_waits_grow_with_jitter_up_to_a_cap_and_honour_retry_after():
@@ -53,15 +58,15 @@ def test_profile_fields_set_the_policy_and_every_library_hears_of_it():
     prof = S3Profile(name="p", retries=3, timeout=5)
     assert policy_for(prof) == RetryPolicy(retries=3, timeout=5)
     assert policy_for(S3Profile(name="d")).retries == DEFAULT_RETRIES
-    s3 = library_options("s3", policy_for(prof), {})
+    s3 = _lib("s3", policy_for(prof), {})
     assert s3["config_kwargs"] == {"retries": {"max_attempts": 4, "mode": "standard"},
                                    "connect_timeout": 5, "read_timeout": 5}
     mine = {"config_kwargs": {"retries": {"max_attempts": 1}}}
-    assert library_options("s3", policy_for(prof), mine)["config_kwargs"]["retries"] == {
+    assert _lib("s3", policy_for(prof), mine)["config_kwargs"]["retries"] == {
         "max_attempts": 1}  # what the user set wins
-    assert library_options("az", policy_for(prof), {})["retry_total"] == 3
-    assert library_options("swift", policy_for(prof), {}) == {"retries": 3, "timeout": 5}
-    timeout = library_options("gs", policy_for(prof), {})["requests_timeout"]
+    assert _lib("az", policy_for(prof), {})["retry_total"] == 3
+    assert _lib("swift", policy_for(prof), {}) == {"retries": 3, "timeout": 5}
+    timeout = _lib("gs", policy_for(prof), {})["requests_timeout"]
     assert (timeout.sock_connect, timeout.sock_read, timeout.total) == (5, 5, None)
     resolved = objstore.resolve("s3://b/k", profile=prof)
     assert resolved.io_options["config_kwargs"]["read_timeout"] == 5

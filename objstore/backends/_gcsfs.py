@@ -19,7 +19,7 @@ import fsspec
 
 from ..errors import RemoteError
 from ..retry import Attempts, RetryPolicy
-from . import gcs as _adapter  # noqa: F401 - sets gcsfs's import-time switch before gcsfs loads
+from . import _gcs_switch  # noqa: F401 - before fsspec imports gcsfs
 
 __all__ = ["GCSFileSystem", "md5_of_hash_header"]
 

@@ -9,11 +9,12 @@ identity, and authenticates (and renews its tokens) by itself. No secret travels
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from ..errors import CredentialsError, ObjstoreError, ProfileNotFoundError
+from ..errors import CredentialsError, ObjstoreError
 from ..profiles import Profile, SwiftProfile
-from ..registry import default_registry
+from ..sources import read_again
 
 __all__ = ["SwiftProfileSecrets", "IDENTITY", "BY_NAME_SOURCES", "identity", "secrets",
            "travels_by_name"]
@@ -38,9 +39,10 @@ class SwiftProfileSecrets:
     """``{"key": ..., "token": ...}`` of Swift profile ``profile``, read again where unpickled."""
 
     def __init__(self, profile: str, identity: dict[str, str],
-                 secrets: dict[str, str] | None = None) -> None:
+                 secrets: dict[str, str] | None = None, source: str = "toml") -> None:
         self.profile = profile
         self.identity = dict(identity)
+        self.source = source  # where it is read again: toml or clouds.yaml
         self._secrets = secrets
 
     def __call__(self) -> dict[str, str]:
@@ -50,14 +52,13 @@ class SwiftProfileSecrets:
 
     def _resolve(self) -> dict[str, str]:
         where = "in this process (a dask worker?)"
-        try:
-            found: Profile = default_registry().get(self.profile)
-        except ProfileNotFoundError as exc:
+        found: Profile | None = read_again(self.profile, self.source, os.environ)
+        if found is None:
             raise CredentialsError(
-                f"Swift profile {self.profile!r} is not defined {where}, which reads it by name "
-                "to authenticate: give it the same objstore config (OBJSTORE_CONFIG, clouds.yaml), "
-                f"or open the data with a profile whose credentials travel with the job (see "
-                f"docs/swift.md). {exc}") from None
+                f"Swift profile {self.profile!r} is not defined {where} (its {self.source} "
+                "source), which reads it by name to authenticate: give it the same objstore config "
+                "(OBJSTORE_CONFIG, clouds.yaml), or open the data with a profile whose credentials "
+                "travel with the job (see docs/swift.md)")
         if not isinstance(found, SwiftProfile) or identity(found) != self.identity:
             raise CredentialsError(
                 f"profile {self.profile!r} {where} is not the Swift identity the data was opened "
@@ -66,10 +67,11 @@ class SwiftProfileSecrets:
         return secrets(found)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"profile": self.profile, "identity": self.identity}
+        return {"profile": self.profile, "identity": self.identity, "source": self.source}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["profile"], state["identity"])  # type: ignore[misc]
+        self.__init__(state["profile"], state["identity"],  # type: ignore[misc]
+                      source=state.get("source", "toml"))
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, SwiftProfileSecrets) and other.profile == self.profile
@@ -91,6 +93,6 @@ def travels_by_name(profile: SwiftProfile) -> bool:
     if profile.key is None and profile.token is None:
         return False
     try:
-        return default_registry().profiles.get(profile.name) == profile
+        return read_again(profile.name, profile.source.kind, os.environ) == profile
     except ObjstoreError:  # an unreadable config: ship the credentials as before
         return False

@@ -21,32 +21,36 @@ shipped as it is and cannot be refreshed; ``google_default`` makes each worker f
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")  # before gcsfs is imported
-
 import hashlib  # noqa: E402
 import json  # noqa: E402
+import shlex  # noqa: E402
 import sys  # noqa: E402
 import warnings  # noqa: E402
+from collections.abc import Mapping
 from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
+from urllib.parse import quote  # noqa: E402
 
 from ..errors import CredentialsError, InvalidURLError  # noqa: E402
-from ..profiles import GCSProfile, Profile  # noqa: E402
+from ..profiles import GCSProfile, Profile, Source  # noqa: E402
+from ..retry import DEFAULT_MAX_CONCURRENCY  # noqa: E402
 from ..urls import ObjectURL  # noqa: E402
+from . import (
+    _gcs_switch,  # noqa: F401 - before gcsfs is imported
+    checksums,  # noqa: E402
+    gcs_public,
+)
+from .base import Backend, PublicResult  # noqa: E402
+from .env import GCS, TABLES  # noqa: E402
+
+if TYPE_CHECKING:
+    from ..api import Resolved
+    from ..registry import ProfileRegistry
+    from ..retry import RetryPolicy
 
 REQUIRES = ("gcsfs",)
 
 _warned_late_import = False
-
-
-def protocol(url: ObjectURL) -> str:
-    return "gs"
-
-
-def path(url: ObjectURL) -> str:
-    return url.path
 
 
 def storage_options(profile: Profile, url: ObjectURL) -> dict[str, Any]:
@@ -270,3 +274,64 @@ def _warn_if_gcsfs_was_imported_too_early() -> None:
             "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT=false.",
             stacklevel=4,
         )
+
+
+class GCSBackend(Backend):
+    name = "gcs"
+    protocols = ("gs", "gcs")
+    extra = "gcs"
+    requires = REQUIRES
+    profile_class = GCSProfile
+    can_be_public = True
+    env = GCS
+
+    @property
+    def credentials_hint(self) -> str:
+        return super().credentials_hint + ", or a gcs profile with token_file, token or google_default"
+
+    def storage_options(self, profile: Profile, url: ObjectURL) -> dict[str, Any]:
+        return storage_options(profile, url)
+
+    def filesystem_class(self, protocol: str) -> Any:
+        from ._gcsfs import GCSFileSystem
+
+        return GCSFileSystem
+
+    def md5(self, info: Mapping[str, Any]) -> str | None:
+        return checksums.gcs_md5(info)
+
+    def default_profile(self, registry: ProfileRegistry, parsed: ObjectURL) -> Profile:
+        """``gcs-env``, then ``default``, then anonymous (never the GCE metadata server)."""
+        return (
+            registry.named(TABLES["gcs"][0], "gcs")
+            or registry.named("default", "gcs")
+            or GCSProfile(name="(anonymous)", anonymous=True, source=Source(kind="default"))
+        )
+
+    def library_options(self, policy: RetryPolicy, options: dict[str, Any]) -> dict[str, Any]:
+        """aiohttp timeouts and MD5 checks of uploads and downloads (gcsfs fixes its retries)."""
+        import aiohttp
+
+        t = policy.timeout
+        # gcsfs hands it to every request (a number there would bound the whole transfer)
+        return {"requests_timeout": aiohttp.ClientTimeout(sock_connect=t, sock_read=t),
+                "consistency": "md5", **options}
+
+    def public_url(self, r: Resolved) -> str:
+        endpoint = r.storage_options.get("endpoint_url") or "https://storage.googleapis.com"
+        key = quote(r.url.key, safe="/~")
+        return f"{endpoint.rstrip('/')}/{r.url.bucket}" + (f"/{key}" if key else "")
+
+    def make_public(self, r: Resolved, *, objects: list[str] | None = None,
+                    concurrency: int = DEFAULT_MAX_CONCURRENCY) -> PublicResult:
+        return gcs_public.make_public(r)
+
+    def make_private(self, r: Resolved) -> str:
+        gcs_public.make_private(r)
+        return self.public_url(r)
+
+    def create_bucket_command(self, r: Resolved) -> str | None:
+        return f"gcloud storage buckets create gs://{shlex.quote(r.url.bucket)}"
+
+
+BACKEND = GCSBackend()

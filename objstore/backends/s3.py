@@ -7,21 +7,25 @@ dask worker that unpickles the filesystem, and no secret travels with the storag
 
 from __future__ import annotations
 
-from typing import Any
+import shlex
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from ..errors import InvalidURLError
-from ..profiles import Profile, S3Profile
+from ..profiles import Profile, S3Profile, Source
+from ..retry import DEFAULT_MAX_CONCURRENCY
 from ..urls import ObjectURL
+from . import s3_public
+from .base import Backend, PublicResult
+from .env import AWS, TABLES
+
+if TYPE_CHECKING:
+    from ..api import Resolved
+    from ..registry import ProfileRegistry
+    from ..retry import RetryPolicy
 
 REQUIRES = ("s3fs",)
-
-
-def protocol(url: ObjectURL) -> str:
-    return "s3"
-
-
-def path(url: ObjectURL) -> str:
-    return url.path
 
 
 def storage_options(profile: Profile, url: ObjectURL) -> dict[str, Any]:
@@ -44,3 +48,103 @@ def storage_options(profile: Profile, url: ObjectURL) -> dict[str, Any]:
     if profile.requester_pays:
         opts["requester_pays"] = True
     return opts
+
+
+class S3Backend(Backend):
+    name = "s3"
+    protocols = ("s3", "s3a")
+    extra = "s3"
+    requires = REQUIRES
+    profile_class = S3Profile
+    can_be_public = True
+    env = AWS
+    obstore_offered = True
+
+    @property
+    def credentials_hint(self) -> str:
+        return super().credentials_hint + ", or ~/.aws/credentials"
+
+    def storage_options(self, profile: Profile, url: ObjectURL) -> dict[str, Any]:
+        return storage_options(profile, url)
+
+    def filesystem_class(self, protocol: str) -> Any:
+        from ._s3fs import S3FileSystem
+
+        return S3FileSystem
+
+    def closer(self, fs: Any) -> Callable[[], Coroutine[Any, Any, None]] | None:
+        """s3fs closes only its synchronous instances' sessions."""
+
+        async def close_s3() -> None:
+            if fs._s3 is not None:
+                await fs._s3creator.__aexit__(None, None, None)
+
+        return close_s3 if hasattr(fs, "_s3") else None
+
+    def default_profile(self, registry: ProfileRegistry, parsed: ObjectURL) -> Profile:
+        """``AWS_PROFILE``, then ``aws-env``, then ``default``, then botocore's own chain."""
+        if name := registry.env.get("AWS_PROFILE"):
+            if name not in registry.profiles:
+                raise registry.unknown(name, " (from AWS_PROFILE)")
+            return registry.profiles[name]
+        return (
+            registry.named(TABLES["s3"][0], "s3")
+            or registry.named("default", "s3")
+            or S3Profile(name="(ambient)", source=Source(kind="default", location="botocore"))
+        )
+
+    def library_options(self, policy: RetryPolicy, options: dict[str, Any]) -> dict[str, Any]:
+        """botocore's standard retry mode and timeouts."""
+        config = dict(options.get("config_kwargs") or {})
+        config.setdefault("retries", {"max_attempts": policy.retries + 1, "mode": "standard"})
+        config.setdefault("connect_timeout", policy.timeout)
+        config.setdefault("read_timeout", policy.timeout)
+        return {**options, "config_kwargs": config}
+
+    def io_options(self, options: dict[str, Any], n: int) -> dict[str, Any]:
+        """botocore's pool (``max_pool_connections``, default 10) sized to ``n``."""
+        config = dict(options.get("config_kwargs") or {})
+        config.setdefault("max_pool_connections", n)
+        return {**options, "config_kwargs": config}
+
+    def public_url(self, r: Resolved) -> str:
+        bucket, qkey = r.url.bucket, quote(r.url.key, safe="/~")
+        tail = f"/{qkey}" if qkey else ""
+        endpoint = getattr(r.profile, "endpoint_url", None) or r.storage_options.get("endpoint_url")
+        if endpoint:
+            return f"{endpoint.rstrip('/')}/{bucket}{tail}"
+        region = getattr(r.profile, "region", None)
+        host = f"s3.{region}.amazonaws.com" if region else "s3.amazonaws.com"
+        if "." in bucket:  # virtual-host https would not match the certificate
+            return f"https://{host}/{bucket}{tail}"
+        return f"https://{bucket}.{host}{tail}"
+
+    def anonymous_address(self, r: Resolved) -> tuple[str, dict[str, Any]]:
+        """``s3://`` with ``anon=True`` and the endpoint or region."""
+        options: dict[str, Any] = {"anon": True}
+        endpoint = getattr(r.profile, "endpoint_url", None) or r.storage_options.get(
+            "endpoint_url")
+        if endpoint:
+            options["client_kwargs"] = {"endpoint_url": str(endpoint)}
+        elif region := getattr(r.profile, "region", None):
+            options["client_kwargs"] = {"region_name": region}
+        return f"s3://{r.url.bucket}/{r.url.key}".rstrip("/"), options
+
+    def make_public(self, r: Resolved, *, objects: list[str] | None = None,
+                    concurrency: int = DEFAULT_MAX_CONCURRENCY) -> PublicResult:
+        return s3_public.make_public(r, objects, concurrency)
+
+    def make_private(self, r: Resolved) -> str:
+        s3_public.make_private(r)
+        return self.public_url(r)
+
+    def upload_arguments(self, r: Resolved) -> dict[str, Any]:
+        return s3_public.upload_acl(r)
+
+    def create_bucket_command(self, r: Resolved) -> str | None:
+        endpoint = getattr(r.profile, "endpoint_url", None)
+        return f"aws s3 mb s3://{shlex.quote(r.url.bucket)}" + (
+            f" --endpoint-url {shlex.quote(str(endpoint))}" if endpoint else "")
+
+
+BACKEND = S3Backend()

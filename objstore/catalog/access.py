@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..api import resolve
-from ..public import public_url
 
 if TYPE_CHECKING:
     from ..api import Resolved
@@ -55,16 +54,7 @@ def without_query(url: str) -> str:
 
 def anonymous_address(r: Resolved) -> tuple[str, dict[str, Any]]:
     """The URL and plain fsspec options an anonymous reader would use for ``r``."""
-    if r.url.backend == "s3":
-        options: dict[str, Any] = {"anon": True}
-        endpoint = getattr(r.profile, "endpoint_url", None) or r.storage_options.get(
-            "endpoint_url")
-        if endpoint:
-            options["client_kwargs"] = {"endpoint_url": str(endpoint)}
-        elif region := getattr(r.profile, "region", None):
-            options["client_kwargs"] = {"region_name": region}
-        return f"s3://{r.url.bucket}/{r.url.key}".rstrip("/"), options
-    return without_query(public_url(r)), {}
+    return r.backend.anonymous_address(r)
 
 
 def can_read_anonymously(urlpath: str, storage_options: dict[str, Any]) -> bool:
@@ -76,7 +66,7 @@ def can_read_anonymously(urlpath: str, storage_options: dict[str, Any]) -> bool:
         fs = fsspec.filesystem(protocol, skip_instance_cache=True, **storage_options)
     except Exception:
         return False
-    base = urlpath if protocol in ("http", "https") else fs._strip_protocol(urlpath)
+    base = urlpath if urlpath.startswith(("http://", "https://")) else fs._strip_protocol(urlpath)
     for name in _METADATA:
         try:
             fs.cat_file(f"{base.rstrip('/')}/{name}")
@@ -104,8 +94,8 @@ def reader_access(url: str, profile: str | Profile | None = None, *,
     else through objstore with a profile name."""
     r = resolve(url, profile)
     plain = without_query(r.url.url)
-    if r.url.backend in ("file", "memory"):  # on this machine: a path, no credentials
-        return Access(plain, True, r.path if r.url.backend == "file" else r.fsspec_url, {})
+    if r.backend.is_local:  # on this machine: a path, no credentials
+        return Access(plain, True, r.path if r.backend.on_disk else r.fsspec_url, {})
     if not private:
         urlpath, options = anonymous_address(r)
         if can_read_anonymously(urlpath, options):

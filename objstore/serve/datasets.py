@@ -139,7 +139,7 @@ def _open_netcdf(r: Resolved, kwargs: dict[str, Any]) -> xr.Dataset:
     import xarray as xr
 
     kwargs = {"chunks": {}, **kwargs}
-    if r.protocol == "file":
+    if r.backend.on_disk:
         return xr.open_dataset(r.path, **kwargs)
     kwargs.setdefault("engine", "h5netcdf")
     return xr.open_dataset(r.fs.open(r.path, "rb"), **kwargs)

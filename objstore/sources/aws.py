@@ -19,13 +19,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..backends.env import AWS, TABLES
 from ..errors import ConfigError
 from ..profiles import Profile, Source
 from ._validate import make_profile
 
 __all__ = ["config_file", "credentials_file", "load_files", "load_env", "ENV_PROFILE"]
 
-ENV_PROFILE = "aws-env"
+ENV_PROFILE = TABLES["s3"][0]
 
 #: Keys that make botocore use something other than the profile's static keys
 #: (botocore's provider chain tries these first: assume role, web identity, SSO).
@@ -127,12 +128,7 @@ def _endpoint_from_env(env: Mapping[str, str]) -> str | None:
 
 
 def load_env(env: Mapping[str, str]) -> list[Profile]:
-    names = [
-        k
-        for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                  "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_REGION")
-        if env.get(k)
-    ]
+    names = [v.name for v in AWS if v.field and env.get(v.name)]  # the S3 backend's table
     if not (env.get("AWS_ACCESS_KEY_ID") or _endpoint_from_env(env)):
         return []
     f: dict[str, Any] = {"backend": "s3"}

@@ -12,26 +12,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..backends.env import GCS, TABLES
 from ..profiles import Profile, Source
 from ._validate import make_profile
 
 __all__ = ["load", "ENV_PROFILE"]
 
-ENV_PROFILE = "gcs-env"
+ENV_PROFILE = TABLES["gcs"][0]
 
 
 def load(env: Mapping[str, str]) -> list[Profile]:
     f: dict[str, Any] = {"backend": "gcs"}
     used = []
-    for var, field in (
-        ("GOOGLE_APPLICATION_CREDENTIALS", "token_file"),
-        ("STORAGE_EMULATOR_HOST", "endpoint_url"),
-        ("GOOGLE_CLOUD_PROJECT", "project"),
-    ):
-        value = env.get(var, "").strip()
-        if value and not (var == "STORAGE_EMULATOR_HOST" and value == "default"):  # gcsfs: unset
-            f[field] = value
-            used.append(var)
+    for v in GCS:
+        value = env.get(v.name, "").strip()
+        if value and not (v.name == "STORAGE_EMULATOR_HOST" and value == "default"):  # gcsfs: unset
+            f[v.field] = value
+            used.append(v.name)
     if not used:
         return []
     if "endpoint_url" in f and "://" not in f["endpoint_url"]:

@@ -1,9 +1,9 @@
 """OpenStack Swift from the standard environment variables, as the profile ``swift-env``.
 
-v1: ``ST_AUTH``, ``ST_USER``, ``ST_KEY``. Pre-authenticated: ``OS_STORAGE_URL``, ``OS_AUTH_TOKEN``.
-Keystone v3: ``OS_AUTH_URL``, ``OS_USERNAME``, ``OS_PASSWORD``, ``OS_PROJECT_NAME`` or
-``OS_PROJECT_ID``, ``OS_USER_DOMAIN_NAME``, ``OS_PROJECT_DOMAIN_NAME``, ``OS_REGION_NAME``.
-A pre-authenticated pair may sit beside credentials: the token is used first, the credentials renew it.
+The variables and the profile fields they fill are the Swift backend's table
+(:data:`objstore.swift.env.SWIFT`): v1 (``ST_*``) when ``ST_AUTH`` is set, else Keystone
+(``OS_AUTH_URL`` and the other ``OS_*``); a ready token (``OS_STORAGE_URL``, ``OS_AUTH_TOKEN``)
+may sit beside credentials: the token is used first, the credentials renew it.
 
 ``clouds.yaml`` (``$OS_CLIENT_CONFIG_FILE``, ``./clouds.yaml``, ``~/.config/openstack/clouds.yaml``,
 ``/etc/openstack/clouds.yaml``, the first found): every cloud becomes a Swift profile of the same name,
@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..backends.env import TABLES
 from ..errors import ConfigError
 from ..profiles import Profile, Source
 from ..swift.env import fields_from_env
@@ -23,7 +24,7 @@ from ._validate import make_profile
 
 __all__ = ["load", "load_clouds", "clouds_file", "ENV_PROFILE", "fields_from_env"]
 
-ENV_PROFILE = "swift-env"
+ENV_PROFILE = TABLES["swift"][0]
 
 
 def load(env: Mapping[str, str]) -> list[Profile]:
