@@ -137,13 +137,13 @@ class SwiftBackend(Backend):
                     concurrency: int = DEFAULT_MAX_CONCURRENCY) -> PublicResult:
         from ..swift import make_public
 
-        url = make_public(r.url.url, r.profile)
+        url = make_public(r.fs, r.path)
         return PublicResult(url, "Swift container read ACL .r:*,.rlistings")
 
     def make_private(self, r: Resolved) -> str:
         from ..swift import make_private
 
-        return make_private(r.url.url, r.profile)
+        return make_private(r.fs, r.path)
 
     def create_bucket_command(self, r: Resolved) -> str | None:
         return f"swift post {shlex.quote(r.url.bucket)}"
