@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import warnings
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from zarr.core.sync import sync
 
-from . import format_memo, perf
+from . import allocator, format_memo, perf
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -185,13 +186,15 @@ def open_dataset(r: Resolved, *, consolidated: bool | None = None,
     if not isinstance(store, CubeStore):
         store = CubeStore(store, max_concurrency=perf.max_concurrency(r.profile))
     store.cache_metadata = True
-    perf.raise_zarr_concurrency(store.max_concurrency)
+    allocator.fix_mmap_threshold()
     if consolidated is False:
         return xr.open_zarr(store, consolidated=False, **kwargs)
 
     fmt, arrays = sync(_prefetch(store, probe_order(r, kwargs.get("zarr_format")),
                                  kwargs.get("group")))
     format_memo.remember(r.url, r.profile.name, fmt)
+    store.bound_read_memory(max((math.prod(a["chunks"]) * a["itemsize"] for a in arrays.values()),
+                                default=0))
     if "chunks" not in kwargs:
         drop = kwargs.get("drop_variables") or ()
         drop = [drop] if isinstance(drop, str) else list(drop)

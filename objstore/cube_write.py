@@ -15,7 +15,7 @@ from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 from zarr.storage import MemoryStore
 
-from . import format_memo, perf
+from . import allocator, format_memo, perf
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -120,6 +120,7 @@ def write_dataset(ds: xr.Dataset, r: Resolved, *, mode: str, zarr_format: int,
         store = CubeStore(store, max_concurrency=perf.max_concurrency(r.profile))
     n = store.max_concurrency
     perf.raise_zarr_concurrency(n)
+    allocator.fix_mmap_threshold()
     appending = mode not in ("w", "w-")
 
     if kwargs.get("compute", True) is False or not consolidated:

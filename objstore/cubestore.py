@@ -90,6 +90,12 @@ def _fs_identity(fs: Any) -> tuple[Any, ...]:
     return (type(fs), sorted(options.items(), key=lambda kv: kv[0]))
 
 
+#: The most bytes of chunks a store opened by open_cube reads at once (bound_read_memory): enough
+#: requests in flight to hide latency for small chunks, few enough that big chunks in flight stay
+#: a fraction of what a ``.load()`` returns.
+READ_BYTES_IN_FLIGHT = 32 * 2**20
+
+
 class CubeStore(WrapperStore["Store"]):
     """A zarr store wrapper for high-latency object stores (see the module docstring).
 
@@ -122,6 +128,9 @@ class CubeStore(WrapperStore["Store"]):
         self._bg_tasks: set[asyncio.Future[None]] = set()
         self._bg_data: dict[str, bytes] = {}
         self._semaphore: asyncio.Semaphore | None = None
+        #: at most this many reads in flight (None: max_concurrency); see bound_read_memory
+        self.reads_in_flight: int | None = None
+        self._read_semaphore: asyncio.Semaphore | None = None
         self._written: set[str] = set()  # non-metadata keys written through this store
         self._fresh = False  # nothing existed under the store when this write began
         self._cat_kw: dict[str, Any] | None = None
@@ -136,6 +145,8 @@ class CubeStore(WrapperStore["Store"]):
         new._cache = self._cache  # same cube, same knowledge
         new._authoritative = self._authoritative
         new._semaphore = self._sem()  # and the same requests in flight
+        new.reads_in_flight = self.reads_in_flight
+        new._read_semaphore = self._read_semaphore
         new._resume = self._resume
         new.errors = self.errors
         return new
@@ -151,6 +162,7 @@ class CubeStore(WrapperStore["Store"]):
         state["_bg_tasks"] = set()
         state["_bg_data"] = {}
         state["_semaphore"] = None
+        state["_read_semaphore"] = None
         state["_written"] = set()
         return state
 
@@ -196,8 +208,26 @@ class CubeStore(WrapperStore["Store"]):
     # ---------------------------------------------------------------------------- reading
     async def _fetch(self, key: str, prototype: BufferPrototype,
                      byte_range: ByteRequest | None = None) -> Buffer | None:
-        async with self._sem():  # shared by every dask thread reading through this store
+        # shared by every dask thread reading through this store
+        async with self._sem(), self._read_slots():
             return await self._fetch_now(key, prototype, byte_range)
+
+    def bound_read_memory(self, chunk_bytes: int) -> None:
+        """Keep the chunks being read (each held encoded, then decoded, until zarr copies it into
+        its output) to about :data:`READ_BYTES_IN_FLIGHT`: at most that many bytes of chunks of
+        ``chunk_bytes`` in flight, at least 2 and at most ``max_concurrency`` requests. zarr's
+        ``async.concurrency`` (chunks per zarr call, process-wide, only ever raised) is raised
+        to that count rather than to ``max_concurrency``."""
+        n = READ_BYTES_IN_FLIGHT // max(int(chunk_bytes), 1)
+        self.reads_in_flight = max(2, min(self.max_concurrency, n))
+        self._read_semaphore = None
+
+    def _read_slots(self) -> AbstractContextManager[Any] | asyncio.Semaphore:
+        if self.reads_in_flight is None or self.reads_in_flight >= self.max_concurrency:
+            return nullcontext()
+        if self._read_semaphore is None:
+            self._read_semaphore = asyncio.Semaphore(self.reads_in_flight)
+        return self._read_semaphore
 
     async def _fetch_now(self, key: str, prototype: BufferPrototype,
                          byte_range: ByteRequest | None) -> Buffer | None:
@@ -218,7 +248,7 @@ class CubeStore(WrapperStore["Store"]):
 
     async def get(self, key: str, prototype: BufferPrototype,
                   byte_range: ByteRequest | None = None) -> Buffer | None:
-        perf.raise_zarr_concurrency(self.max_concurrency)
+        perf.raise_zarr_concurrency(self.reads_in_flight or self.max_concurrency)
         if key in self._cache:
             return _slice(self._cache[key], prototype, byte_range)
         if key in self._dirty:
