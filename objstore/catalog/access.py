@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..zarr_keys import COMMIT_NAMES
+
 if TYPE_CHECKING:
     from ..api import Resolved
     from ..profiles import Profile
@@ -19,7 +21,7 @@ __all__ = ["Access", "reader_access", "without_query", "anonymous_address", "can
            "profile_name"]
 
 ENGINE = "objstore"
-_METADATA = (".zmetadata", "zarr.json")
+_METADATA = COMMIT_NAMES
 
 
 @dataclass
