@@ -19,6 +19,7 @@ from . import allocator, format_memo, perf
 
 if TYPE_CHECKING:
     import xarray as xr
+    from zarr.core.buffer import Buffer
 
     from .api import Resolved
 
@@ -231,13 +232,13 @@ async def _write_consolidated(store: CubeStore, zarr_format: int) -> None:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
         await za.consolidate_metadata(mem, zarr_format=cast(Any, zarr_format))
-    changed = {}
+    changed: dict[str, Buffer] = {}
     async for k in mem.list():
         buf = await mem.get(k, proto)
         if buf is not None and not _same_json(known.get(k), buf.to_bytes()):
             changed[k] = buf
-    for k, v in changed.items():
-        await store.set(k, v)  # buffered: goes out with the flushes below
+    for k, new in changed.items():
+        await store.set(k, new)  # buffered: goes out with the flushes below
     last = consolidated_key(zarr_format)
     await store.flush([k for k in store.pending if k != last])
     # Read one metadata object back while the commit point goes out: proves the cube opens with

@@ -25,7 +25,12 @@ import builtins
 import inspect
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    contextmanager,
+    nullcontext,
+)
 from typing import TYPE_CHECKING, Any
 
 from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, SuffixByteRequest
@@ -222,7 +227,7 @@ class CubeStore(WrapperStore["Store"]):
         self.reads_in_flight = max(2, min(self.max_concurrency, n))
         self._read_semaphore = None
 
-    def _read_slots(self) -> AbstractContextManager[Any] | asyncio.Semaphore:
+    def _read_slots(self) -> AbstractAsyncContextManager[Any]:
         if self.reads_in_flight is None or self.reads_in_flight >= self.max_concurrency:
             return nullcontext()
         if self._read_semaphore is None:

@@ -132,7 +132,9 @@ class _Suite(StoreTests[Any, cpu.Buffer]):
         await _inner(store).set(key, value)  # not through the store under test
 
     async def get(self, store: Any, key: str) -> Buffer:
-        return await _inner(store).get(key, prototype=default_buffer_prototype())
+        buf = await _inner(store).get(key, prototype=default_buffer_prototype())
+        assert buf is not None, key
+        return buf
 
     def test_store_supports_writes(self, store: Any) -> None:
         assert store.supports_writes
@@ -186,7 +188,7 @@ class TestCubeStore(_Suite):
     def store_not_open(self, store_kwargs: dict[str, Any]) -> CubeStore:
         return CubeStore(**store_kwargs)
 
-    def test_store_repr(self, store: CubeStore, target: Target) -> None:
+    def test_store_repr(self, store: CubeStore, target: Target) -> None:  # type: ignore[override]
         text = repr(store) + str(store)
         assert text.startswith("CubeStore(")
         assert not any(s in text for s in target.secrets)

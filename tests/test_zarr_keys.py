@@ -64,7 +64,8 @@ def test_what_zarr_itself_writes(tmp_path):
 
     for fmt, doc in ((2, ZARRAY_JSON), (3, ZARR_JSON)):
         root = tmp_path / f"f{fmt}"
-        a = zarr.create_array(str(root), shape=(4, 3), chunks=(2, 2), dtype="f4", zarr_format=fmt)
+        a = zarr.create_array(str(root), shape=(4, 3), chunks=(2, 2), dtype="f4",
+                              zarr_format=fmt)  # type: ignore[arg-type]
         a[:] = np.ones((4, 3), "f4")
         meta = json.loads((root / doc).read_text())
         written = sorted(str(p.relative_to(root)) for p in root.rglob("*")
