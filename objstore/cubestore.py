@@ -16,6 +16,14 @@ obstore's ``ObjectStore``) and adds what a high-latency object store needs:
   written last.
 * **The write marker** (:mod:`objstore.write_marker`) is invisible to zarr: never listed, never
   deleted with the cube it guards; replacing a cube deletes its consolidated metadata first.
+* **Reads bounded by bytes** (:meth:`CubeStore.bound_read_memory`): big chunks in flight stay a
+  fraction of what a ``.load()`` returns.
+
+Cube code drives it through its public interface only: :meth:`~CubeStore.prime` and
+:meth:`~CubeStore.read` (opening), :meth:`~CubeStore.buffered`, :attr:`~CubeStore.pending`,
+:meth:`~CubeStore.flush`, ``background_bytes`` and :meth:`~CubeStore.resume_from` (writing), and
+the marker's methods. zarr's own ``StoreTests`` run on it over every backend
+(tests/test_store_conformance.py).
 """
 
 from __future__ import annotations
