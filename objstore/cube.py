@@ -27,13 +27,14 @@ from .write_marker import (
     new_marker,
     same_write,
 )
+from .zarr_keys import ZARR_JSON, ZARRAY_JSON, ZGROUP_JSON, ZMETADATA_V2_JSON
 
 if TYPE_CHECKING:
     import xarray as xr
 
 __all__ = ["open_cube", "write_cube", "cube_contents"]
 
-_METADATA = (".zmetadata", ".zgroup", ".zarray", "zarr.json")
+_METADATA = (ZMETADATA_V2_JSON, ZGROUP_JSON, ZARRAY_JSON, ZARR_JSON)
 
 
 def cube_contents(r: Resolved) -> list[str]:

@@ -10,10 +10,9 @@ import warnings
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 
-from . import format_memo, perf
+from . import allocator, format_memo, perf
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -22,6 +21,15 @@ if TYPE_CHECKING:
 
 
 from .cubestore import CubeStore
+from .zarr_keys import (
+    ZARR_JSON,
+    ZARRAY_JSON,
+    ZATTRS_JSON,
+    ZMETADATA_V2_JSON,
+    chunk_keys,
+    consolidated_key,
+    key_encoding,
+)
 
 __all__ = ["NoConsolidatedMetadata", "open_dataset"]
 
@@ -36,24 +44,21 @@ class NoConsolidatedMetadata(Exception):
 
 async def _prefetch(store: CubeStore, order: list[int], group: str | None) -> tuple[int, dict]:
     """Fetch the consolidated metadata (formats tried in ``order``), then every index
-    coordinate's chunks; cache them.
+    coordinate's chunks; prime ``store`` with them.
 
     Returns ``(zarr_format, arrays)`` where ``arrays`` maps array paths to their parsed metadata
     (``{"dims", "shape", "chunks", "itemsize", "keys"}``). Raises NoConsolidatedMetadata.
     """
-    proto = default_buffer_prototype()
     fmt = None
     raw: bytes | None = None
     found_any = False
     for f in order:
-        key = ".zmetadata" if f == 2 else "zarr.json"
-        buf = await store._fetch(key, proto)
-        if buf is None:
+        raw = await store.read(consolidated_key(f))
+        if raw is None:
             continue
-        raw = buf.to_bytes()
         found_any = True
         if f == 3 and not (json.loads(raw).get("consolidated_metadata") or {}).get("metadata"):
-            store._cache["zarr.json"] = raw
+            store.prime({ZARR_JSON: raw})
             raise NoConsolidatedMetadata(found=True)
         fmt = f
         break
@@ -63,26 +68,25 @@ async def _prefetch(store: CubeStore, order: list[int], group: str | None) -> tu
     cache: dict[str, bytes | None] = {}
     arrays: dict[str, dict[str, Any]] = {}
     if fmt == 2:
-        cache[".zmetadata"] = raw
-        cache["zarr.json"] = None
+        cache[ZMETADATA_V2_JSON] = raw
+        cache[ZARR_JSON] = None
         flat = json.loads(raw).get("metadata", {})
         for k, v in flat.items():
             cache[k] = json.dumps(v).encode()
         for k, v in flat.items():
-            if k.endswith(".zarray"):
-                path = k[: -len(".zarray")].rstrip("/")
-                attrs = flat.get(f"{path}/.zattrs" if path else ".zattrs", {})
-                arrays[path] = _info_v2(path, v, attrs)
+            parent, _, name = k.rpartition("/")
+            if name == ZARRAY_JSON:
+                attrs = flat.get(f"{parent}/{ZATTRS_JSON}" if parent else ZATTRS_JSON, {})
+                arrays[parent] = _info_v2(parent, v, attrs)
     else:
         doc = json.loads(raw)
-        cache["zarr.json"] = raw
-        cache[".zmetadata"] = None
+        cache[ZARR_JSON] = raw
+        cache[ZMETADATA_V2_JSON] = None
         for path, meta in _flatten_v3(doc.get("consolidated_metadata", {}).get("metadata", {})):
-            cache[f"{path}/zarr.json"] = json.dumps(meta).encode()
+            cache[f"{path}/{ZARR_JSON}"] = json.dumps(meta).encode()
             if meta.get("node_type") == "array":
                 arrays[path] = _info_v3(path, meta)
-    store._cache.update(cache)
-    store._authoritative = True
+    store.prime(cache, authoritative=True)
 
     # index coordinates of the group being opened: 1-D arrays named like their dimension
     gp = (group or "").strip("/")
@@ -91,27 +95,12 @@ async def _prefetch(store: CubeStore, order: list[int], group: str | None) -> tu
         parent, _, name = path.rpartition("/")
         if parent == gp and info["dims"] == (name,):
             wanted.extend(info["keys"])
-    sem = asyncio.Semaphore(store.max_concurrency)
 
-    async def one(key: str) -> None:
-        async with sem:
-            buf = await store._fetch(key, proto)
-        store._cache[key] = None if buf is None else buf.to_bytes()
+    async def one(key: str) -> None:  # (the store keeps max_concurrency requests in flight)
+        store.prime({key: await store.read(key)})
 
     await asyncio.gather(*(one(k) for k in wanted))
     return fmt, arrays
-
-
-def _chunk_keys(path: str, shape: list[int], chunks: list[int], encode: Any) -> list[str]:
-    if not shape:
-        return [f"{path}/{encode(())}" if path else encode(())]
-    if any(s == 0 for s in shape):
-        return []
-    grid = [range(math.ceil(s / c)) for s, c in zip(shape, chunks, strict=True)]
-    import itertools
-
-    prefix = f"{path}/" if path else ""
-    return [prefix + encode(idx) for idx in itertools.product(*grid)]
 
 
 def _itemsize(dtype: Any) -> int:
@@ -129,11 +118,10 @@ def _itemsize(dtype: Any) -> int:
 def _info_v2(path: str, zarray: Mapping[str, Any], attrs: Mapping[str, Any]) -> dict[str, Any]:
     shape = list(zarray.get("shape", []))
     chunks = list(zarray.get("chunks", shape))
-    sep = zarray.get("dimension_separator") or "."
     dims = tuple(attrs.get("_ARRAY_DIMENSIONS") or ())
     n = len(shape)
     dims = dims if len(dims) == n else tuple(f"dim_{i}" for i in range(n))
-    keys = _chunk_keys(path, shape, chunks, lambda idx: sep.join(map(str, idx)) if idx else "0")
+    keys = chunk_keys(path, shape, chunks, key_encoding(zarray, 2))
     return {"dims": dims, "shape": tuple(shape), "chunks": tuple(chunks),
             "itemsize": _itemsize(zarray.get("dtype", "<f8")), "keys": keys}
 
@@ -142,14 +130,6 @@ def _info_v3(path: str, meta: Mapping[str, Any]) -> dict[str, Any]:
     shape = list(meta.get("shape", []))
     grid = meta.get("chunk_grid", {}).get("configuration", {})
     chunks = list(grid.get("chunk_shape", shape))
-    enc = meta.get("chunk_key_encoding", {"name": "default"})
-    sep = enc.get("configuration", {}).get("separator")
-    if enc.get("name") == "v2":
-        sep = sep or "."
-        encode = lambda idx: sep.join(map(str, idx)) if idx else "0"  # noqa: E731
-    else:
-        sep = sep or "/"
-        encode = lambda idx: "c" + "".join(sep + str(i) for i in idx)  # noqa: E731
     names = meta.get("dimension_names") or []
     n = len(shape)
     dims = tuple(d or f"dim_{i}" for i, d in enumerate(names)) if len(names) == n else tuple(
@@ -159,7 +139,8 @@ def _info_v3(path: str, meta: Mapping[str, Any]) -> dict[str, Any]:
         dtype = dtype.get("name", "float64")
     dtype = {"numpy.datetime64": "M8[ns]", "numpy.timedelta64": "m8[ns]"}.get(str(dtype), dtype)
     return {"dims": dims, "shape": tuple(shape), "chunks": tuple(chunks),
-            "itemsize": _itemsize(dtype), "keys": _chunk_keys(path, shape, chunks, encode)}
+            "itemsize": _itemsize(dtype), "keys": chunk_keys(path, shape, chunks,
+                                                              key_encoding(meta, 3))}
 
 
 def _flatten_v3(nodes: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, dict]]:
@@ -205,13 +186,15 @@ def open_dataset(r: Resolved, *, consolidated: bool | None = None,
     if not isinstance(store, CubeStore):
         store = CubeStore(store, max_concurrency=perf.max_concurrency(r.profile))
     store.cache_metadata = True
-    perf.raise_zarr_concurrency(store.max_concurrency)
+    allocator.fix_mmap_threshold()
     if consolidated is False:
         return xr.open_zarr(store, consolidated=False, **kwargs)
 
     fmt, arrays = sync(_prefetch(store, probe_order(r, kwargs.get("zarr_format")),
                                  kwargs.get("group")))
     format_memo.remember(r.url, r.profile.name, fmt)
+    store.bound_read_memory(max((math.prod(a["chunks"]) * a["itemsize"] for a in arrays.values()),
+                                default=0))
     if "chunks" not in kwargs:
         drop = kwargs.get("drop_variables") or ()
         drop = [drop] if isinstance(drop, str) else list(drop)

@@ -15,18 +15,20 @@ from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 from zarr.storage import MemoryStore
 
-from . import format_memo, perf
+from . import allocator, format_memo, perf
 
 if TYPE_CHECKING:
     import xarray as xr
+    from zarr.core.buffer import Buffer
 
     from .api import Resolved
 
 
 from .cube_open import NoConsolidatedMetadata, _prefetch
-from .cubestore import CubeStore, is_meta
+from .cubestore import CubeStore
 from .transfer import list_tree
 from .write_marker import MARKER, describe, interrupted_error, new_marker
+from .zarr_keys import ZARR_JSON, ZMETADATA_V2_JSON, consolidated_key, is_meta
 
 __all__ = ["write_dataset"]
 
@@ -118,6 +120,7 @@ def write_dataset(ds: xr.Dataset, r: Resolved, *, mode: str, zarr_format: int,
         store = CubeStore(store, max_concurrency=perf.max_concurrency(r.profile))
     n = store.max_concurrency
     perf.raise_zarr_concurrency(n)
+    allocator.fix_mmap_threshold()
     appending = mode not in ("w", "w-")
 
     if kwargs.get("compute", True) is False or not consolidated:
@@ -174,34 +177,35 @@ def _write_plain(ds: xr.Dataset, store: CubeStore, *, mode: str, zarr_format: in
 
 def _write_fast(ds: xr.Dataset, store: CubeStore, *, mode: str, zarr_format: int, fresh: bool,
                 appending: bool, **kwargs: Any) -> None:
-    store.begin_write(fresh=fresh)
     # format 3 keeps the consolidated metadata in the root zarr.json: write that one at the end
-    root = "zarr.json" if zarr_format == 3 else None
+    root = ZARR_JSON if zarr_format == 3 else None
     kwargs.pop("compute", None)
     flushed = False
-    try:
-        # xarray writes in-memory variables one after another, each a round trip or more: send
-        # their chunks in the background (at most BACKGROUND_BYTES at a time) and go on
-        store._background_bytes = BACKGROUND_BYTES
-        delayed = cast(Any, ds).to_zarr(store, mode=mode, consolidated=False,
-                                        zarr_format=zarr_format, compute=False, **kwargs)
-        store._background_bytes = 0
-        # a new cube's array metadata goes out with its chunks; an append's grown shapes only
-        # after its chunks, so that the cube keeps its old length until the append completes
-        early = [] if appending else [k for k in list(store._dirty) if k != root]
-        sync(store.flush(early))
-        flushed = True
-        delayed.compute()
-    except BaseException:
-        store.end_write()  # the marker stays: the cube is known to be incomplete
-        if fresh and not flushed and store._resume is None:  # xarray refused the dataset (a bad encoding, say) while
-            try:  # only coordinates had gone out, into a place that was empty: take them back
-                sync(store.undo_fresh_write())
-            except Exception:  # noqa: BLE001 - the first error is the one to report
-                pass
-        raise
-    sync(_write_consolidated(store, zarr_format))
-    store.end_write()
+    with store.buffered(fresh=fresh):  # the marker stays on error: the cube is incomplete
+        try:
+            # xarray writes in-memory variables one after another, each a round trip or more:
+            # send their chunks in the background (at most BACKGROUND_BYTES at a time) and go on
+            store.background_bytes = BACKGROUND_BYTES
+            delayed = cast(Any, ds).to_zarr(store, mode=mode, consolidated=False,
+                                            zarr_format=zarr_format, compute=False, **kwargs)
+            store.background_bytes = 0
+            # a new cube's array metadata goes out with its chunks; an append's grown shapes
+            # only after its chunks, so that the cube keeps its old length until it completes
+            early = [] if appending else [k for k in store.pending if k != root]
+            sync(store.flush(early))
+            flushed = True
+            delayed.compute()
+        except BaseException:
+            # xarray refused the dataset (a bad encoding, say) while only coordinates had gone
+            # out, into a place that was empty: take them back
+            if fresh and not flushed and not store.resuming:
+                store.end_write()
+                try:
+                    sync(store.undo_fresh_write())
+                except Exception:  # noqa: BLE001 - the first error is the one to report
+                    pass
+            raise
+        sync(_write_consolidated(store, zarr_format))
 
 
 def _same_json(a: bytes | None, b: bytes) -> bool:
@@ -221,27 +225,24 @@ async def _write_consolidated(store: CubeStore, zarr_format: int) -> None:
     mem = MemoryStore()
     proto = default_buffer_prototype()
     for k, v in known.items():
-        if k == ".zmetadata":
+        if k == ZMETADATA_V2_JSON:
             continue
         await mem.set(k, proto.buffer.from_bytes(v))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
         await za.consolidate_metadata(mem, zarr_format=cast(Any, zarr_format))
-    changed = {}
+    changed: dict[str, Buffer] = {}
     async for k in mem.list():
         buf = await mem.get(k, proto)
-        data = buf.to_bytes() if buf is not None else None
-        before = store._dirty.get(k, known.get(k))
-        if data is not None and not _same_json(before, data):
-            changed[k] = data
-    for k, v in changed.items():
-        store._dirty[k] = v
-        store._cache[k] = v
-    last = ".zmetadata" if zarr_format == 2 else "zarr.json"
-    await store.flush([k for k in store._dirty if k != last])
+        if buf is not None and not _same_json(known.get(k), buf.to_bytes()):
+            changed[k] = buf
+    for k, new in changed.items():
+        await store.set(k, new)  # buffered: goes out with the flushes below
+    last = consolidated_key(zarr_format)
+    await store.flush([k for k in store.pending if k != last])
     # Read one metadata object back while the commit point goes out: proves the cube opens with
     # these credentials, which a profile that may write but not read (write-only keys, anonymous
     # on a permissive bucket) would otherwise only find out at the first open.
-    probe = next((k for k in sorted(known) if k not in (last, ".zmetadata")), None)
-    checks = [store._fetch(probe, proto)] if probe else []
+    probe = next((k for k in sorted(known) if k not in (last, ZMETADATA_V2_JSON)), None)
+    checks = [store.read(probe)] if probe else []
     await asyncio.gather(store.flush([last]), *checks)

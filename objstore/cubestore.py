@@ -16,6 +16,14 @@ obstore's ``ObjectStore``) and adds what a high-latency object store needs:
   written last.
 * **The write marker** (:mod:`objstore.write_marker`) is invisible to zarr: never listed, never
   deleted with the cube it guards; replacing a cube deletes its consolidated metadata first.
+* **Reads bounded by bytes** (:meth:`CubeStore.bound_read_memory`): big chunks in flight stay a
+  fraction of what a ``.load()`` returns.
+
+Cube code drives it through its public interface only: :meth:`~CubeStore.prime` and
+:meth:`~CubeStore.read` (opening), :meth:`~CubeStore.buffered`, :attr:`~CubeStore.pending`,
+:meth:`~CubeStore.flush`, ``background_bytes`` and :meth:`~CubeStore.resume_from` (writing), and
+the marker's methods. zarr's own ``StoreTests`` run on it over every backend
+(tests/test_store_conformance.py).
 """
 
 from __future__ import annotations
@@ -24,8 +32,13 @@ import asyncio
 import builtins
 import inspect
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    contextmanager,
+    nullcontext,
+)
 from typing import TYPE_CHECKING, Any
 
 from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, SuffixByteRequest
@@ -37,20 +50,13 @@ from zarr.storage._wrapper import WrapperStore
 from . import perf
 from .obstore_engine import translated_errors
 from .write_marker import MARKER
+from .zarr_keys import COMMIT_NAMES, is_meta
 
 if TYPE_CHECKING:
     from zarr.abc.store import Store
 
 
-__all__ = ["CubeStore", "is_meta"]
-
-META_NAMES = frozenset({".zarray", ".zattrs", ".zgroup", ".zmetadata", "zarr.json"})
-#: What makes a group complete for readers of consolidated metadata (format 2, format 3)
-COMMIT_NAMES = (".zmetadata", "zarr.json")
-
-
-def is_meta(key: str) -> bool:
-    return key.rsplit("/", 1)[-1] in META_NAMES
+__all__ = ["CubeStore"]
 
 
 def _slice(data: bytes | None, prototype: BufferPrototype,
@@ -86,6 +92,23 @@ def _cat_kwargs(fs: Any) -> dict[str, Any]:
     return {"max_concurrency": 1} if "max_concurrency" in params else {}
 
 
+def _fs_identity(fs: Any) -> tuple[Any, ...]:
+    """What makes two fsspec filesystems the same: their class and options. (fsspec's own
+    equality compares instance tokens, which differ between a filesystem made with
+    ``skip_instance_cache`` and its unpickled copy.)"""
+    inner = getattr(fs, "sync_fs", None)  # AsyncFileSystemWrapper around a sync filesystem
+    if inner is not None:
+        return (type(fs), _fs_identity(inner))
+    options = {k: v for k, v in fs.storage_options.items() if k != "skip_instance_cache"}
+    return (type(fs), sorted(options.items(), key=lambda kv: kv[0]))
+
+
+#: The most bytes of chunks a store opened by open_cube reads at once (bound_read_memory): enough
+#: requests in flight to hide latency for small chunks, few enough that big chunks in flight stay
+#: a fraction of what a ``.load()`` returns.
+READ_BYTES_IN_FLIGHT = 32 * 2**20
+
+
 class CubeStore(WrapperStore["Store"]):
     """A zarr store wrapper for high-latency object stores (see the module docstring).
 
@@ -111,13 +134,16 @@ class CubeStore(WrapperStore["Store"]):
         self._authoritative = False
         self._buffering = False  # metadata writes go to _dirty until flush()
         self._dirty: OrderedDict[str, bytes] = OrderedDict()
-        # while > 0, chunk writes return at once and go out in the background, at most this many
-        # bytes at a time (flush() waits for them)
-        self._background_bytes = 0
+        #: while > 0 (and buffering), chunk writes return at once and go out in the background,
+        #: at most this many bytes at a time (flush() waits for them)
+        self.background_bytes = 0
         self._bg_bytes = 0
         self._bg_tasks: set[asyncio.Future[None]] = set()
         self._bg_data: dict[str, bytes] = {}
         self._semaphore: asyncio.Semaphore | None = None
+        #: at most this many reads in flight (None: max_concurrency); see bound_read_memory
+        self.reads_in_flight: int | None = None
+        self._read_semaphore: asyncio.Semaphore | None = None
         self._written: set[str] = set()  # non-metadata keys written through this store
         self._fresh = False  # nothing existed under the store when this write began
         self._cat_kw: dict[str, Any] | None = None
@@ -132,6 +158,8 @@ class CubeStore(WrapperStore["Store"]):
         new._cache = self._cache  # same cube, same knowledge
         new._authoritative = self._authoritative
         new._semaphore = self._sem()  # and the same requests in flight
+        new.reads_in_flight = self.reads_in_flight
+        new._read_semaphore = self._read_semaphore
         new._resume = self._resume
         new.errors = self.errors
         return new
@@ -142,11 +170,12 @@ class CubeStore(WrapperStore["Store"]):
         # a copy in a dask worker writes chunks only, straight through
         state["_buffering"] = False
         state["_dirty"] = OrderedDict()
-        state["_background_bytes"] = 0
+        state["background_bytes"] = 0
         state["_bg_bytes"] = 0
         state["_bg_tasks"] = set()
         state["_bg_data"] = {}
         state["_semaphore"] = None
+        state["_read_semaphore"] = None
         state["_written"] = set()
         return state
 
@@ -157,13 +186,61 @@ class CubeStore(WrapperStore["Store"]):
         return f"CubeStore({self._store!r}, max_concurrency={self.max_concurrency})"
 
     def __eq__(self, value: object) -> bool:
-        return isinstance(value, CubeStore) and self._store == value._store
+        """Same wrapped store: same kind, place and filesystem options (also after pickling)."""
+        if not isinstance(value, CubeStore):
+            return False
+        a, b = self._store, value._store
+        if isinstance(a, FsspecStore) and isinstance(b, FsspecStore):
+            return (a.path, a.read_only, _fs_identity(a.fs)) == (b.path, b.read_only,
+                                                                _fs_identity(b.fs))
+        return bool(a == b)
+
+    # ---------------------------------------------------------------------------- known objects
+    @property
+    def inner(self) -> Store:
+        """The wrapped zarr store."""
+        return self._store
+
+    @property
+    def authoritative(self) -> bool:
+        """Whether metadata this store has not been primed with is known to be absent."""
+        return self._authoritative
+
+    def prime(self, objects: Mapping[str, bytes | None], *, authoritative: bool = False) -> None:
+        """Serve ``objects`` (key -> bytes, or None for "absent") from memory from now on;
+        ``authoritative``: every metadata object not among them is absent (``objects`` come from
+        the consolidated metadata)."""
+        self._cache.update(objects)
+        self._authoritative = self._authoritative or authoritative
+
+    async def read(self, key: str) -> bytes | None:
+        """One GET of ``key`` from the server (no cache, None when absent)."""
+        buf = await self._fetch(key, default_buffer_prototype())
+        return None if buf is None else buf.to_bytes()
 
     # ---------------------------------------------------------------------------- reading
     async def _fetch(self, key: str, prototype: BufferPrototype,
                      byte_range: ByteRequest | None = None) -> Buffer | None:
-        async with self._sem():  # shared by every dask thread reading through this store
+        # shared by every dask thread reading through this store
+        async with self._sem(), self._read_slots():
             return await self._fetch_now(key, prototype, byte_range)
+
+    def bound_read_memory(self, chunk_bytes: int) -> None:
+        """Keep the chunks being read (each held encoded, then decoded, until zarr copies it into
+        its output) to about :data:`READ_BYTES_IN_FLIGHT`: at most that many bytes of chunks of
+        ``chunk_bytes`` in flight, at least 2 and at most ``max_concurrency`` requests. zarr's
+        ``async.concurrency`` (chunks per zarr call, process-wide, only ever raised) is raised
+        to that count rather than to ``max_concurrency``."""
+        n = READ_BYTES_IN_FLIGHT // max(int(chunk_bytes), 1)
+        self.reads_in_flight = max(2, min(self.max_concurrency, n))
+        self._read_semaphore = None
+
+    def _read_slots(self) -> AbstractAsyncContextManager[Any]:
+        if self.reads_in_flight is None or self.reads_in_flight >= self.max_concurrency:
+            return nullcontext()
+        if self._read_semaphore is None:
+            self._read_semaphore = asyncio.Semaphore(self.reads_in_flight)
+        return self._read_semaphore
 
     async def _fetch_now(self, key: str, prototype: BufferPrototype,
                          byte_range: ByteRequest | None) -> Buffer | None:
@@ -184,7 +261,7 @@ class CubeStore(WrapperStore["Store"]):
 
     async def get(self, key: str, prototype: BufferPrototype,
                   byte_range: ByteRequest | None = None) -> Buffer | None:
-        perf.raise_zarr_concurrency(self.max_concurrency)
+        perf.raise_zarr_concurrency(self.reads_in_flight or self.max_concurrency)
         if key in self._cache:
             return _slice(self._cache[key], prototype, byte_range)
         if key in self._dirty:
@@ -238,7 +315,7 @@ class CubeStore(WrapperStore["Store"]):
         self.sent += 1
         if self._buffering:
             self._written.add(key)
-            if self._background_bytes:
+            if self.background_bytes:
                 await self._send_in_background(key, value)
                 return
         async with self._sem():
@@ -277,7 +354,7 @@ class CubeStore(WrapperStore["Store"]):
 
     async def _send_in_background(self, key: str, value: Buffer) -> None:
         size = len(value)
-        while self._bg_tasks and self._bg_bytes + size > self._background_bytes:
+        while self._bg_tasks and self._bg_bytes + size > self.background_bytes:
             await asyncio.wait(self._bg_tasks, return_when=asyncio.FIRST_COMPLETED)
         data = value.to_bytes()
         self._bg_bytes += size
@@ -340,6 +417,10 @@ class CubeStore(WrapperStore["Store"]):
         self._written = {k for k in self._written if p and not k.startswith(p + "/")}
         if not p and self._buffering:
             self._fresh = True
+
+    async def clear(self) -> None:
+        """Delete everything under the store (the write marker stays, as with delete_dir)."""
+        await self.delete_dir("")
 
     async def _delete_dir(self, prefix: str) -> None:
         """Delete everything under ``prefix`` but the write marker: the consolidated metadata
@@ -461,6 +542,27 @@ class CubeStore(WrapperStore["Store"]):
         return True
 
     # ---------------------------------------------------------------------------- buffering
+    @contextmanager
+    def buffered(self, *, fresh: bool) -> Iterator[CubeStore]:
+        """Within the block, metadata writes stay in memory until :meth:`flush`; ``fresh``:
+        nothing exists under the store yet. Leaving the block (also on error) stops buffering;
+        what was not flushed is not written."""
+        self.begin_write(fresh=fresh)
+        try:
+            yield self
+        finally:
+            self.end_write()
+
+    @property
+    def pending(self) -> builtins.list[str]:
+        """The metadata keys written while buffering and not flushed yet, in write order."""
+        return builtins.list(self._dirty)
+
+    @property
+    def resuming(self) -> bool:
+        """Whether this store resumes an interrupted write (see :meth:`resume_from`)."""
+        return self._resume is not None
+
     def begin_write(self, *, fresh: bool) -> None:
         """Keep metadata writes in memory until :meth:`flush`; ``fresh``: nothing exists yet."""
         self.cache_metadata = True
@@ -490,7 +592,7 @@ class CubeStore(WrapperStore["Store"]):
     def end_write(self) -> None:
         self._buffering = False
         self._fresh = False
-        self._background_bytes = 0
+        self.background_bytes = 0
 
     def metadata(self) -> dict[str, bytes]:
         """Every metadata object this store knows (read, prefetched or written)."""

@@ -235,6 +235,12 @@ class _KeyFileMixin:
     def __fspath__(self) -> str:
         return self.path
 
+    def __eq__(self, other: object) -> bool:  # the same key file (also after pickling)
+        return type(other) is type(self) and other.path == self.path  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
     def __repr__(self) -> str:  # also objstore's filesystem cache key
         return f"KeyFile({self.path!r})"
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..api import resolve
+from ..zarr_keys import COMMIT_NAMES
 
 if TYPE_CHECKING:
     from ..api import Resolved
@@ -21,7 +22,7 @@ __all__ = ["Access", "reader_access", "without_query", "anonymous_address", "can
            "profile_name"]
 
 ENGINE = "objstore"
-_METADATA = (".zmetadata", "zarr.json")
+_METADATA = COMMIT_NAMES
 
 
 @dataclass

@@ -10,13 +10,15 @@ from typing import TYPE_CHECKING
 
 from fastapi import HTTPException
 
+from ..zarr_keys import V2_DOCS, ZARR_JSON
+
 if TYPE_CHECKING:
     import xarray as xr
 
 __all__ = ["ChunkRequest", "parse_chunk_request", "check_chunk", "chunk_grid", "TooLarge"]
 
 _INT = re.compile(r"^(0|[1-9][0-9]{0,8})$")
-_V2_META = (".zarray", ".zattrs", ".zgroup")
+_V2_META = V2_DOCS
 
 
 class TooLarge(HTTPException):
@@ -50,7 +52,7 @@ def parse_chunk_request(rest: list[str]) -> ChunkRequest | None:
         return None
     route, var, tail = rest[0], rest[1], rest[2:]
     if route == "zarr":
-        if tail == ["zarr.json"]:
+        if tail == [ZARR_JSON]:
             return ChunkRequest(var, None)
         if tail[0] != "c":
             raise HTTPException(404, detail=f"no such key {'/'.join(rest[1:])!r} in a zarr "

@@ -16,6 +16,7 @@ from pydantic import PrivateAttr
 from starlette.responses import JSONResponse, Response
 from xpublish import Dependencies, Plugin, hookimpl
 
+from ..zarr_keys import ZATTRS_JSON, ZGROUP_JSON
 from . import zarr2
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ def references(entry: Entry, ds: xr.Dataset, base: str) -> dict[str, Any]:
         for name in names:
             refs.update({k: [f"{base}/zarr2/{k}"] for k in zarr2.v2_chunk_keys(ds, name)})
         return {"version": 1, "refs": refs}
-    refs = {k: json.dumps(v) for k, v in stored.items() if k in (".zgroup", ".zattrs")}
+    refs = {k: json.dumps(v) for k, v in stored.items() if k in (ZGROUP_JSON, ZATTRS_JSON)}
     for name in names:
         zarray = stored.get(f"{name}/.zarray")
         if zarray is None:

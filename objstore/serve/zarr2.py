@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path
 from starlette.responses import Response
 from xpublish import Dependencies, Plugin, hookimpl
 
+from ..zarr_keys import ZATTRS_JSON, ZGROUP_JSON, ZMETADATA_V2_JSON
 from .guard import chunk_grid
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ def _get(store: MemoryStore, key: str) -> bytes | None:
 
 def metadata(ds: xr.Dataset) -> dict[str, Any]:
     """The consolidated metadata (``.zmetadata``'s ``metadata`` table)."""
-    return json.loads(_get(metadata_store(ds), ".zmetadata") or b"{}")["metadata"]
+    return json.loads(_get(metadata_store(ds), ZMETADATA_V2_JSON) or b"{}")["metadata"]
 
 
 def v2_chunk_keys(ds: xr.Dataset, name: str) -> list[str]:
@@ -128,15 +129,15 @@ class Zarr2Plugin(Plugin):
         @router.get("/.zmetadata")
         def zmetadata(dataset: xr.Dataset = dataset_dep) -> Response:
             """Consolidated metadata of the whole store."""
-            return json_key(".zmetadata", dataset)
+            return json_key(ZMETADATA_V2_JSON, dataset)
 
         @router.get("/.zgroup")
         def zgroup(dataset: xr.Dataset = dataset_dep) -> Response:
-            return json_key(".zgroup", dataset)
+            return json_key(ZGROUP_JSON, dataset)
 
         @router.get("/.zattrs")
         def zattrs(dataset: xr.Dataset = dataset_dep) -> Response:
-            return json_key(".zattrs", dataset)
+            return json_key(ZATTRS_JSON, dataset)
 
         @router.get("/{var}/{key}")
         def array_key(var: str = Path(description="Variable"),
