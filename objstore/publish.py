@@ -46,9 +46,11 @@ from .publish_stage import (
     METADATA_DOCS,
     Staged,
     consolidated_part,
+    open_source,
     parse_chunks,
     stage,
 )
+from .publish_stream import Streamed, stream
 from .transfer import (
     Item,
     Mismatch,
@@ -75,7 +77,7 @@ if TYPE_CHECKING:
     from .public import PublicResult
 
 __all__ = ["publish", "PublishResult", "PublishPlan", "Reporter", "PublicReadError", "MARKER",
-           "parse_chunks", "SourceError", "stage", "plan", "claim", "unpublish_old", "upload",
+           "parse_chunks", "SourceError", "stage", "open_source", "plan", "plan_conversion", "stream", "claim", "unpublish_old", "upload",
            "verify_upload", "commit", "make_public", "prove"]
 
 #: Put at the destination before the first chunk and removed after the consolidated metadata:
@@ -149,36 +151,96 @@ def publish(
     result carries the https URL and the reader snippet. With ``catalog`` (a path or URL) the
     cube's entry is added to that intake catalog and its STAC collection (made public too).
     """
-    from .boundary import mapped_errors
-
     t0 = time.perf_counter()
     rep = reporter or Reporter()
     r = _destination(dest, profile, public=public, force=force)
     spec = parse_chunks(chunks)
-    listing = None if overwrite else _refuse_early(r, src, spec)
-    with stage(src, spec, zarr_format, rep.note) as staged, mapped_errors(r):
-        say = _teller(staged.notes, rep)
-        n = concurrency_for(r, concurrency)
-        p = plan(staged, r, overwrite=overwrite, listing=listing)
-        if p.identical:
-            say("the cube is already there and identical: nothing to upload")
-        claimed = claim(r, p)
-        deleted = unpublish_old(r, p, say)
-        put_kwargs = _upload_acl(r, public)
-        stats = upload(r, p, concurrency=n, reporter=rep, put_kwargs=put_kwargs, say=say)
-        report, listing = verify_upload(staged, r, p, sent=stats.objects > 0)
-        done = commit(staged, r, p, listing, put_kwargs=put_kwargs, claimed=claimed)
-        result = _result(staged, r, p, stats, done, deleted, report.checksums, say)
-        if public:
-            pub = make_public(r, p, done, concurrency=n, put_kwargs=put_kwargs, say=say)
-            prove(pub.url, staged)
-            say("anonymous read over https with plain fsspec + xarray: OK")
-            result.public_url, result.snippet = pub.url, _snippet(pub.url)
+    n = concurrency_for(r, concurrency)
+    if _needs_conversion(src, spec):
+        listing = None if overwrite else _refuse_early(r, src, spec)
+        result = _publish_converted(src, r, spec, zarr_format, overwrite=overwrite, public=public,
+                                    concurrency=n, rep=rep, listing=listing)
+    else:
+        result = _publish_folder(src, r, overwrite=overwrite, public=public, concurrency=n,
+                                 rep=rep)
     if catalog is not None:
         from .catalog.update import add_to_catalog
 
         result.catalog = add_to_catalog(catalog, dest, profile, public=public)
     result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _publish_folder(src: Any, r: Resolved, *, overwrite: bool, public: bool, concurrency: int,
+                    rep: Reporter) -> PublishResult:
+    """A zarr folder, step by step: stage, plan, claim, upload, verify, commit, make public."""
+    from .boundary import mapped_errors
+
+    staged = stage(src, rep.note)
+    say = _teller(staged.notes, rep)
+    with mapped_errors(r):
+        p = plan(staged, r, overwrite=overwrite)
+        if p.identical:
+            say("the cube is already there and identical: nothing to upload")
+        claimed = claim(r, p)
+        deleted = unpublish_old(r, p, say)
+        put_kwargs = _upload_acl(r, public)
+        stats = upload(r, p, concurrency=concurrency, reporter=rep, put_kwargs=put_kwargs, say=say)
+        return _finish(staged, r, p, stats, claimed=claimed, deleted=deleted,
+                       put_kwargs=put_kwargs, public=public, concurrency=concurrency, say=say)
+
+
+def _publish_converted(src: Any, r: Resolved, chunks: dict[str, Any], zarr_format: int, *,
+                       overwrite: bool, public: bool, concurrency: int, rep: Reporter,
+                       listing: dict[str, Item] | None) -> PublishResult:
+    """A source to convert, step by step, with no local copy: open, plan, claim, stream (the
+    upload), verify, commit, make public."""
+    from .boundary import mapped_errors
+
+    notes: list[str] = []
+    say = _teller(notes, rep)
+    with open_source(src, chunks, say) as ds, mapped_errors(r):
+        p = plan_conversion(ds, r, zarr_format, overwrite=overwrite, listing=listing)
+        if p.compare:  # a complete cube of the same shapes is there: the same source again?
+            streamed = stream(ds, r, zarr_format=zarr_format, known=p.there, dry=True)
+            _refuse_unless_identical(r, p, streamed)
+            say("the cube is already there and identical: nothing to upload")
+            claimed, deleted, put_kwargs = False, 0, {}
+        else:
+            claimed = claim(r, p)
+            deleted = unpublish_old(r, p, say)
+            put_kwargs = {}  # streamed objects carry no ACL: make_public sets it on each
+            rep.upload_started(_chunk_count(ds), 0)
+            try:
+                streamed = stream(ds, r, zarr_format=zarr_format, known=p.there,
+                                  progress=rep.advance)
+            finally:
+                rep.upload_finished()
+            deleted += _remove_stale(r, p, streamed, say)
+            if streamed.kept:
+                size = human_bytes(sum(i.size for i in streamed.kept))
+                say(f"{'kept' if overwrite else 'resuming:'} {len(streamed.kept)} objects ({size}) "
+                    "already there and identical, skipped")
+        staged = Staged(None, streamed.objects, zarr_format, streamed.final, notes,
+                        consolidated_ok=True)
+        _planned_by_the_stream(p, streamed)
+        stats = SendStats(len(streamed.sent), sum(i.size for i in streamed.sent))
+        return _finish(staged, r, p, stats, claimed=claimed, deleted=deleted,
+                       put_kwargs=put_kwargs, public=public, concurrency=concurrency, say=say)
+
+
+def _finish(staged: Staged, r: Resolved, p: PublishPlan, stats: SendStats, *, claimed: bool,
+            deleted: int, put_kwargs: Mapping[str, Any], public: bool, concurrency: int,
+            say: Note) -> PublishResult:
+    """The steps after the upload: verify, commit, and with ``public`` make public and prove."""
+    report, listing = verify_upload(staged, r, p, sent=stats.objects > 0)
+    done = commit(staged, r, p, listing, put_kwargs=put_kwargs, claimed=claimed)
+    result = _result(staged, r, p, stats, done, deleted, report.checksums, say)
+    if public:
+        pub = make_public(r, p, done, concurrency=concurrency, put_kwargs=put_kwargs, say=say)
+        prove(pub.url, staged.dataset() if staged.root is not None else _opened(r))
+        say("anonymous read over https with plain fsspec + xarray: OK")
+        result.public_url, result.snippet = pub.url, _snippet(pub.url)
     return result
 
 
@@ -254,6 +316,7 @@ class PublishPlan:
     remove: list[str]  # then these stale objects
     body: Plan  # all but the final documents: copy (chunks, then array metadata) and skip
     final: list[list[str]]  # sent last, in groups: the root documents, then consolidated
+    compare: bool = False  # a conversion of a complete cube's shapes: compared, not sent
 
 
 def plan(staged: Staged, r: Resolved, *, overwrite: bool = False,
@@ -300,6 +363,93 @@ def plan(staged: Staged, r: Resolved, *, overwrite: bool = False,
     body.copy.sort(key=lambda it: (_is_metadata(it.rel), it.rel))  # chunks first, then metadata
     return PublishPlan(r.path.rstrip("/"), remote, marker is not None, identical, overwrite,
                        replacing, unpublish, doomed, body, staged.final_groups())
+
+
+def plan_conversion(ds: xr.Dataset, r: Resolved, zarr_format: int, *, overwrite: bool = False,
+                    listing: Mapping[str, Item] | None = None) -> PublishPlan:
+    """:func:`plan` for a source written straight to the destination, whose objects are known
+    only as they are encoded: the body is planned by the stream (:func:`_planned_by_the_stream`).
+    A complete cube there (its shapes are the source's: :func:`_refuse_early` checked) is to be
+    compared; an interrupted publish is resumed; with ``overwrite`` the old cube goes first."""
+    from .publish_stream import final_documents
+
+    consolidated = ".zmetadata" if zarr_format == 2 else "zarr.json"
+    remote = dict(list_tree(r) if listing is None else listing)
+    if "" in remote:
+        raise CubeExistsError(f"{r.url.url} is an object, not a folder: refusing to publish over it")
+    marker = remote.pop(MARKER, None)
+    complete = consolidated in remote
+    roots = set(_ROOT_NAMES)
+    names = {str(k) for k in ds.variables}
+    foreign = sorted(rel for rel in remote
+                     if rel not in roots and rel.split("/", 1)[0] not in names)
+    if remote and not overwrite and not complete:
+        if marker is None:
+            raise CubeExistsError(
+                f"{r.url.url} already holds {_describe(remote)}; refusing to overwrite it. Pass "
+                "--overwrite (overwrite=True) to replace it, or choose another name")
+        if foreign:
+            raise CubeExistsError(
+                f"{r.url.url} holds an interrupted publish of a different cube "
+                f"({_describe(remote)}; e.g. {', '.join(foreign[:3])} is not in this source). "
+                "Pass --overwrite (overwrite=True) to replace it")
+    replacing = bool(remote) and overwrite
+    unpublish: list[str] = []
+    doomed: list[str] = []
+    if replacing:
+        unpublish = [name for name in dict.fromkeys((consolidated, ".zmetadata", "zarr.json"))
+                     if name in remote]
+        doomed = [rel for rel in remote if rel not in unpublish
+                  and (rel in final_documents(zarr_format) or rel in foreign)]
+        for rel in [*unpublish, *doomed]:
+            remote.pop(rel)
+    final = [[name] for name in final_documents(zarr_format)]
+    return PublishPlan(r.path.rstrip("/"), remote, marker is not None, False, overwrite,
+                       replacing, unpublish, doomed, Plan([], [], []), final,
+                       compare=complete and not overwrite)
+
+
+_ROOT_NAMES = (".zgroup", ".zattrs", ".zmetadata", "zarr.json")
+
+
+def _planned_by_the_stream(p: PublishPlan, streamed: Streamed) -> None:
+    """The plan's body, now that the stream has decided it: what was sent, what was kept."""
+    p.body = Plan(streamed.sent, streamed.kept, [])
+    *root, last = streamed.final
+    p.final = [root, [last]] if root else [[last]]
+
+
+def _refuse_unless_identical(r: Resolved, p: PublishPlan, streamed: Streamed) -> None:
+    """After comparing a conversion with the complete cube there: identical, or refused."""
+    objects = streamed.objects
+    identical = not streamed.differ and set(objects) == set(p.there) and all(
+        same(objects[rel], p.there[rel]) for rel in streamed.final)
+    if not identical:
+        raise CubeExistsError(
+            f"{r.url.url} already holds {_describe(p.there)}; refusing to overwrite it. Pass "
+            "--overwrite (overwrite=True) to replace it, or choose another name")
+    p.identical = True
+
+
+def _remove_stale(r: Resolved, p: PublishPlan, streamed: Streamed, say: Note) -> int:
+    """With overwrite: objects of the old cube the new one did not write (a chunk now empty, an
+    array now smaller) would be read as its data: they go before the commit."""
+    stale = [rel for rel in p.there if rel not in streamed.objects]
+    if not p.overwrite or not stale:
+        return 0
+    for rel in stale:
+        p.there.pop(rel)
+    removed = delete(r, [f"{p.base}/{rel}" for rel in stale])
+    say(f"removed {removed} objects of the old cube that the new one does not have")
+    return removed
+
+
+def _chunk_count(ds: xr.Dataset) -> int:
+    """About how many objects a write of ``ds`` sends (for the progress bar)."""
+    import math
+
+    return sum(math.prod(len(c) for c in v.chunks) for v in ds.variables.values()
+               if v.chunks) + len(ds.variables)
 
 
 # ------------------------------------------------------------------------------------ claim
@@ -451,6 +601,13 @@ def make_public(r: Resolved, p: PublishPlan, done: Committed, *, concurrency: in
     return pub
 
 
+def _opened(r: Resolved) -> xr.Dataset:
+    """The published cube as its owner reads it (what an anonymous reader must see too)."""
+    import xarray as xr
+
+    return xr.open_zarr(r.zarr_store(read_only=True), consolidated=True)
+
+
 def _snippet(url: str) -> str:
     from .public import reader_snippet
 
@@ -526,7 +683,7 @@ def _fail(r: Resolved, report: VerifyReport, consolidated: str) -> None:
         "differs", report)
 
 
-def prove(url: str, staged: Staged) -> None:
+def prove(url: str, ours: xr.Dataset) -> None:
     """Open the published cube exactly as an anonymous reader would and compare it with the source."""
     import fsspec
     import numpy as np
@@ -539,7 +696,6 @@ def prove(url: str, staged: Staged) -> None:
             f"{url} was published and made public, but an anonymous reader cannot open it "
             f"({type(exc).__name__}: {scrub(str(exc).splitlines()[0])[:200] if str(exc) else ''})"
         ) from None
-    ours = staged.dataset()
     problems = []
     if set(theirs.variables) != set(ours.variables):
         problems.append(f"variables {sorted(map(str, theirs.variables))} instead of "

@@ -1,20 +1,20 @@
-"""publish's first step, *stage*: the source as a local zarr folder with correct consolidated
-metadata, ready to upload.
+"""publish's first step: the source, ready to upload.
 
-A NetCDF file (or anything xarray opens) or an ``xarray.Dataset`` is converted to a zarr folder in
-a temporary directory (chunked, CF attributes and encodings kept); a zarr folder is used as it is
-(never modified), or rechunked into a temporary one. The consolidated metadata is built from the
-cube's own metadata documents and compared with the one present (created if missing, rebuilt if
-stale); chunk files are checked against array shapes.
+* A zarr folder is *staged* (:func:`stage`): used as it is (never modified); its consolidated
+  metadata is built from the cube's own metadata documents and compared with the one present
+  (created in memory if missing, rebuilt if stale); chunk files are checked against array shapes.
+* Anything else (a NetCDF file or other file xarray opens, an ``xarray.Dataset``, a zarr folder
+  to rechunk) is *opened* (:func:`open_source`): chunked for zarr, CF attributes and encodings
+  kept, and written straight to the destination by :mod:`objstore.publish_stream`.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +26,7 @@ from .write_marker import PUBLISH_MARKER as MARKER
 if TYPE_CHECKING:
     import xarray as xr
 
-__all__ = ["Staged", "stage", "parse_chunks", "DEFAULT_CHUNK_TARGET", "METADATA_DOCS",
+__all__ = ["Staged", "stage", "open_source", "parse_chunks", "DEFAULT_CHUNK_TARGET", "METADATA_DOCS",
            "consolidated_part"]
 
 Note = Callable[[str], None]  # tells the caller something as it happens
@@ -44,25 +44,15 @@ DEFAULT_CHUNK_TARGET = "16MiB"
 
 @dataclass
 class Staged:
-    """The cube to publish: a local zarr folder and its objects keyed by relative path."""
+    """The cube to publish: its objects keyed by relative path (files of a local zarr folder, or
+    what a streamed conversion produced, with ``root`` None)."""
 
-    root: Path
+    root: Path | None
     items: dict[str, Item]
     zarr_format: int
     final: list[str]  # uploaded last, in this order (root documents, then consolidated)
     notes: list[str]
-    tmp: tempfile.TemporaryDirectory[str] | None = None
     consolidated_ok: bool = True
-
-    def cleanup(self) -> None:
-        if self.tmp is not None:
-            self.tmp.cleanup()
-
-    def __enter__(self) -> Staged:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.cleanup()
 
     def final_groups(self) -> list[list[str]]:
         """The final documents in upload order: root documents together, consolidated last."""
@@ -72,6 +62,8 @@ class Staged:
     def dataset(self) -> xr.Dataset:
         """The staged cube opened locally (what readers of the published one should see)."""
         import xarray as xr
+
+        assert self.root is not None
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -131,31 +123,7 @@ def _chunked(ds: xr.Dataset, chunks: dict[str, Any], *, keep: bool) -> xr.Datase
         return ds.chunk(spec)
 
 
-def _convert(ds: xr.Dataset, out: Path, chunks: dict[str, Any], zarr_format: int, *,
-             keep: bool = True) -> None:
-    ds = _chunked(_clean_for_zarr(ds), chunks, keep=keep)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-        ds.to_zarr(out, mode="w-", consolidated=True, zarr_format=zarr_format)
-
-
-def stage(src: Any, chunks: dict[str, Any], zarr_format: int, note: Note) -> Staged:
-    """``src`` (a file xarray opens, a zarr folder, or a Dataset) as a local zarr folder;
-    ``chunks`` (from :func:`parse_chunks`) rechunks it. Raises :class:`SourceError`."""
-    import xarray as xr
-
-    notes: list[str] = []
-
-    def say(text: str) -> None:
-        notes.append(text)
-        note(text)
-
-    if isinstance(src, xr.Dataset):
-        tmp = tempfile.TemporaryDirectory(prefix="objstore-publish-")
-        root = Path(tmp.name) / "cube.zarr"
-        say("converting the dataset to zarr")
-        _convert(src, root, chunks, zarr_format)
-        return _finish_stage(root, notes, tmp, note)
+def _local_path(src: Any) -> Path:
     text = str(src)
     if "://" in text and not text.startswith("file://"):
         raise SourceError(f"{text}: publish reads a local file or zarr folder; copy remote data "
@@ -163,39 +131,56 @@ def stage(src: Any, chunks: dict[str, Any], zarr_format: int, note: Note) -> Sta
     path = Path(text.removeprefix("file://")).expanduser()
     if not path.exists():
         raise SourceError(f"{path}: no such file or folder")
+    if path.is_dir() and not _is_zarr_dir(path):
+        raise SourceError(f"{path} is a folder but not a zarr store (no .zgroup or zarr.json)")
+    return path
+
+
+@contextmanager
+def open_source(src: Any, chunks: dict[str, Any], note: Note) -> Iterator[xr.Dataset]:
+    """The dataset a conversion of ``src`` (a Dataset, a file xarray opens, or a zarr folder to
+    rechunk with ``chunks``) writes: netCDF storage details dropped, chunked for zarr. The file
+    stays open while the dataset is in use. Raises :class:`SourceError`."""
+    import xarray as xr
+
+    if isinstance(src, xr.Dataset):
+        note("converting the dataset to zarr")
+        yield _chunked(_clean_for_zarr(src), chunks, keep=True)
+        return
+    path = _local_path(src)
     if path.is_dir():
-        if not _is_zarr_dir(path):
-            raise SourceError(f"{path} is a folder but not a zarr store (no .zgroup or zarr.json)")
-        if not chunks:
-            return _finish_stage(path, notes, None, note)
-        tmp = tempfile.TemporaryDirectory(prefix="objstore-publish-")
-        root = Path(tmp.name) / "cube.zarr"
-        say(f"rechunking {path.name} ({_chunks_text(chunks)})")
+        note(f"rechunking {path.name} ({_chunks_text(chunks)})")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ds = xr.open_zarr(path, consolidated=None)
-        _convert(ds, root, chunks, zarr_format)
-        return _finish_stage(root, notes, tmp, note)
-    tmp = tempfile.TemporaryDirectory(prefix="objstore-publish-")
-    root = Path(tmp.name) / "cube.zarr"
+        with ds:
+            yield _chunked(_clean_for_zarr(ds), chunks, keep=True)
+        return
     try:
         ds = xr.open_dataset(path, chunks={})
     except Exception as exc:
-        tmp.cleanup()
         raise SourceError(f"{path}: xarray cannot open it ({type(exc).__name__}: "
                           f"{scrub(str(exc).splitlines()[0])[:200] if str(exc) else ''})") from None
-    say(f"converting {path.name} to zarr"
-        + (f" ({_chunks_text(chunks)})" if chunks else f" (chunks about {DEFAULT_CHUNK_TARGET})"))
+    note(f"converting {path.name} to zarr"
+         + (f" ({_chunks_text(chunks)})" if chunks else f" (chunks about {DEFAULT_CHUNK_TARGET})"))
     with ds:
-        _convert(ds, root, chunks, zarr_format, keep=False)
-    return _finish_stage(root, notes, tmp, note)
+        yield _chunked(_clean_for_zarr(ds), chunks, keep=False)
+
+
+def stage(src: Any, note: Note) -> Staged:
+    """A zarr folder ``src``, used as it is (never modified): its objects, with consolidated
+    metadata checked (built in memory if missing or stale). Raises :class:`SourceError`."""
+    path = _local_path(src)
+    if not path.is_dir():
+        raise SourceError(f"{path} is a file: publish converts it (open_source), not stages it")
+    return _finish_stage(path, [], note)
 
 
 def _chunks_text(chunks: dict[str, Any]) -> str:
     return ",".join(f"{k}={v}" for k, v in chunks.items())
 
 
-def _finish_stage(root: Path, notes: list[str], tmp: Any, note: Note) -> Staged:
+def _finish_stage(root: Path, notes: list[str], note: Note) -> Staged:
     items = scan_local(root)
     items.pop(MARKER, None)
     if "zarr.json" in items:
@@ -205,7 +190,7 @@ def _finish_stage(root: Path, notes: list[str], tmp: Any, note: Note) -> Staged:
     else:
         raise SourceError(f"{root} is a zarr array, not a group: publish takes a dataset "
                           "(a zarr group, as xarray writes)")
-    staged = Staged(root, items, fmt, [], notes, tmp)
+    staged = Staged(root, items, fmt, [], notes)
     _check_consolidated(staged, note)
     if fmt == 2:
         staged.final = [n for n in (".zgroup", ".zattrs") if n in items] + [".zmetadata"]

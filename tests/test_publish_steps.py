@@ -63,11 +63,11 @@ def interrupted(rig, tmp_path: Path, small_cube, lost: int = 3):  # type: ignore
 def test_the_plan_of_a_resumed_publish_sends_only_what_is_missing(via, tmp_path, small_cube):
     rig, px, prof = via
     src, url, gone = interrupted(rig, tmp_path, small_cube)
-    with publish_stage.stage(src, {}, 2, lambda _: None) as staged:
-        r = objstore.resolve(url, prof)
-        px.reset_counts()
-        p = plan(staged, r)
-        assert len(listings(px, KEY)) == 1 and not writes(px)  # one listing decides it all
+    staged = publish_stage.stage(src, lambda _: None)
+    r = objstore.resolve(url, prof)
+    px.reset_counts()
+    p = plan(staged, r)
+    assert len(listings(px, KEY)) == 1 and not writes(px)  # one listing decides it all
     assert p.interrupted and not p.identical and not p.replacing
     assert sorted(i.rel for i in p.body.copy) == gone
     assert [g for g in p.final] == [[".zgroup", ".zattrs"], [".zmetadata"]]
@@ -114,11 +114,11 @@ def test_a_plan_refuses_before_anything_is_sent(via, tmp_path, small_cube):
     url = rig.url(KEY)
     objstore.publish(small_cube, url, rig.profile)
     src = local_zarr(small_cube * 2, tmp_path / "other.zarr")
-    with publish_stage.stage(src, {}, 2, lambda _: None) as staged:
-        px.reset_counts()
-        with pytest.raises(CubeExistsError, match="already holds"):
-            plan(staged, objstore.resolve(url, prof))
-        p = plan(staged, objstore.resolve(url, prof), overwrite=True)
+    staged = publish_stage.stage(src, lambda _: None)
+    px.reset_counts()
+    with pytest.raises(CubeExistsError, match="already holds"):
+        plan(staged, objstore.resolve(url, prof))
+    p = plan(staged, objstore.resolve(url, prof), overwrite=True)
     assert not writes(px)
     assert p.replacing and p.unpublish == [".zmetadata"]
     assert {".zgroup", ".zattrs"} <= set(p.remove)  # root documents go before the new chunks
