@@ -1,18 +1,22 @@
 """``publish``: a data cube from a NetCDF file, a zarr folder or an ``xarray.Dataset`` to an object
 store, in one step that never leaves a half-published or accidentally overwritten cube.
 
-:func:`publish` runs these steps, each a function of its own:
+A zarr folder (:func:`_publish_folder`) and a source to convert (:func:`_publish_converted`: a
+file xarray opens, a Dataset, a folder to rechunk) go through the same steps, each a function:
 
-1. :func:`~objstore.publish_stage.stage`: the source as a local zarr folder with correct
-   consolidated metadata (a zarr folder is used as it is, never modified).
-2. :func:`plan`: one listing of the destination decides everything. A complete cube there that
-   differs from the source is refused unless ``overwrite``; objects left by an interrupted publish
-   (marked by :data:`MARKER`) are resumed; what is already there with the same size and checksum
-   is skipped (:func:`objstore.transfer.plan`, the planner ``cp`` uses too).
+1. :func:`~objstore.publish_stage.stage` a zarr folder (used as it is, never modified; its
+   consolidated metadata checked), or :func:`~objstore.publish_stage.open_source` a conversion.
+2. :func:`plan` (a folder) or :func:`plan_conversion`: one listing of the destination decides.
+   A complete cube there that differs from the source is refused unless ``overwrite``; objects
+   left by an interrupted publish (marked by :data:`MARKER`) are resumed; what is already there
+   with the same size and checksum is skipped (:func:`objstore.transfer.plan`, the planner ``cp``
+   uses too; for a conversion the stream applies the same test as it encodes).
 3. :func:`claim`: the marker goes up before anything changes; with ``overwrite``
    :func:`unpublish_old` then deletes the old consolidated metadata (and the old root documents)
    *first*, then stale objects, so readers never see old metadata over new chunks.
-4. :func:`upload`: chunks first, then array metadata, concurrently.
+4. :func:`upload` (a folder: chunks first, then array metadata, concurrently) or
+   :func:`~objstore.publish_stream.stream` (a conversion, written straight to the destination
+   while it is encoded: no local copy).
 5. :func:`verify_upload`: a fresh listing (the plan's, when nothing was sent) must match the
    source: object count, sizes and MD5 checksums where the backend reports them, or the publish
    stops with the cube unpublished.
