@@ -11,8 +11,8 @@ uncompressed NetCDF file, published with ``chunks="time=1"`` through a ``Latency
 * publish: ``objstore.publish`` of the NetCDF file, written straight to the store.
 
 Every operation runs in this process after a warm-up publish (clients built, imports done), into
-a fresh destination; median of ``--repeat`` runs. Also printed: the local disk the streamed
-publish used (none beyond the source; the staged way needed the whole converted cube).
+a fresh destination; median of ``--repeat`` runs, the three interleaved. Also printed: the local
+disk the streamed publish used (none beyond the source; the staged way held the whole cube).
 
     python benchmarks/bench_publish_netcdf.py --quick            # 250 chunks, S3 and Swift
     python benchmarks/bench_publish_netcdf.py --backends s3,gcs   # 1000 chunks
@@ -44,13 +44,10 @@ def _profile(srv: Any, backend: str, proxy_url: str) -> Any:
     return rig, profile_via(rig, proxy_url)
 
 
-def _timed(fn: Any, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+def _timed(fn: Any) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
 
 
 def _folder_bytes(path: Path) -> int:
@@ -89,27 +86,24 @@ def main(argv: list[str] | None = None) -> int:
                 ds.to_zarr(out, mode="w-", consolidated=True, zarr_format=2)
 
         folder = srv.tmp / "converted.zarr"
-        local = tempfile.mkdtemp(prefix="conv-", dir=srv.tmp)
-        t_convert = _timed(lambda: convert(Path(tempfile.mkdtemp(dir=local)) / "c.zarr"),
-                           args.repeat)
         convert(folder)
         staged_bytes = _folder_bytes(folder)
-        shutil.rmtree(local)
 
         for backend in wanted:
             proxy = srv.proxy(backend, args.delay_ms)
             rig, prof = _profile(srv, backend, proxy.url)
             objstore.publish(make_cube(4, 8, 8), rig.url("warm.zarr"), prof)  # clients, imports
-
-            def upload(rig: Any = rig, prof: Any = prof) -> None:
-                objstore.publish(folder, rig.url(f"up-{uuid.uuid4().hex[:6]}.zarr"), prof)
-
-            def streamed(rig: Any = rig, prof: Any = prof) -> None:
-                objstore.publish(nc, rig.url(f"nc-{uuid.uuid4().hex[:6]}.zarr"), prof,
-                                 chunks="time=1")
-
-            t_upload = _timed(upload, args.repeat)
-            t_publish = _timed(streamed, args.repeat)
+            times: dict[str, list[float]] = {"convert": [], "upload": [], "publish": []}
+            for _ in range(args.repeat):  # interleaved, so that the machine's load hits all three
+                scratch = Path(tempfile.mkdtemp(dir=srv.tmp))
+                times["convert"].append(_timed(lambda s=scratch: convert(s / "c.zarr")))
+                shutil.rmtree(scratch)
+                times["upload"].append(_timed(lambda r=rig, p=prof: objstore.publish(
+                    folder, r.url(f"up-{uuid.uuid4().hex[:6]}.zarr"), p)))
+                times["publish"].append(_timed(lambda r=rig, p=prof: objstore.publish(
+                    nc, r.url(f"nc-{uuid.uuid4().hex[:6]}.zarr"), p, chunks="time=1")))
+            t_convert, t_upload, t_publish = (statistics.median(times[k])
+                                              for k in ("convert", "upload", "publish"))
             bound = max(t_convert, t_upload)
             rows.append([backend, f"{t_convert:.2f}", f"{t_upload:.2f}",
                          f"{t_convert + t_upload:.2f}", f"{t_publish:.2f}",
