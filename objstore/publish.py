@@ -436,11 +436,17 @@ def _refuse_unless_identical(r: Resolved, p: PublishPlan, streamed: Streamed) ->
 
 
 def _remove_stale(r: Resolved, p: PublishPlan, streamed: Streamed, say: Note) -> int:
-    """With overwrite: objects of the old cube the new one did not write (a chunk now empty, an
-    array now smaller) would be read as its data: they go before the commit."""
-    stale = [rel for rel in p.there if rel not in streamed.objects]
-    if not p.overwrite or not stale:
+    """Objects there that the conversion did not write (a chunk now empty, an array now smaller)
+    would be read as the cube's data: with overwrite they go before the commit; a resumed publish
+    that finds them is of another cube, and stops unpublished."""
+    stale = sorted(rel for rel in p.there if rel not in streamed.objects)
+    if not stale:
         return 0
+    if not p.overwrite:
+        raise CubeExistsError(
+            f"{r.url.url} holds an interrupted publish of a different cube (e.g. "
+            f"{', '.join(stale[:3])} is not in this source). Pass --overwrite (overwrite=True) "
+            "to replace it")
     for rel in stale:
         p.there.pop(rel)
     removed = delete(r, [f"{p.base}/{rel}" for rel in stale])

@@ -132,6 +132,8 @@ def stream(ds: xr.Dataset, r: Resolved, *, zarr_format: int, known: Mapping[str,
     """Write ``ds`` at ``r`` as zarr through objstore's write path, skipping what ``known`` (the
     destination's listing) holds identically and holding back the final documents; ``dry``
     sends nothing. The caller has put publish's marker up (unless ``dry``)."""
+    import dask
+
     from .cube_write import write_dataset
     from .cubestore import CubeStore
 
@@ -141,7 +143,10 @@ def stream(ds: xr.Dataset, r: Resolved, *, zarr_format: int, known: Mapping[str,
     rec = _Record(known, frozenset(wanted), dry, progress)
     store = CubeStore(Recorder(inner, rec), max_concurrency=getattr(outer, "max_concurrency", None))
     store.errors = getattr(outer, "errors", None)
-    write_dataset(ds, r, mode="w-", zarr_format=zarr_format, consolidated=True, fresh=True,
-                  claimed=True, store=store)
+    # this process's threads: the record of what was sent lives here (a dask.distributed
+    # worker would write through a copy of the store, and its record would be lost)
+    with dask.config.set(scheduler="threads"):
+        write_dataset(ds, r, mode="w-", zarr_format=zarr_format, consolidated=True, fresh=True,
+                      claimed=True, store=store)
     final = [name for name in wanted if name in rec.objects]
     return Streamed(rec.objects, rec.sent, rec.kept, rec.differ, final)

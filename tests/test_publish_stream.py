@@ -15,7 +15,7 @@ from test_publish import cf_netcdf, remote
 
 import objstore
 import objstore.publish_stream as streamed
-from objstore.errors import ObjstoreError
+from objstore.errors import CubeExistsError, ObjstoreError
 from objstore.publish import MARKER
 
 N = 150  # chunks of the cube below: more than one write group, so groups overlap
@@ -88,3 +88,23 @@ def test_a_stopped_streamed_publish_resumes_sending_only_what_is_missing(rig, tm
     assert MARKER not in remote(rig, "stream/resumed.zarr")
     xr.testing.assert_identical(objstore.open_cube(url, rig.profile).load(),
                                 xr.open_dataset(nc).load())
+
+
+def test_a_shorter_source_over_an_interrupted_publish_is_refused_then_replaced(rig, tmp_path):
+    url = rig.url("stream/other.zarr")
+    objstore.publish(cf_netcdf(tmp_path / "long.nc", ntime=8), url, rig.profile, chunks="time=1")
+    r = objstore.resolve(url, rig.profile)
+    r.fs.rm_file(f"{r.path}/.zmetadata")  # as if it had stopped before the commit
+    r.fs.pipe_file(f"{r.path}/{MARKER}", b"{}")
+    short = cf_netcdf(tmp_path / "short.nc", ntime=4)
+
+    with pytest.raises(CubeExistsError, match="interrupted publish of a different cube.*"
+                                               "--overwrite"):
+        objstore.publish(short, url, rig.profile, chunks="time=1")
+    assert ".zmetadata" not in remote(rig, "stream/other.zarr")  # still nobody's cube
+
+    result = objstore.publish(short, url, rig.profile, chunks="time=1", overwrite=True)
+    assert result.deleted > 0 and not any(k.startswith("tas/7.") for k in
+                                          remote(rig, "stream/other.zarr"))
+    xr.testing.assert_identical(objstore.open_cube(url, rig.profile).load(),
+                                xr.open_dataset(short).load())
