@@ -54,7 +54,6 @@ from .publish_stage import (
     parse_chunks,
     stage,
 )
-from .publish_stream import Streamed, stream
 from .transfer import (
     Item,
     Mismatch,
@@ -79,9 +78,10 @@ if TYPE_CHECKING:
     from .api import Resolved
     from .profiles import Profile
     from .public import PublicResult
+    from .publish_stream import Streamed
 
 __all__ = ["publish", "PublishResult", "PublishPlan", "Reporter", "PublicReadError", "MARKER",
-           "parse_chunks", "SourceError", "stage", "open_source", "plan", "plan_conversion", "stream", "claim", "unpublish_old", "upload",
+           "parse_chunks", "SourceError", "stage", "open_source", "plan", "plan_conversion", "claim", "unpublish_old", "upload",
            "verify_upload", "commit", "make_public", "prove"]
 
 #: Put at the destination before the first chunk and removed after the consolidated metadata:
@@ -128,7 +128,6 @@ class PublishResult:
     def to_json(self) -> dict[str, Any]:
         return {"url": self.url, "public_url": self.public_url, "objects": self.objects,
                 "bytes": self.bytes, "skipped": self.skipped}
-
 
 
 # ------------------------------------------------------------------------------------ publish
@@ -200,6 +199,7 @@ def _publish_converted(src: Any, r: Resolved, chunks: dict[str, Any], zarr_forma
     """A source to convert, step by step, with no local copy: open, plan, claim, stream (the
     upload), verify, commit, make public."""
     from .boundary import mapped_errors
+    from .publish_stream import stream  # zarr: imported when a conversion needs it
 
     notes: list[str] = []
     say = _teller(notes, rep)
@@ -227,7 +227,7 @@ def _publish_converted(src: Any, r: Resolved, chunks: dict[str, Any], zarr_forma
                     "already there and identical, skipped")
         staged = Staged(None, streamed.objects, zarr_format, streamed.final, notes,
                         consolidated_ok=True)
-        _planned_by_the_stream(p, streamed)
+        p.body, p.final = Plan(streamed.sent, streamed.kept, []), staged.final_groups()
         stats = SendStats(len(streamed.sent), sum(i.size for i in streamed.sent))
         return _finish(staged, r, p, stats, claimed=claimed, deleted=deleted,
                        put_kwargs=put_kwargs, public=public, concurrency=concurrency, say=say)
@@ -372,7 +372,7 @@ def plan(staged: Staged, r: Resolved, *, overwrite: bool = False,
 def plan_conversion(ds: xr.Dataset, r: Resolved, zarr_format: int, *, overwrite: bool = False,
                     listing: Mapping[str, Item] | None = None) -> PublishPlan:
     """:func:`plan` for a source written straight to the destination, whose objects are known
-    only as they are encoded: the body is planned by the stream (:func:`_planned_by_the_stream`).
+    only as they are encoded: the body is planned by the stream (what it sent, what it kept).
     A complete cube there (its shapes are the source's: :func:`_refuse_early` checked) is to be
     compared; an interrupted publish is resumed; with ``overwrite`` the old cube goes first."""
     from .publish_stream import final_documents
@@ -414,13 +414,6 @@ def plan_conversion(ds: xr.Dataset, r: Resolved, zarr_format: int, *, overwrite:
 
 
 _ROOT_NAMES = (".zgroup", ".zattrs", ".zmetadata", "zarr.json")
-
-
-def _planned_by_the_stream(p: PublishPlan, streamed: Streamed) -> None:
-    """The plan's body, now that the stream has decided it: what was sent, what was kept."""
-    p.body = Plan(streamed.sent, streamed.kept, [])
-    *root, last = streamed.final
-    p.final = [root, [last]] if root else [[last]]
 
 
 def _refuse_unless_identical(r: Resolved, p: PublishPlan, streamed: Streamed) -> None:

@@ -64,7 +64,6 @@ class Staged:
         import xarray as xr
 
         assert self.root is not None
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return xr.open_zarr(self.root, consolidated=self.consolidated_ok)
