@@ -108,14 +108,15 @@ BACKGROUND_BYTES = 256 * 2**20
 def write_dataset(ds: xr.Dataset, r: Resolved, *, mode: str, zarr_format: int,
                   consolidated: bool, fresh: bool, claimed: bool = False,
                   resuming: bytes | None = None, layout: str | None = None,
-                  **kwargs: Any) -> None:
+                  store: CubeStore | None = None, **kwargs: Any) -> None:
     """Write ``ds`` through a :class:`CubeStore`: the write marker first (unless the caller
     ``claimed`` the place with it), then chunks with ``max_concurrency`` in flight, metadata once
     per object, the consolidated metadata, and last the marker's removal. A write that stops
     half-way leaves the marker (see :mod:`objstore.write_marker`). ``resuming`` (the marker of
     an interrupted write of the same dataset) skips what is already stored and identical;
-    ``layout`` (its :func:`~objstore.write_marker.fingerprint`) goes into the marker."""
-    store = r.zarr_store()
+    ``layout`` (its :func:`~objstore.write_marker.fingerprint`) goes into the marker; ``store``
+    (default ``r.zarr_store()``) is where it goes."""
+    store = r.zarr_store() if store is None else store
     if not isinstance(store, CubeStore):
         store = CubeStore(store, max_concurrency=perf.max_concurrency(r.profile))
     n = store.max_concurrency

@@ -1,31 +1,38 @@
 """``publish``: a data cube from a NetCDF file, a zarr folder or an ``xarray.Dataset`` to an object
 store, in one step that never leaves a half-published or accidentally overwritten cube.
 
-1. Stage: a file or a Dataset is converted to a local zarr folder (chunked, CF attributes and
-   encodings kept); a zarr folder is used as it is (never modified).
-2. Consolidated metadata is built from the cube's own metadata documents and compared with the one
-   present (created if missing, rebuilt if stale); chunk files are checked against array shapes.
-3. The destination is listed once. A complete cube there (consolidated metadata present) that
-   differs from the source is refused unless ``overwrite``; objects left by an interrupted
-   publish (marked by :data:`MARKER`) are resumed: only missing or different objects are sent.
-4. Upload: chunks and array metadata first, concurrently. Overwrite deletes the old consolidated
-   metadata (and the old root documents) *before* anything else, so readers never see old
-   metadata over new chunks.
-5. Verify: the destination is listed again; object count, sizes and MD5 checksums (where the
-   backend reports them) must match the source, or the publish stops with the cube unpublished.
-6. The root metadata documents, then the consolidated metadata, are uploaded last.
-7. ``public``: made world-readable the backend's way (:mod:`objstore.public`), then proved by
-   opening the cube over https with plain fsspec + xarray and no credentials.
+A zarr folder (:func:`_publish_folder`) and a source to convert (:func:`_publish_converted`: a
+file xarray opens, a Dataset, a folder to rechunk) go through the same steps, each a function:
+
+1. :func:`~objstore.publish_stage.stage` a zarr folder (used as it is, never modified; its
+   consolidated metadata checked), or :func:`~objstore.publish_stage.open_source` a conversion.
+2. :func:`plan` (a folder) or :func:`plan_conversion`: one listing of the destination decides.
+   A complete cube there that differs from the source is refused unless ``overwrite``; objects
+   left by an interrupted publish (marked by :data:`MARKER`) are resumed; what is already there
+   with the same size and checksum is skipped (:func:`objstore.transfer.plan`, the planner ``cp``
+   uses too; for a conversion the stream applies the same test as it encodes).
+3. :func:`claim`: the marker goes up before anything changes; with ``overwrite``
+   :func:`unpublish_old` then deletes the old consolidated metadata (and the old root documents)
+   *first*, then stale objects, so readers never see old metadata over new chunks.
+4. :func:`upload` (a folder: chunks first, then array metadata, concurrently) or
+   :func:`~objstore.publish_stream.stream` (a conversion, written straight to the destination
+   while it is encoded: no local copy).
+5. :func:`verify_upload`: a fresh listing (the plan's, when nothing was sent) must match the
+   source: object count, sizes and MD5 checksums where the backend reports them, or the publish
+   stops with the cube unpublished.
+6. :func:`commit`: the root metadata documents, then the consolidated metadata, last; then the
+   marker goes.
+7. ``public``: :func:`make_public` the backend's way (:mod:`objstore.public`), then :func:`prove`
+   it by opening the cube over https with plain fsspec + xarray and no credentials.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
-import tempfile
 import time
 import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -43,10 +50,20 @@ from .errors import (
     scrub,
 )
 from .public import _make_public, reader_snippet
+from .publish_stage import (
+    METADATA_DOCS,
+    Staged,
+    consolidated_part,
+    open_source,
+    parse_chunks,
+    stage,
+)
 from .scratch_prefix import check_write_allowed
 from .transfer import (
     Item,
     Mismatch,
+    Plan,
+    SendStats,
     VerificationError,
     VerifyReport,
     concurrency_for,
@@ -54,32 +71,29 @@ from .transfer import (
     human_bytes,
     list_tree,
     same,
-    scan_local,
     send,
     verify,
 )
+from .transfer import plan as plan_copy
+from .write_marker import PUBLISH_MARKER
 
 if TYPE_CHECKING:
     import xarray as xr
 
     from .api import Resolved
     from .profiles import Profile
+    from .public import PublicResult
+    from .publish_stream import Streamed
 
-__all__ = ["publish", "PublishResult", "Reporter", "PublicReadError", "MARKER", "parse_chunks",
-           "SourceError"]
+__all__ = ["publish", "PublishResult", "PublishPlan", "Reporter", "PublicReadError", "MARKER",
+           "parse_chunks", "SourceError", "stage", "open_source", "plan", "plan_conversion", "claim", "unpublish_old", "upload",
+           "verify_upload", "commit", "make_public", "prove"]
 
 #: Put at the destination before the first chunk and removed after the consolidated metadata:
 #: objects next to it are an interrupted publish, which a re-run may resume.
-MARKER = ".objstore-publishing"
-_METADATA_DOCS = (".zgroup", ".zattrs", ".zarray", "zarr.json")
-_NETCDF_ENCODINGS = {  # storage details of netCDF/HDF5 that mean nothing to zarr
-    "chunks", "preferred_chunks", "zlib", "complevel", "shuffle", "fletcher32", "contiguous",
-    "chunksizes", "source", "original_shape", "szip_coding", "szip_pixels_per_block",
-    "blosc_shuffle", "compression", "endian", "least_significant_digit", "quantize_mode",
-    "significant_digits", "compressor", "compressors", "filters", "serializer", "shards",
-    "write_empty_chunks",
-}
-DEFAULT_CHUNK_TARGET = "16MiB"
+MARKER = PUBLISH_MARKER
+
+Note = Callable[[str], None]
 
 
 class Reporter:
@@ -121,279 +135,7 @@ class PublishResult:
                 "bytes": self.bytes, "skipped": self.skipped}
 
 
-# ------------------------------------------------------------------------------------ staging
-@dataclass
-class _Staged:
-    root: Path
-    items: dict[str, Item]
-    zarr_format: int
-    final: list[str]  # uploaded last, in this order (root documents, then consolidated)
-    notes: list[str]
-    tmp: tempfile.TemporaryDirectory[str] | None = None
-    consolidated_ok: bool = True
-
-    def cleanup(self) -> None:
-        if self.tmp is not None:
-            self.tmp.cleanup()
-
-    def final_groups(self) -> list[list[str]]:
-        """The final documents in upload order: root documents together, consolidated last."""
-        *root, last = self.final
-        return [root, [last]] if root else [[last]]
-
-    def dataset(self) -> xr.Dataset:
-        """The staged cube opened locally (what readers of the published one should see)."""
-        import xarray as xr
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return xr.open_zarr(self.root, consolidated=self.consolidated_ok)
-
-
-def parse_chunks(spec: str | dict[str, Any] | None) -> dict[str, Any]:
-    """``"time=1,lat=256"`` → ``{"time": 1, "lat": 256}`` (``-1`` whole dim, ``auto``)."""
-    if spec is None or spec == "":
-        return {}
-    if isinstance(spec, dict):
-        return dict(spec)
-    out: dict[str, Any] = {}
-    for part in str(spec).split(","):
-        if not part.strip():
-            continue
-        dim, sep, value = part.partition("=")
-        value = value.strip()
-        if not sep or not dim.strip() or not value:
-            raise SourceError(f"--chunks {spec!r}: expected DIM=SIZE[,DIM=SIZE...], e.g. time=1,lat=256")
-        if value == "auto":
-            out[dim.strip()] = "auto"
-        else:
-            try:
-                out[dim.strip()] = int(value)
-            except ValueError:
-                raise SourceError(f"--chunks {spec!r}: {value!r} is not a whole number "
-                                  "(or -1, or auto)") from None
-    return out
-
-
-def _is_zarr_dir(path: Path) -> bool:
-    return path.is_dir() and any((path / n).is_file() for n in (".zgroup", "zarr.json", ".zarray",
-                                                                  ".zmetadata"))
-
-
-def _clean_for_zarr(ds: xr.Dataset) -> xr.Dataset:
-    ds = ds.copy()
-    for var in ds.variables.values():
-        var.encoding = {k: v for k, v in var.encoding.items() if k not in _NETCDF_ENCODINGS}
-    return ds
-
-
-def _chunked(ds: xr.Dataset, chunks: dict[str, Any], *, keep: bool) -> xr.Dataset:
-    """Chunk for zarr: ``chunks`` for the dimensions it names; the rest keep the dataset's own
-    dask chunks when ``keep`` and it has some, else dask's ``auto`` at about 16 MiB a chunk."""
-    import dask
-
-    unknown = set(chunks) - set(ds.dims)
-    if unknown:
-        raise SourceError(f"--chunks names {', '.join(sorted(unknown))}, which the dataset does "
-                          f"not have (its dimensions: {', '.join(map(str, ds.dims))})")
-    if keep and any(v.chunks for v in ds.data_vars.values()):
-        return ds.chunk(chunks) if chunks else ds
-    spec = {dim: chunks.get(str(dim), "auto") for dim in ds.dims}
-    with dask.config.set({"array.chunk-size": DEFAULT_CHUNK_TARGET}):
-        return ds.chunk(spec)
-
-
-def _convert(ds: xr.Dataset, out: Path, chunks: dict[str, Any], zarr_format: int, *,
-             keep: bool = True) -> None:
-    ds = _chunked(_clean_for_zarr(ds), chunks, keep=keep)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-        ds.to_zarr(out, mode="w-", consolidated=True, zarr_format=zarr_format)
-
-
-def _stage(src: Any, chunks: dict[str, Any], zarr_format: int, reporter: Reporter) -> _Staged:
-    import xarray as xr
-
-    notes: list[str] = []
-
-    def say(text: str) -> None:
-        notes.append(text)
-        reporter.note(text)
-
-    if isinstance(src, xr.Dataset):
-        tmp = tempfile.TemporaryDirectory(prefix="objstore-publish-")
-        root = Path(tmp.name) / "cube.zarr"
-        say("converting the dataset to zarr")
-        _convert(src, root, chunks, zarr_format)
-        return _finish_stage(root, notes, tmp, reporter)
-    text = str(src)
-    if "://" in text and not text.startswith("file://"):
-        raise SourceError(f"{text}: publish reads a local file or zarr folder; copy remote data "
-                          "with `objstore cp` first")
-    path = Path(text.removeprefix("file://")).expanduser()
-    if not path.exists():
-        raise SourceError(f"{path}: no such file or folder")
-    if path.is_dir():
-        if not _is_zarr_dir(path):
-            raise SourceError(f"{path} is a folder but not a zarr store (no .zgroup or zarr.json)")
-        if not chunks:
-            return _finish_stage(path, notes, None, reporter)
-        tmp = tempfile.TemporaryDirectory(prefix="objstore-publish-")
-        root = Path(tmp.name) / "cube.zarr"
-        say(f"rechunking {path.name} ({_chunks_text(chunks)})")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ds = xr.open_zarr(path, consolidated=None)
-        _convert(ds, root, chunks, zarr_format)
-        return _finish_stage(root, notes, tmp, reporter)
-    tmp = tempfile.TemporaryDirectory(prefix="objstore-publish-")
-    root = Path(tmp.name) / "cube.zarr"
-    try:
-        ds = xr.open_dataset(path, chunks={})
-    except Exception as exc:
-        tmp.cleanup()
-        raise SourceError(f"{path}: xarray cannot open it ({type(exc).__name__}: "
-                          f"{scrub(str(exc).splitlines()[0])[:200] if str(exc) else ''})") from None
-    say(f"converting {path.name} to zarr"
-        + (f" ({_chunks_text(chunks)})" if chunks else f" (chunks about {DEFAULT_CHUNK_TARGET})"))
-    with ds:
-        _convert(ds, root, chunks, zarr_format, keep=False)
-    return _finish_stage(root, notes, tmp, reporter)
-
-
-def _chunks_text(chunks: dict[str, Any]) -> str:
-    return ",".join(f"{k}={v}" for k, v in chunks.items())
-
-
-def _finish_stage(root: Path, notes: list[str], tmp: Any, reporter: Reporter) -> _Staged:
-    items = scan_local(root)
-    items.pop(MARKER, None)
-    if "zarr.json" in items:
-        fmt = 3
-    elif ".zgroup" in items or ".zmetadata" in items:
-        fmt = 2
-    else:
-        raise SourceError(f"{root} is a zarr array, not a group: publish takes a dataset "
-                          "(a zarr group, as xarray writes)")
-    staged = _Staged(root, items, fmt, [], notes, tmp)
-    _check_consolidated(staged, reporter)
-    if fmt == 2:
-        staged.final = [n for n in (".zgroup", ".zattrs") if n in items] + [".zmetadata"]
-    else:
-        staged.final = ["zarr.json"]
-    _check_chunks(staged)
-    return staged
-
-
-def _consolidate_in_memory(items: dict[str, Item], fmt: int) -> bytes:
-    """Consolidated metadata built by zarr from the cube's metadata documents alone."""
-    import zarr
-    from zarr.core.buffer import default_buffer_prototype
-    from zarr.storage import MemoryStore
-
-    proto = default_buffer_prototype()
-    docs = {rel: proto.buffer.from_bytes(_read(item)) for rel, item in items.items()
-            if rel.rsplit("/", 1)[-1] in _METADATA_DOCS}
-    store = MemoryStore(store_dict=docs)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        zarr.consolidate_metadata(store, zarr_format=fmt)  # type: ignore[arg-type]
-    return docs[".zmetadata" if fmt == 2 else "zarr.json"].to_bytes()
-
-
-def _read(item: Item) -> bytes:
-    if item.data is not None:
-        return item.data
-    assert item.path is not None
-    return Path(item.path).read_bytes()
-
-
-def _consolidated_part(doc: bytes, fmt: int) -> Any:
-    data = json.loads(doc)
-    return data.get("metadata") if fmt == 2 else (data.get("consolidated_metadata") or {}).get(
-        "metadata")
-
-
-def _check_consolidated(staged: _Staged, reporter: Reporter) -> None:
-    fmt, items = staged.zarr_format, staged.items
-    key = ".zmetadata" if fmt == 2 else "zarr.json"
-    try:
-        fresh = _consolidate_in_memory(items, fmt)
-    except Exception as exc:
-        raise SourceError(f"{staged.root}: its zarr metadata cannot be read "
-                          f"({type(exc).__name__}: {scrub(str(exc))[:200]})") from None
-    current = items.get(key)
-    try:
-        present = _consolidated_part(_read(current), fmt) if current is not None else None
-    except ValueError:
-        present = None
-    if present is not None and present == _consolidated_part(fresh, fmt):
-        return
-    text = ("consolidated metadata created (it was missing)" if present is None else
-            "consolidated metadata rebuilt: it did not match the arrays' own metadata")
-    staged.notes.append(text)
-    reporter.note(text)
-    staged.items[key] = Item(key, len(fresh), data=fresh)
-    staged.consolidated_ok = False
-
-
-_V2_CHUNK = re.compile(r"^\d+(?:[./]\d+)*$")
-
-
-def _check_chunks(staged: _Staged) -> None:
-    """Chunk files must lie inside their array's chunk grid: others betray stale metadata."""
-    import math
-
-    meta = _consolidated_part(_read(staged.items[".zmetadata" if staged.zarr_format == 2
-                                                  else "zarr.json"]), staged.zarr_format) or {}
-    arrays: dict[str, tuple[list[int], list[int]]] = {}
-    for key, doc in meta.items():
-        if staged.zarr_format == 2 and key.endswith(".zarray"):
-            arrays[key[: -len(".zarray")].rstrip("/")] = (doc["shape"], doc["chunks"])
-        elif staged.zarr_format == 3 and isinstance(doc, dict) and doc.get("node_type") == "array":
-            grid = doc.get("chunk_grid", {}).get("configuration", {}).get("chunk_shape")
-            if grid is not None:
-                arrays[key.strip("/")] = (doc["shape"], grid)
-    bad: list[str] = []
-    for rel in staged.items:
-        folder, _, name = rel.rpartition("/")
-        if name in _METADATA_DOCS or name == ".zmetadata":
-            continue
-        for array, (shape, chunk) in arrays.items():
-            prefix = f"{array}/" if array else ""
-            if not rel.startswith(prefix):
-                continue
-            tail = rel[len(prefix):]
-            if staged.zarr_format == 3:
-                if not tail.startswith("c"):
-                    continue
-                tail = tail[1:].lstrip("/.")
-            if not _V2_CHUNK.match(tail):
-                continue
-            index = [int(x) for x in re.split(r"[./]", tail)]
-            if len(index) != len(shape):
-                continue
-            limits = [max(1, math.ceil(s / c)) if c else 1 for s, c in zip(shape, chunk, strict=True)]
-            if any(i >= n for i, n in zip(index, limits, strict=True)):
-                bad.append(rel)
-            break
-    if bad:
-        raise SourceError(
-            f"{staged.root}: chunk files beyond their arrays' shapes ({', '.join(bad[:5])}"
-            f"{', ...' if len(bad) > 5 else ''}): the metadata is stale (data appended without "
-            "updating it?). Rewrite the cube, or delete those files")
-
-
 # ------------------------------------------------------------------------------------ publish
-def _describe(tree: dict[str, Item]) -> str:
-    return describe_existing(list({rel.split("/", 1)[0] for rel in tree}), objects=len(tree),
-                             nbytes=sum(i.size for i in tree.values()))
-
-
-def _is_metadata(rel: str) -> bool:
-    return rel.rsplit("/", 1)[-1] in _METADATA_DOCS or rel == ".zmetadata"
-
-
 def publish(
     src: str | os.PathLike[str] | xr.Dataset,
     dest: str,
@@ -419,6 +161,107 @@ def publish(
     """
     t0 = time.perf_counter()
     rep = reporter or Reporter()
+    r = _destination(dest, profile, public=public, force=force)
+    spec = parse_chunks(chunks)
+    n = concurrency_for(r, concurrency)
+    if _needs_conversion(src, spec):
+        listing = None if overwrite else _refuse_early(r, src, spec)
+        result = _publish_converted(src, r, spec, zarr_format, overwrite=overwrite, public=public,
+                                    concurrency=n, rep=rep, listing=listing)
+    else:
+        result = _publish_folder(src, r, overwrite=overwrite, public=public, concurrency=n,
+                                 rep=rep)
+    if catalog is not None:
+        from .catalog.update import add_to_catalog
+
+        result.catalog = add_to_catalog(catalog, dest, profile, public=public)
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _publish_folder(src: Any, r: Resolved, *, overwrite: bool, public: bool, concurrency: int,
+                    rep: Reporter) -> PublishResult:
+    """A zarr folder, step by step: stage, plan, claim, upload, verify, commit, make public."""
+    staged = stage(src, rep.note)
+    say = _teller(staged.notes, rep)
+    with mapped_errors(r):
+        p = plan(staged, r, overwrite=overwrite)
+        if p.identical:
+            say("the cube is already there and identical: nothing to upload")
+        claimed = claim(r, p)
+        deleted = unpublish_old(r, p, say)
+        put_kwargs = _upload_acl(r, public)
+        stats = upload(r, p, concurrency=concurrency, reporter=rep, put_kwargs=put_kwargs, say=say)
+        return _finish(staged, r, p, stats, claimed=claimed, deleted=deleted,
+                       put_kwargs=put_kwargs, public=public, concurrency=concurrency, say=say)
+
+
+def _publish_converted(src: Any, r: Resolved, chunks: dict[str, Any], zarr_format: int, *,
+                       overwrite: bool, public: bool, concurrency: int, rep: Reporter,
+                       listing: dict[str, Item] | None) -> PublishResult:
+    """A source to convert, step by step, with no local copy: open, plan, claim, stream (the
+    upload), verify, commit, make public."""
+    from .publish_stream import stream  # zarr: imported when a conversion needs it
+
+    notes: list[str] = []
+    say = _teller(notes, rep)
+    with open_source(src, chunks, say) as ds, mapped_errors(r):
+        p = plan_conversion(ds, r, zarr_format, overwrite=overwrite, listing=listing)
+        if p.compare:  # a complete cube of the same shapes is there: the same source again?
+            streamed = stream(ds, r, zarr_format=zarr_format, known=p.there, dry=True)
+            _refuse_unless_identical(r, p, streamed)
+            say("the cube is already there and identical: nothing to upload")
+            claimed, deleted, put_kwargs = False, 0, {}
+        else:
+            claimed = claim(r, p)
+            deleted = unpublish_old(r, p, say)
+            put_kwargs = {}  # streamed objects carry no ACL: make_public sets it on each
+            rep.upload_started(_chunk_count(ds), 0)
+            try:
+                streamed = stream(ds, r, zarr_format=zarr_format, known=p.there,
+                                  progress=rep.advance)
+            finally:
+                rep.upload_finished()
+            deleted += _remove_stale(r, p, streamed, say)
+            if streamed.kept:
+                size = human_bytes(sum(i.size for i in streamed.kept))
+                say(f"{'kept' if overwrite else 'resuming:'} {len(streamed.kept)} objects ({size}) "
+                    "already there and identical, skipped")
+        staged = Staged(None, streamed.objects, zarr_format, streamed.final, notes,
+                        consolidated_ok=True)
+        p.body, p.final = Plan(streamed.sent, streamed.kept, []), staged.final_groups()
+        stats = SendStats(len(streamed.sent), sum(i.size for i in streamed.sent))
+        return _finish(staged, r, p, stats, claimed=claimed, deleted=deleted,
+                       put_kwargs=put_kwargs, public=public, concurrency=concurrency, say=say)
+
+
+def _finish(staged: Staged, r: Resolved, p: PublishPlan, stats: SendStats, *, claimed: bool,
+            deleted: int, put_kwargs: Mapping[str, Any], public: bool, concurrency: int,
+            say: Note) -> PublishResult:
+    """The steps after the upload: verify, commit, and with ``public`` make public and prove."""
+    report, listing = verify_upload(staged, r, p, sent=stats.objects > 0)
+    done = commit(staged, r, p, listing, put_kwargs=put_kwargs, claimed=claimed)
+    result = _result(staged, r, p, stats, done, deleted, report.checksums, say)
+    if public:
+        pub = make_public(r, p, done, concurrency=concurrency, put_kwargs=put_kwargs, say=say)
+        prove(pub.url, staged.dataset() if staged.root is not None else _opened(r))
+        say("anonymous read over https with plain fsspec + xarray: OK")
+        result.public_url, result.snippet = pub.url, _snippet(pub.url)
+    return result
+
+
+def _teller(notes: list[str], rep: Reporter) -> Note:
+    def say(text: str) -> None:
+        notes.append(text)
+        rep.note(text)
+
+    return say
+
+
+def _destination(dest: str, profile: str | Profile | None, *, public: bool,
+                 force: bool) -> Resolved:
+    """``dest`` resolved, once it is known to be a place a cube can be published (before a
+    conversion that may take long)."""
     r = resolve(dest, profile)
     if not r.backend.allows_writes:
         raise InvalidURLError(f"{dest}: cannot publish to a plain https URL; use the store's own "
@@ -428,27 +271,338 @@ def publish(
                               f"{dest.rstrip('/')}/cube.zarr")
     check_write_allowed(r.url, force=force)
     with mapped_errors(r):
-        require_bucket(r)  # before a conversion that may take long
+        require_bucket(r)
     if public and not r.backend.can_be_public:
         raise InvalidURLError(f"{dest}: --public needs an object store (s3, gs, az, swift), "
                               f"not a {r.url.backend} URL")
-    spec = parse_chunks(chunks)
-    if not overwrite and _needs_conversion(src, spec):
-        with mapped_errors(r):  # before a conversion that may take long: is the name taken?
-            _refuse_if_a_different_cube_is_there(r, src)
-    staged = _stage(src, spec, zarr_format, rep)
-    try:
-        with mapped_errors(r):
-            result = _publish_staged(staged, r, public=public, overwrite=overwrite,
-                                     concurrency=concurrency, rep=rep)
-    finally:
-        staged.cleanup()
-    if catalog is not None:
-        from .catalog.update import add_to_catalog
+    return r
 
-        result.catalog = add_to_catalog(catalog, dest, profile, public=public)
-    result.seconds = time.perf_counter() - t0
-    return result
+
+def _refuse_early(r: Resolved, src: Any, chunks: dict[str, Any]) -> dict[str, Item] | None:
+    """Before a conversion that may take long: is the name taken by a different cube? Returns
+    the destination's listing, which :func:`plan` uses rather than listing it again."""
+    if not _needs_conversion(src, chunks):
+        return None
+    with mapped_errors(r):
+        return _refuse_if_a_different_cube_is_there(r, src)
+
+
+def _describe(tree: Mapping[str, Item]) -> str:
+    return describe_existing(list({rel.split("/", 1)[0] for rel in tree}), objects=len(tree),
+                             nbytes=sum(i.size for i in tree.values()))
+
+
+def _is_metadata(rel: str) -> bool:
+    return rel.rsplit("/", 1)[-1] in METADATA_DOCS or rel == ".zmetadata"
+
+
+def _consolidated(staged: Staged) -> str:
+    return ".zmetadata" if staged.zarr_format == 2 else "zarr.json"
+
+
+# ------------------------------------------------------------------------------------ plan
+@dataclass
+class PublishPlan:
+    """What publishing a staged cube at a destination does, decided from one listing of it."""
+
+    base: str  # the cube's path in the destination's filesystem
+    there: dict[str, Item]  # the destination's objects, marker aside, once the removals are done
+    interrupted: bool  # an interrupted publish's marker is there
+    identical: bool  # the complete cube there is this one: nothing to send
+    overwrite: bool
+    replacing: bool  # overwrite of something else: the old cube goes first
+    unpublish: list[str]  # consolidated metadata, deleted first, one after the other
+    remove: list[str]  # then these stale objects
+    body: Plan  # all but the final documents: copy (chunks, then array metadata) and skip
+    final: list[list[str]]  # sent last, in groups: the root documents, then consolidated
+    compare: bool = False  # a conversion of a complete cube's shapes: compared, not sent
+
+
+def plan(staged: Staged, r: Resolved, *, overwrite: bool = False,
+         listing: Mapping[str, Item] | None = None) -> PublishPlan:
+    """Decide what publishing ``staged`` at ``r`` does, from ``listing`` (one listing of ``r``,
+    taken now unless given). Raises :class:`CubeExistsError` where publishing must not go on."""
+    items = staged.items
+    consolidated = _consolidated(staged)
+    remote = dict(list_tree(r) if listing is None else listing)
+    if "" in remote:
+        raise CubeExistsError(f"{r.url.url} is an object, not a folder: refusing to publish over it")
+    marker = remote.pop(MARKER, None)
+    complete = consolidated in remote
+    foreign = sorted(set(remote) - set(items))
+    identical = complete and not foreign and all(
+        rel in remote and same(item, remote[rel]) for rel, item in items.items())
+    if remote and not overwrite and not identical:
+        if complete or marker is None:
+            raise CubeExistsError(
+                f"{r.url.url} already holds {_describe(remote)}; refusing to overwrite it. Pass "
+                "--overwrite (overwrite=True) to replace it, or choose another name")
+        if foreign:
+            raise CubeExistsError(
+                f"{r.url.url} holds an interrupted publish of a different cube "
+                f"({_describe(remote)}; e.g. {', '.join(foreign[:3])} is not in this source). "
+                "Pass --overwrite (overwrite=True) to replace it")
+    replacing = bool(remote) and overwrite and not identical
+    unpublish: list[str] = []
+    doomed: list[str] = []
+    if replacing:
+        # Readers first lose the old cube (consolidated metadata, then root documents and changed
+        # metadata), then stale objects go. Never a mix of old metadata and new chunks.
+        unpublish = [name for name in dict.fromkeys((consolidated, ".zmetadata", "zarr.json"))
+                     if name in remote]
+        for name in unpublish:
+            remote.pop(name)
+        doomed = [rel for rel, it in remote.items()
+                  if rel not in items or rel in staged.final
+                  or (_is_metadata(rel) and not same(items[rel], it))]
+        doomed += [rel for rel in foreign if rel not in doomed]
+        for rel in doomed:
+            remote.pop(rel, None)
+    body = plan_copy({rel: it for rel, it in items.items() if rel not in staged.final}, remote)
+    body.copy.sort(key=lambda it: (_is_metadata(it.rel), it.rel))  # chunks first, then metadata
+    return PublishPlan(r.path.rstrip("/"), remote, marker is not None, identical, overwrite,
+                       replacing, unpublish, doomed, body, staged.final_groups())
+
+
+def plan_conversion(ds: xr.Dataset, r: Resolved, zarr_format: int, *, overwrite: bool = False,
+                    listing: Mapping[str, Item] | None = None) -> PublishPlan:
+    """:func:`plan` for a source written straight to the destination, whose objects are known
+    only as they are encoded: the body is planned by the stream (what it sent, what it kept).
+    A complete cube there (its shapes are the source's: :func:`_refuse_early` checked) is to be
+    compared; an interrupted publish is resumed; with ``overwrite`` the old cube goes first."""
+    from .publish_stream import final_documents
+
+    consolidated = ".zmetadata" if zarr_format == 2 else "zarr.json"
+    remote = dict(list_tree(r) if listing is None else listing)
+    if "" in remote:
+        raise CubeExistsError(f"{r.url.url} is an object, not a folder: refusing to publish over it")
+    marker = remote.pop(MARKER, None)
+    complete = consolidated in remote
+    roots = set(_ROOT_NAMES)
+    names = {str(k) for k in ds.variables}
+    foreign = sorted(rel for rel in remote
+                     if rel not in roots and rel.split("/", 1)[0] not in names)
+    if remote and not overwrite and not complete:
+        if marker is None:
+            raise CubeExistsError(
+                f"{r.url.url} already holds {_describe(remote)}; refusing to overwrite it. Pass "
+                "--overwrite (overwrite=True) to replace it, or choose another name")
+        if foreign:
+            raise CubeExistsError(
+                f"{r.url.url} holds an interrupted publish of a different cube "
+                f"({_describe(remote)}; e.g. {', '.join(foreign[:3])} is not in this source). "
+                "Pass --overwrite (overwrite=True) to replace it")
+    replacing = bool(remote) and overwrite
+    unpublish: list[str] = []
+    doomed: list[str] = []
+    if replacing:
+        unpublish = [name for name in dict.fromkeys((consolidated, ".zmetadata", "zarr.json"))
+                     if name in remote]
+        doomed = [rel for rel in remote if rel not in unpublish
+                  and (rel in final_documents(zarr_format) or rel in foreign)]
+        for rel in [*unpublish, *doomed]:
+            remote.pop(rel)
+    final = [[name] for name in final_documents(zarr_format)]
+    return PublishPlan(r.path.rstrip("/"), remote, marker is not None, False, overwrite,
+                       replacing, unpublish, doomed, Plan([], [], []), final,
+                       compare=complete and not overwrite)
+
+
+_ROOT_NAMES = (".zgroup", ".zattrs", ".zmetadata", "zarr.json")
+
+
+def _refuse_unless_identical(r: Resolved, p: PublishPlan, streamed: Streamed) -> None:
+    """After comparing a conversion with the complete cube there: identical, or refused."""
+    objects = streamed.objects
+    identical = not streamed.differ and set(objects) == set(p.there) and all(
+        same(objects[rel], p.there[rel]) for rel in streamed.final)
+    if not identical:
+        raise CubeExistsError(
+            f"{r.url.url} already holds {_describe(p.there)}; refusing to overwrite it. Pass "
+            "--overwrite (overwrite=True) to replace it, or choose another name")
+    p.identical = True
+
+
+def _remove_stale(r: Resolved, p: PublishPlan, streamed: Streamed, say: Note) -> int:
+    """Objects there that the conversion did not write (a chunk now empty, an array now smaller)
+    would be read as the cube's data: with overwrite they go before the commit; a resumed publish
+    that finds them is of another cube, and stops unpublished."""
+    stale = sorted(rel for rel in p.there if rel not in streamed.objects)
+    if not stale:
+        return 0
+    if not p.overwrite:
+        raise CubeExistsError(
+            f"{r.url.url} holds an interrupted publish of a different cube (e.g. "
+            f"{', '.join(stale[:3])} is not in this source). Pass --overwrite (overwrite=True) "
+            "to replace it")
+    for rel in stale:
+        p.there.pop(rel)
+    removed = delete(r, [f"{p.base}/{rel}" for rel in stale])
+    say(f"removed {removed} objects of the old cube that the new one does not have")
+    return removed
+
+
+def _chunk_count(ds: xr.Dataset) -> int:
+    """About how many objects a write of ``ds`` sends (for the progress bar)."""
+    import math
+
+    return sum(math.prod(len(c) for c in v.chunks) for v in ds.variables.values()
+               if v.chunks) + len(ds.variables)
+
+
+# ------------------------------------------------------------------------------------ claim
+def claim(r: Resolved, p: PublishPlan) -> bool:
+    """Put the marker at the destination before anything changes (objects next to it are
+    resumable). Returns whether it was put (not when the identical cube is already there)."""
+    if p.identical:
+        return False
+    mark = json.dumps({"objstore": "publish", "started": time.time(),
+                       "objects": len(p.body.copy) + len(p.body.skip)
+                       + sum(map(len, p.final))}).encode()
+    try:
+        send([Item(MARKER, len(mark), data=mark)], r, p.base, concurrency=1)
+    except Exception as exc:
+        if not isinstance(exc, FileNotFoundError) and \
+                type(exc).__name__ != "ResourceNotFoundError":  # azure.core's
+            raise
+        raise CubeNotFoundError(
+            f"cannot publish to {r.url.url}: the bucket or container {r.url.bucket!r} does "
+            f"not exist (or profile {r.profile.name!r} cannot see it); create it first"
+        ) from None
+    return True
+
+
+def unpublish_old(r: Resolved, p: PublishPlan, say: Note) -> int:
+    """With overwrite: delete the old consolidated metadata, then the stale objects. Returns how
+    many objects were deleted."""
+    if not p.replacing:
+        return 0
+    deleted = 0
+    for name in p.unpublish:
+        deleted += delete(r, [f"{p.base}/{name}"])
+    deleted += delete(r, [f"{p.base}/{rel}" for rel in p.remove])
+    say(f"replacing the cube at {r.url.url}: removed {deleted} old objects")
+    return deleted
+
+
+# ------------------------------------------------------------------------------------ upload
+def _upload_acl(r: Resolved, public: bool) -> dict[str, Any]:
+    """The arguments every PUT carries: a public cube's objects get their ACL as they go, where
+    the backend sets one per object (S3)."""
+    return r.backend.upload_arguments(r) if public else {}
+
+
+def upload(r: Resolved, p: PublishPlan, *, concurrency: int, reporter: Reporter,
+           put_kwargs: Mapping[str, Any], say: Note) -> SendStats:
+    """Send what the plan says is missing or different (chunks first, then array metadata)."""
+    skipped = p.body.skip
+    if skipped and not p.identical:
+        size = human_bytes(p.body.skip_bytes)
+        say(f"{'kept' if p.overwrite else 'resuming:'} {len(skipped)} objects ({size}) already "
+            "there and identical, skipped")
+    reporter.upload_started(len(p.body.copy), p.body.copy_bytes)
+    try:
+        return send(p.body.copy, r, p.base, concurrency=concurrency, progress=reporter.advance,
+                    put_kwargs=put_kwargs)
+    finally:
+        reporter.upload_finished()
+
+
+# ------------------------------------------------------------------------------------ verify
+def verify_upload(staged: Staged, r: Resolved, p: PublishPlan, *,
+                  sent: bool = True) -> tuple[VerifyReport, dict[str, Item]]:
+    """Check everything but the final documents against one fresh listing, or against the plan's
+    when nothing was ``sent`` (what it skipped it had compared already). Raises
+    :class:`VerificationError`; returns the report and the listing it used."""
+    if sent:
+        listing = list_tree(r)
+        listing.pop(MARKER, None)
+    else:
+        listing = dict(p.there)
+    body = {rel: it for rel, it in staged.items.items() if rel not in staged.final}
+    report = verify(body, r, p.base, listing={k: v for k, v in listing.items()
+                                              if k not in staged.final})
+    report.mismatches += [Mismatch(rel, "at the destination but not in the source")
+                          for rel in sorted(set(listing) - set(staged.items))]
+    if not report.ok:
+        _fail(r, report, _consolidated(staged))
+    return report, listing
+
+
+# ------------------------------------------------------------------------------------ commit
+@dataclass
+class Committed:
+    sent: list[Item]  # final documents uploaded
+    kept: list[Item]  # final documents already there and identical
+    report: VerifyReport
+
+
+def commit(staged: Staged, r: Resolved, p: PublishPlan, listing: Mapping[str, Item], *,
+           put_kwargs: Mapping[str, Any], claimed: bool) -> Committed:
+    """The root metadata documents, then the consolidated metadata (the commit point), each
+    verified; then the marker goes. A failed verification takes the consolidated metadata back."""
+    items = staged.items
+    sent: list[Item] = []
+    kept: list[Item] = []
+    for group in p.final:
+        batch: list[Item] = []
+        for rel in group:
+            item, there = items[rel], listing.get(rel)
+            (kept if there is not None and same(item, there) else batch).append(item)
+        send(batch, r, p.base, concurrency=len(batch) or 1, put_kwargs=put_kwargs)
+        sent += batch
+    known = {} if sent else {rel: listing[rel] for rel in staged.final if rel in listing}
+    report = verify({rel: items[rel] for rel in staged.final}, r, p.base, listing=known)
+    if not report.ok:
+        delete(r, [f"{p.base}/{_consolidated(staged)}"])
+        _fail(r, report, _consolidated(staged))
+    if claimed or p.interrupted:
+        delete(r, [f"{p.base}/{MARKER}"])
+    return Committed(sent, kept, report)
+
+
+def _result(staged: Staged, r: Resolved, p: PublishPlan, stats: SendStats, done: Committed,
+            deleted: int, body_checksums: int, say: Note) -> PublishResult:
+    items = staged.items
+    checksums = body_checksums + done.report.checksums
+    total_bytes = sum(i.size for i in items.values())
+    say(f"verified {len(items)} objects, {human_bytes(total_bytes)}"
+        + (f" (MD5 of {checksums})" if checksums else " (sizes; this store reports no checksums)"))
+    kept = p.body.skip + done.kept
+    return PublishResult(
+        url=r.url.url, public_url=None, objects=len(items), bytes=total_bytes,
+        skipped=len(kept), skipped_bytes=sum(i.size for i in kept),
+        uploaded=stats.objects + len(done.sent),
+        uploaded_bytes=stats.bytes + sum(i.size for i in done.sent),
+        deleted=deleted, checksums=checksums, zarr_format=staged.zarr_format, notes=staged.notes,
+    )
+
+
+# ------------------------------------------------------------------------------------ public
+def make_public(r: Resolved, p: PublishPlan, done: Committed, *, concurrency: int,
+                put_kwargs: Mapping[str, Any], say: Note) -> PublicResult:
+    """World-readable, the backend's way (objects already uploaded with an ACL are not touched
+    again on S3)."""
+    s3_objects = None
+    if put_kwargs:
+        s3_objects = [f"{p.base}/{i.rel}" for i in p.body.skip]  # the rest carry the ACL already
+        s3_objects += [f"{p.base}/{i.rel}" for i in done.kept]
+    pub = _make_public(r, s3_objects=s3_objects, concurrency=concurrency)
+    for text in pub.notes:
+        say(text)
+    say(f"made public: {pub.how}")
+    return pub
+
+
+def _opened(r: Resolved) -> xr.Dataset:
+    """The published cube as its owner reads it (what an anonymous reader must see too)."""
+    import xarray as xr
+
+    return xr.open_zarr(r.zarr_store(read_only=True), consolidated=True)
+
+
+def _snippet(url: str) -> str:
+    return reader_snippet(url)
 
 
 def _needs_conversion(src: Any, chunks: dict[str, Any]) -> bool:
@@ -458,18 +612,19 @@ def _needs_conversion(src: Any, chunks: dict[str, Any]) -> bool:
     return not path.is_dir()
 
 
-def _refuse_if_a_different_cube_is_there(r: Resolved, src: Any) -> None:
+def _refuse_if_a_different_cube_is_there(r: Resolved, src: Any) -> dict[str, Item]:
     """Before converting: a cube at ``r`` whose arrays (names, shapes) differ from the source's is
     refused at once. One that matches is compared object by object after the conversion, so the
-    same source published again sends nothing (conversion is deterministic)."""
-    tree = list_tree(r)
-    tree.pop(MARKER, None)
+    same source published again sends nothing (conversion is deterministic). Returns the
+    listing."""
+    listing = list_tree(r)
+    tree = {k: v for k, v in listing.items() if k != MARKER}
     names = sorted(set(tree) & {".zmetadata", "zarr.json"})
     if not names:
-        return
+        return listing
     theirs = _remote_shapes(r, names[0])
     if theirs is not None and theirs == _source_shapes(src):
-        return
+        return listing
     raise CubeExistsError(
         f"{r.url.url} already holds {_describe(tree)}, not this source; refusing to overwrite "
         "it. Pass --overwrite (overwrite=True) to replace it (objects that did not change are "
@@ -479,7 +634,7 @@ def _refuse_if_a_different_cube_is_there(r: Resolved, src: Any) -> None:
 def _remote_shapes(r: Resolved, name: str) -> dict[str, tuple[int, ...]] | None:
     """``{array: shape}`` from the consolidated metadata at ``r`` (None if unreadable)."""
     try:
-        meta = _consolidated_part(r.fs.cat_file(f"{r.path.rstrip('/')}/{name}"),
+        meta = consolidated_part(r.fs.cat_file(f"{r.path.rstrip('/')}/{name}"),
                                   2 if name == ".zmetadata" else 3) or {}
     except (OSError, ValueError):
         return None
@@ -511,144 +666,6 @@ def _source_shapes(src: Any) -> dict[str, tuple[int, ...]] | None:
         return None
 
 
-def _publish_staged(staged: _Staged, r: Resolved, *, public: bool, overwrite: bool,
-                    concurrency: int | None, rep: Reporter) -> PublishResult:
-    items = staged.items
-    consolidated = ".zmetadata" if staged.zarr_format == 2 else "zarr.json"
-    n = concurrency_for(r, concurrency)
-    base = r.path.rstrip("/")
-    notes = staged.notes
-
-    def say(text: str) -> None:
-        notes.append(text)
-        rep.note(text)
-
-    remote = list_tree(r)
-    if "" in remote:
-        raise CubeExistsError(f"{r.url.url} is an object, not a folder: refusing to publish over it")
-    marker = remote.pop(MARKER, None)
-    complete = consolidated in remote
-    foreign = sorted(set(remote) - set(items))
-    identical = complete and not foreign and all(
-        rel in remote and same(item, remote[rel]) for rel, item in items.items())
-    deleted = 0
-    if remote and not overwrite and not identical:
-        if complete or marker is None:
-            raise CubeExistsError(
-                f"{r.url.url} already holds {_describe(remote)}; refusing to overwrite it. Pass "
-                "--overwrite (overwrite=True) to replace it, or choose another name")
-        if foreign:
-            raise CubeExistsError(
-                f"{r.url.url} holds an interrupted publish of a different cube "
-                f"({_describe(remote)}; e.g. {', '.join(foreign[:3])} is not in this source). "
-                "Pass --overwrite (overwrite=True) to replace it")
-    if identical:
-        say("the cube is already there and identical: nothing to upload")
-    mark = None
-    if not identical:
-        # Claim the destination before anything else: objects next to the marker are resumable.
-        mark = json.dumps({"objstore": "publish", "started": time.time(),
-                           "objects": len(items)}).encode()
-        try:
-            send([Item(MARKER, len(mark), data=mark)], r, base, concurrency=1)
-        except Exception as exc:
-            if not isinstance(exc, FileNotFoundError) and \
-                    type(exc).__name__ != "ResourceNotFoundError":  # azure.core's
-                raise
-            raise CubeNotFoundError(
-                f"cannot publish to {r.url.url}: the bucket or container {r.url.bucket!r} does "
-                f"not exist (or profile {r.profile.name!r} cannot see it); create it first"
-            ) from None
-    if remote and overwrite and not identical:
-        # Readers first lose the old cube (consolidated metadata, then root documents and changed
-        # metadata), then stale objects go. Never a mix of old metadata and new chunks.
-        for name in (consolidated, ".zmetadata", "zarr.json"):  # either format's
-            if name in remote:
-                deleted += delete(r, [f"{base}/{name}"])
-                remote.pop(name)
-        doomed = [rel for rel, it in remote.items()
-                  if rel not in items or rel in staged.final
-                  or (_is_metadata(rel) and not same(items[rel], it))]
-        doomed += [rel for rel in foreign if rel not in doomed]
-        deleted += delete(r, [f"{base}/{rel}" for rel in doomed])
-        for rel in doomed:
-            remote.pop(rel, None)
-        say(f"replacing the cube at {r.url.url}: removed {deleted} old objects")
-
-    put_kwargs: dict[str, Any] = {}
-    if public:  # S3: objects carry a public-read ACL as they are written
-        put_kwargs = r.backend.upload_arguments(r)
-
-    body = {rel: it for rel, it in items.items() if rel not in staged.final}
-    todo = [it for rel, it in body.items()
-            if not (rel in remote and same(it, remote[rel]))]
-    skipped = [it for rel, it in body.items() if rel in remote and same(it, remote[rel])]
-    todo.sort(key=lambda it: (_is_metadata(it.rel), it.rel))  # chunks first, then array metadata
-    if skipped and not identical:
-        size = human_bytes(sum(i.size for i in skipped))
-        say(f"{'kept' if overwrite else 'resuming:'} {len(skipped)} objects ({size}) already "
-            "there and identical, skipped")
-    rep.upload_started(len(todo), sum(i.size for i in todo))
-    try:
-        stats = send(todo, r, base, concurrency=n, progress=rep.advance, put_kwargs=put_kwargs)
-    finally:
-        rep.upload_finished()
-
-    # Verify everything but the final documents against one fresh listing.
-    listing = list_tree(r)
-    listing.pop(MARKER, None)
-    report = verify(body, r, base, listing={k: v for k, v in listing.items()
-                                            if k not in staged.final})
-    extra = sorted(set(listing) - set(items))
-    if extra:
-        report.mismatches += [Mismatch(rel, "at the destination but not in the source")
-                              for rel in extra]
-    if not report.ok:
-        _fail(r, report, consolidated)
-
-    # The final documents: root group metadata, then the consolidated metadata, in this order.
-    final_sent: list[Item] = []
-    final_kept: list[Item] = []
-    for group in staged.final_groups():
-        batch: list[Item] = []
-        for rel in group:
-            item, there = items[rel], listing.get(rel)
-            (final_kept if there is not None and same(item, there) else batch).append(item)
-        send(batch, r, base, concurrency=len(batch) or 1, put_kwargs=put_kwargs)
-        final_sent += batch
-    final_report = verify({rel: items[rel] for rel in staged.final}, r, base, listing={})
-    if not final_report.ok:
-        delete(r, [f"{base}/{consolidated}"])
-        _fail(r, final_report, consolidated)
-    if mark is not None or marker is not None:
-        delete(r, [f"{base}/{MARKER}"])
-    checksums = report.checksums + final_report.checksums
-    total_bytes = sum(i.size for i in items.values())
-    say(f"verified {len(items)} objects, {human_bytes(total_bytes)}"
-        + (f" (MD5 of {checksums})" if checksums else " (sizes; this store reports no checksums)"))
-    kept = skipped + final_kept
-    result = PublishResult(
-        url=r.url.url, public_url=None, objects=len(items), bytes=total_bytes,
-        skipped=len(kept), skipped_bytes=sum(i.size for i in kept),
-        uploaded=stats.objects + len(final_sent),
-        uploaded_bytes=stats.bytes + sum(i.size for i in final_sent),
-        deleted=deleted, checksums=checksums, zarr_format=staged.zarr_format, notes=notes,
-    )
-    if public:
-        s3_objects = None
-        if put_kwargs:
-            s3_objects = [f"{base}/{i.rel}" for i in skipped]  # the rest carry the ACL already
-            s3_objects += [f"{base}/{i.rel}" for i in final_kept]
-        pub = _make_public(r, s3_objects=s3_objects, concurrency=n)
-        for text in pub.notes:
-            say(text)
-        say(f"made public: {pub.how}")
-        _prove(pub.url, staged)
-        say("anonymous read over https with plain fsspec + xarray: OK")
-        result.public_url = pub.url
-        result.snippet = reader_snippet(pub.url)
-    return result
-
 
 def _fail(r: Resolved, report: VerifyReport, consolidated: str) -> None:
     raise VerificationError(
@@ -657,7 +674,7 @@ def _fail(r: Resolved, report: VerifyReport, consolidated: str) -> None:
         "differs", report)
 
 
-def _prove(url: str, staged: _Staged) -> None:
+def prove(url: str, ours: xr.Dataset) -> None:
     """Open the published cube exactly as an anonymous reader would and compare it with the source."""
     import fsspec
     import numpy as np
@@ -670,7 +687,6 @@ def _prove(url: str, staged: _Staged) -> None:
             f"{url} was published and made public, but an anonymous reader cannot open it "
             f"({type(exc).__name__}: {scrub(str(exc).splitlines()[0])[:200] if str(exc) else ''})"
         ) from None
-    ours = staged.dataset()
     problems = []
     if set(theirs.variables) != set(ours.variables):
         problems.append(f"variables {sorted(map(str, theirs.variables))} instead of "

@@ -108,7 +108,7 @@ DEFERRED = {
     "objstore.cube": {"objstore.cube_open", "objstore.cube_write"},  # xarray, zarr
     "objstore.doctor": {"objstore.cube_open"},  # xarray, zarr
     "objstore.public": {"objstore.swift"},  # aiohttp
-    "objstore.publish": {"objstore.catalog.update"},  # numpy, pystac
+    "objstore.publish": {"objstore.catalog.update", "objstore.publish_stream"},  # pystac; zarr
     "objstore.serve.app": {"objstore.views"},  # matplotlib (the views extra)
     "objstore.views": {"objstore.views.landing", "objstore.views.routes"},  # matplotlib
 }

@@ -23,6 +23,7 @@ from pydantic import SecretStr
 from typer.testing import CliRunner
 
 import objstore
+import objstore.publish_stream as streamed
 import objstore.transfer as transfer
 from objstore.cli import app
 from objstore.errors import CubeExistsError
@@ -231,25 +232,36 @@ def test_overwrite_removes_old_metadata_first_and_puts_consolidated_last(rig, sm
     xr.testing.assert_identical(objstore.open_cube(url, rig.profile).load(), new.compute())
 
 
-def test_corrupted_upload_is_detected_and_leaves_the_cube_unpublished(rig, small_cube, monkeypatch):
+@pytest.mark.parametrize("source", ["dataset", "folder"])  # streamed, and uploaded from files
+def test_corrupted_upload_is_detected_and_leaves_the_cube_unpublished(rig, small_cube, monkeypatch,
+                                                                      tmp_path, source):
     url = rig.url("pub/bad.zarr")
-    real = transfer._put_bytes
+    src = small_cube if source == "dataset" else local_zarr(small_cube, tmp_path / "bad.zarr")
+    real, real_put = transfer._put_bytes, streamed._put
+
+    def spoil(data: bytes) -> bytes:
+        return bytes([data[0] ^ 0xFF]) + data[1:]  # same size, different bytes
 
     async def corrupt(fs, rpath, data, kwargs):
-        if rpath.endswith("tas/1.0.0"):
-            data = bytes([data[0] ^ 0xFF]) + data[1:]  # same size, different bytes
-        await real(fs, rpath, data, kwargs)
+        await real(fs, rpath, spoil(data) if rpath.endswith("tas/1.0.0") else data, kwargs)
+
+    async def corrupt_streamed(store, key, value):
+        if key == "tas/1.0.0":
+            value = type(value).from_bytes(spoil(value.to_bytes()))
+        await real_put(store, key, value)
 
     monkeypatch.setattr(transfer, "_put_bytes", corrupt)
+    monkeypatch.setattr(streamed, "_put", corrupt_streamed)
     with pytest.raises(VerificationError, match=r"left unpublished.*tas/1\.0\.0: MD5 "):
-        objstore.publish(small_cube, url, rig.profile)
+        objstore.publish(src, url, rig.profile)
     tree = remote(rig, "pub/bad.zarr")
     assert ".zmetadata" not in tree and ".zgroup" not in tree
     with pytest.raises((FileNotFoundError, KeyError, ValueError)):
         xr.open_zarr(objstore.store(url, rig.profile, read_only=True), consolidated=True)
 
     monkeypatch.setattr(transfer, "_put_bytes", real)  # the re-run repairs exactly that object
-    fixed = objstore.publish(small_cube, url, rig.profile)
+    monkeypatch.setattr(streamed, "_put", real_put)
+    fixed = objstore.publish(src, url, rig.profile)
     assert fixed.uploaded == 1 + 3  # tas/1.0.0, then .zgroup, .zattrs, .zmetadata
     xr.testing.assert_identical(objstore.open_cube(url, rig.profile).load(), small_cube.compute())
 

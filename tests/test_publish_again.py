@@ -53,9 +53,9 @@ def test_a_different_source_is_still_refused_and_the_cube_kept(rig, tmp_path, mo
 
     longer = cf_netcdf(tmp_path / "longer.nc", ntime=9)  # other shapes: refused before converting
     converted = []
-    real_stage = publish_module._stage
-    monkeypatch.setattr(publish_module, "_stage",
-                        lambda *a, **k: converted.append(1) or real_stage(*a, **k))
+    real_open = publish_module.open_source
+    monkeypatch.setattr(publish_module, "open_source",
+                        lambda *a, **k: converted.append(1) or real_open(*a, **k))
     with pytest.raises(CubeExistsError, match="already holds a zarr cube.*--overwrite"):
         objstore.publish(longer, url, rig.profile)
     assert converted == []

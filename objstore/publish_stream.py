@@ -1,0 +1,151 @@
+"""publish's upload step for a source that must be converted (a NetCDF file, anything xarray
+opens, a Dataset, a rechunked zarr folder): no local copy of the cube. The dataset is written
+straight to the destination through objstore's write path
+(:func:`objstore.cube_write.write_dataset`: chunks go out while dask encodes the next ones), with
+a :class:`Recorder` between the write and the store that
+
+* remembers each object's size and MD5 (what the verification step compares the store with),
+* does not send an object that the destination already holds identically (resume, overwrite),
+* holds back the final documents (root metadata, consolidated metadata), which publish's commit
+  step sends after the verification,
+* and, ``dry``, sends nothing at all (comparing a source with the cube already there).
+
+Local disk used: none beyond what xarray needs to read the source.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from zarr.abc.store import ByteRequest
+from zarr.core.buffer import Buffer, BufferPrototype
+from zarr.storage import WrapperStore
+
+from .cube_write import write_dataset
+from .cubestore import CubeStore
+from .transfer import Item, same
+
+if TYPE_CHECKING:
+    import xarray as xr
+    from zarr.abc.store import Store
+
+    from .api import Resolved
+
+__all__ = ["Recorder", "Streamed", "stream", "final_documents"]
+
+Progress = Callable[[int, int], None]
+_HASH_IN_THREAD = 4 * 2**20  # bodies above this are hashed off the event loop
+
+
+def final_documents(zarr_format: int) -> tuple[str, ...]:
+    """The objects publish sends last, in this order (those a write produces)."""
+    return (".zgroup", ".zattrs", ".zmetadata") if zarr_format == 2 else ("zarr.json",)
+
+
+@dataclass
+class _Record:
+    known: Mapping[str, Item]
+    final: frozenset[str]
+    dry: bool
+    progress: Progress | None
+    objects: dict[str, Item] = field(default_factory=dict)  # everything the write produced
+    sent: list[Item] = field(default_factory=list)
+    kept: list[Item] = field(default_factory=list)  # already there and identical
+    differ: list[str] = field(default_factory=list)  # not sent because dry
+
+
+class Recorder(WrapperStore["Store"]):
+    """A zarr store between a cube write and the destination's store (see the module docstring).
+
+    Deletes are ignored: a publish deletes only what its own steps decide."""
+
+    def __init__(self, store: Store, record: _Record) -> None:
+        super().__init__(store)
+        self.record = record
+
+    def _with_store(self, store: Store) -> Recorder:
+        return type(self)(store, self.record)
+
+    async def set(self, key: str, value: Buffer) -> None:
+        rec = self.record
+        data = value.to_bytes()
+        md5 = (await asyncio.to_thread(_md5, data) if len(data) > _HASH_IN_THREAD
+               else _md5(data))
+        if key in rec.final:
+            rec.objects[key] = Item(key, len(data), data=data, md5=md5)
+            return
+        item = Item(key, len(data), md5=md5)
+        rec.objects[key] = item
+        there = rec.known.get(key)
+        if there is not None and same(item, there):
+            rec.kept.append(item)
+        elif rec.dry:
+            rec.differ.append(key)
+        else:
+            await _put(self._store, key, value)
+            rec.sent.append(item)
+        if rec.progress is not None:
+            rec.progress(1, len(data))
+
+    async def set_if_not_exists(self, key: str, value: Buffer) -> None:
+        await self.set(key, value)
+
+    async def get(self, key: str, prototype: BufferPrototype,
+                  byte_range: ByteRequest | None = None) -> Buffer | None:
+        held = self.record.objects.get(key)
+        if held is not None and held.data is not None and byte_range is None:
+            return prototype.buffer.from_bytes(held.data)
+        return await self._store.get(key, prototype, byte_range)
+
+    async def delete(self, key: str) -> None:
+        return None
+
+    async def delete_dir(self, prefix: str) -> None:
+        return None
+
+
+async def _put(store: Store, key: str, value: Buffer) -> None:
+    """PUT one streamed object (the one place every streamed upload goes through)."""
+    await store.set(key, value)
+
+
+def _md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+@dataclass
+class Streamed:
+    """What a streamed write produced: every object (final documents with their bytes), what
+    was sent, what was already there and identical, and (dry) what differs."""
+
+    objects: dict[str, Item]
+    sent: list[Item]
+    kept: list[Item]
+    differ: list[str]
+    final: list[str]  # the final documents produced, in upload order
+
+
+def stream(ds: xr.Dataset, r: Resolved, *, zarr_format: int, known: Mapping[str, Item],
+           dry: bool = False, progress: Progress | None = None) -> Streamed:
+    """Write ``ds`` at ``r`` as zarr through objstore's write path, skipping what ``known`` (the
+    destination's listing) holds identically and holding back the final documents; ``dry``
+    sends nothing. The caller has put publish's marker up (unless ``dry``)."""
+    import dask
+
+    outer = r.zarr_store()
+    inner = outer.inner if isinstance(outer, CubeStore) else outer
+    wanted = final_documents(zarr_format)
+    rec = _Record(known, frozenset(wanted), dry, progress)
+    store = CubeStore(Recorder(inner, rec), max_concurrency=getattr(outer, "max_concurrency", None))
+    store.errors = getattr(outer, "errors", None)
+    # this process's threads: the record of what was sent lives here (a dask.distributed
+    # worker would write through a copy of the store, and its record would be lost)
+    with dask.config.set(scheduler="threads"):
+        write_dataset(ds, r, mode="w-", zarr_format=zarr_format, consolidated=True, fresh=True,
+                      claimed=True, store=store)
+    final = [name for name in wanted if name in rec.objects]
+    return Streamed(rec.objects, rec.sent, rec.kept, rec.differ, final)
