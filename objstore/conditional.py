@@ -125,5 +125,5 @@ def warn_if_not_atomic(fs: Any, prefix: str, url: str) -> Verdict:
                 f"{url}: this server does not make conditional creates atomic ({verdict.detail}), "
                 "so two write_cube(mode='w-') to one URL at the same moment can both go ahead "
                 "and mix their chunks. Fix: make sure one writer at a time writes a given URL "
-                "here (`objstore doctor` checks the server)", stacklevel=3)
+                "here (`objstore doctor` checks the server)", stacklevel=4)
     return verdict

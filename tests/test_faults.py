@@ -201,3 +201,37 @@ def test_the_obstore_engine_checks_each_object_against_its_md5(request, monkeypa
     with pytest.raises(objstore.ObjstoreError, match="MD5") as err:
         objstore.open_cube(rig.url("flipped.zarr"), profile=rig.profile).load()
     assert "\n" not in str(err.value) and "flipped.zarr" in str(err.value)
+
+
+_LOAD_AND_EXIT = """
+import pickle, sys, objstore
+with open(sys.argv[2], "rb") as f:
+    prof = pickle.load(f)
+ds = objstore.open_cube(sys.argv[1], profile=prof)
+try:
+    ds.tas.load()
+except objstore.ObjstoreError as exc:
+    print("error:", exc)
+"""
+
+
+def test_no_noise_at_exit_after_an_error_while_loading(faulty, tmp_path):
+    """One chunk refused while the others are still in flight: the script prints its one-line
+    error and exits; the requests left running are cancelled, not destroyed (objstore/closing.py)."""
+    import pickle
+    import subprocess
+    import sys
+
+    rig, proxy, prof = faulty
+    url = rig.url("noise.zarr")
+    objstore.write_cube(_cube(), url, profile=rig.profile)
+    (tmp_path / "profile.pickle").write_bytes(pickle.dumps(prof))
+    proxy.stall_s = 20
+    proxy.configure(faults=["403", "stall"], rate=1.0,
+                    only=lambda method, target: "/tas/" in target.replace("%2F", "/"))
+    done = subprocess.run([sys.executable, "-c", _LOAD_AND_EXIT, url,
+                           str(tmp_path / "profile.pickle")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.stdout.startswith("error:") and "noise.zarr" in done.stdout, done
+    assert "Task was destroyed" not in done.stderr and "Traceback" not in done.stderr, \
+        done.stderr[:2000]
