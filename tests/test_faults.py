@@ -4,6 +4,7 @@ damaged bodies are never taken for data."""
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -235,3 +236,46 @@ def test_no_noise_at_exit_after_an_error_while_loading(faulty, tmp_path):
     assert done.stdout.startswith("error:") and "noise.zarr" in done.stdout, done
     assert "Task was destroyed" not in done.stderr and "Traceback" not in done.stderr, \
         done.stderr[:2000]
+
+
+@pytest.mark.parametrize("fault", ["503", "429"])
+def test_a_service_that_keeps_throttling_is_named_once(faulty, fault, caplog, monkeypatch):
+    """Every backend's library tells objstore of its throttled answers (botocore's needs-retry
+    event, azure-core's retry policy, objstore's gcsfs class and Swift filesystem): one warning,
+    shown without -v, and the reads still complete."""
+    from objstore import retry
+
+    rig, proxy, prof = faulty
+    if (rig.backend, fault) == ("azure", "429"):
+        pytest.skip("Azure Blob throttles with 503 ServerBusy; azure-storage's retry policy "
+                    "does not retry a 429 (docs/reliability.md)")
+    paths = [f"{rig.bucket}/throttled/{i}" for i in range(12)]
+    objstore.resolve(rig.url(""), rig.profile).fs.pipe({p: p.encode() for p in paths})
+    monkeypatch.setattr(retry.THROTTLE, "limit", 6)
+    monkeypatch.setattr(retry.THROTTLE, "_times", {})
+    monkeypatch.setattr(retry.THROTTLE, "_warned", set())
+    proxy.configure(faults=[fault], rate=0.5)
+    fs = objstore.resolve(rig.url(""), prof).fs
+    with caplog.at_level(logging.WARNING, logger="objstore.retry"):
+        got = fs.cat(paths)
+    assert got == {p: p.encode() for p in paths}
+    assert proxy.injected[fault] >= 6, proxy.injected
+    warned = [r.getMessage() for r in caplog.records if "keeps throttling" in r.getMessage()]
+    assert len(warned) == 1, warned
+    assert "127.0.0.1" in warned[0] and "max_concurrency" in warned[0]
+
+
+@pytest.mark.parametrize("backend", ["gcs", "azure", "swift"])
+def test_the_profile_retries_bound_the_attempts(request, backend):
+    """``retries = 2``: one request is sent three times, then fails (gcsfs's own count is 6)."""
+    from conftest import _fresh_rig
+
+    rig = _fresh_rig(request, backend)
+    objstore.resolve(rig.url(""), rig.profile).fs.pipe_file(f"{rig.bucket}/one", b"1")
+    with FaultProxy("127.0.0.1", server_port(rig), faults=["503"], rate=0.0, seed=SEED) as proxy:
+        prof = profile_via(rig, proxy.url).model_copy(update={"retries": 2})
+        fs = objstore.resolve(rig.url(""), prof).fs
+        proxy.configure(rate=1.0, only=lambda method, target: method == "GET" and "one" in target)
+        with pytest.raises(Exception):  # noqa: B017 - what each library raises; the count matters
+            fs.cat_file(f"{rig.bucket}/one")
+        assert proxy.injected == {"503": 3}, proxy.injected

@@ -6,7 +6,8 @@ adlfs builds its ``BlobServiceClient`` with the SDK's defaults: retries after 15
 sockets that may stall for 300 s. The SDK takes a ``retry_policy`` and connection/read timeouts
 when the client is made; adlfs passes none, so this class makes the client itself from the
 connection string (the only way objstore's profiles reach adlfs besides Azure AD credentials,
-which keep adlfs's client and the SDK's defaults).
+which keep adlfs's client and the SDK's defaults). Its retries are logged on ``objstore.retry``
+and its 429/503 answers counted for the throttling warning, like every backend's.
 """
 
 from __future__ import annotations
@@ -16,13 +17,46 @@ from typing import Any
 import adlfs
 
 from ..errors import RemoteError
-from ..retry import BACKOFF_FIRST, DEFAULT_RETRIES, DEFAULT_TIMEOUT, Attempts, RetryPolicy
+from ..retry import (
+    BACKOFF_FIRST,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
+    THROTTLE,
+    THROTTLE_STATUSES,
+    Attempts,
+    RetryPolicy,
+    log,
+    service_of,
+)
 
 __all__ = ["AzureBlobFileSystem"]
 
 #: ExponentialRetry waits ``initial + base ** retry`` (+- jitter) seconds: 0.1, 1.6, 2.4, 3.5 ...
 _INCREMENT_BASE = 1.5
 _JITTER = 0.5
+
+
+def _retry_policy(**kwargs: Any) -> Any:
+    """azure-core's ExponentialRetry, telling objstore.retry of each retry and throttled answer."""
+    from urllib.parse import urlsplit
+
+    from azure.storage.blob.aio import ExponentialRetry
+
+    class Retry(ExponentialRetry):  # type: ignore[misc]
+        def increment(self, settings: Any, request: Any, response: Any = None,
+                      error: Any = None) -> bool:
+            url = str(getattr(request, "url", "") or "")
+            status = getattr(response, "status_code", None)
+            if status in THROTTLE_STATUSES:
+                THROTTLE.throttled(service_of(url))
+            more = bool(super().increment(settings, request, response=response, error=error))
+            if more:
+                why = f"HTTP {status}" if status else type(error).__name__
+                log.info("retry of %s %s%s: %s", getattr(request, "method", ""),
+                         service_of(url), urlsplit(url).path, why)
+            return more
+
+    return Retry(**kwargs)
 
 
 class AzureBlobFileSystem(adlfs.AzureBlobFileSystem):
@@ -36,12 +70,12 @@ class AzureBlobFileSystem(adlfs.AzureBlobFileSystem):
     def do_connect(self) -> None:
         if self.connection_string is None:
             return super().do_connect()
-        from azure.storage.blob.aio import BlobServiceClient, ExponentialRetry
+        from azure.storage.blob.aio import BlobServiceClient
 
         timeouts = {k: self._timeout_kwargs.get(k, DEFAULT_TIMEOUT)
                     for k in ("connection_timeout", "read_timeout")}
-        policy = ExponentialRetry(initial_backoff=BACKOFF_FIRST, increment_base=_INCREMENT_BASE,
-                                  retry_total=self.retry_total, random_jitter_range=_JITTER)
+        policy = _retry_policy(initial_backoff=BACKOFF_FIRST, increment_base=_INCREMENT_BASE,
+                                retry_total=self.retry_total, random_jitter_range=_JITTER)
         try:
             self.service_client = BlobServiceClient.from_connection_string(
                 conn_str=self.connection_string, user_agent=adlfs.spec._USER_AGENT,
