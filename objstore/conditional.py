@@ -72,11 +72,11 @@ async def _probe(fs: Any, prefix: str) -> Verdict:
                                "the same moment both succeeded: the check is not atomic")
         return Verdict("atomic", f"one of two racing creates was refused ({RACES} of {RACES} "
                        "races)")
-    finally:
-        try:
-            await fs._rm(made)
-        except Exception as exc:  # noqa: BLE001 - a leftover probe is harmless, say so
-            log.info("could not remove the probe objects under %s: %s", base, exc)
+    finally:  # one DELETE each: no listing or HEAD first
+        gone = await asyncio.gather(*(fs._rm_file(p) for p in made), return_exceptions=True)
+        for path, exc in zip(made, gone, strict=True):
+            if isinstance(exc, Exception) and not isinstance(exc, FileNotFoundError):
+                log.info("could not remove the probe object %s: %s", path, exc)
 
 
 def probe(fs: Any, prefix: str) -> Verdict:

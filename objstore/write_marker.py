@@ -92,8 +92,9 @@ def claim(fs: Any, cube_path: str, data: bytes) -> bytes | None:
         except (FileNotFoundError, OSError):
             pass
         raise
-    if not isinstance(fs, LocalFileSystem):
-        warn_if_not_atomic(fs, cube_path, fs.unstrip_protocol(cube_path))
+    if not isinstance(fs, LocalFileSystem):  # probed next to the cube, not inside it
+        beside = cube_path.rstrip("/").rpartition("/")[0] or cube_path
+        warn_if_not_atomic(fs, beside, fs.unstrip_protocol(cube_path))
     return None
 
 
