@@ -18,6 +18,8 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import NotAtomicWarning
+
 __all__ = ["Verdict", "probe", "verdict_for", "warn_if_not_atomic"]
 
 log = logging.getLogger("objstore.conditional")
@@ -122,8 +124,8 @@ def warn_if_not_atomic(fs: Any, prefix: str, url: str) -> Verdict:
             _warned.add(key)
         if first:
             warnings.warn(
-                f"{url}: this server does not make conditional creates atomic ({verdict.detail}), "
-                "so two write_cube(mode='w-') to one URL at the same moment can both go ahead "
+                f"Conditional creates are not atomic on the server of {url} "
+                f"({verdict.detail}), so two write_cube(mode='w-') to one URL at the same moment can both go ahead "
                 "and mix their chunks. Fix: make sure one writer at a time writes a given URL "
-                "here (`objstore doctor` checks the server)", stacklevel=4)
+                "here (`objstore doctor` checks the server)", NotAtomicWarning, stacklevel=4)
     return verdict
