@@ -248,7 +248,9 @@ def library_options(protocol: str, policy: RetryPolicy,
     t = policy.timeout
     if protocol in ("s3", "s3a"):
         config = dict(out.get("config_kwargs") or {})
-        config.setdefault("retries", {"max_attempts": policy.retries + 1, "mode": "standard"})
+        # botocore's "max_attempts" counts retries (it adds the first attempt); this counts all
+        config.setdefault("retries", {"total_max_attempts": policy.retries + 1,
+                                      "mode": "standard"})
         config.setdefault("connect_timeout", t)
         config.setdefault("read_timeout", t)
         out["config_kwargs"] = config
@@ -275,7 +277,9 @@ def obstore_config(options: Mapping[str, Any]) -> tuple[dict[str, str], dict[str
     ``timeout``s in all (connecting included)."""
     config = options.get("config_kwargs") or {}
     t = float(options.get("read_timeout") or config.get("read_timeout") or DEFAULT_TIMEOUT)
-    attempts = (config.get("retries") or {}).get("max_attempts")
+    botocore = config.get("retries") or {}
+    attempts = botocore.get("total_max_attempts") or (
+        botocore["max_attempts"] + 1 if botocore.get("max_attempts") is not None else None)
     retries = int(options.get("retry_total", attempts - 1 if attempts else DEFAULT_RETRIES))
     client = {"connect_timeout": f"{t:g}s", "timeout": f"{3 * t:g}s"}
     retry = {"max_retries": retries, "retry_timeout": timedelta(seconds=DEFAULT_DEADLINE),

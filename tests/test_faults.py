@@ -265,7 +265,7 @@ def test_a_service_that_keeps_throttling_is_named_once(faulty, fault, caplog, mo
     assert "127.0.0.1" in warned[0] and "max_concurrency" in warned[0]
 
 
-@pytest.mark.parametrize("backend", ["gcs", "azure", "swift"])
+@pytest.mark.parametrize("backend", ["gcs", "azure", "swift", "s3"])
 def test_the_profile_retries_bound_the_attempts(request, backend):
     """``retries = 2``: one request is sent three times, then fails (gcsfs's own count is 6)."""
     from conftest import _fresh_rig
