@@ -279,3 +279,20 @@ def test_the_profile_retries_bound_the_attempts(request, backend):
         with pytest.raises(Exception):  # noqa: B017 - what each library raises; the count matters
             fs.cat_file(f"{rig.bucket}/one")
         assert proxy.injected == {"503": 3}, proxy.injected
+
+
+def test_azure_reads_through_adlfs_are_checked_against_the_stored_md5(request, monkeypatch):
+    """adlfs reads whole blobs unchecked; objstore's class compares them with the Content-MD5
+    the service stored (its uploads send one), and reads a damaged body again."""
+    from conftest import _fresh_rig
+
+    monkeypatch.setenv("OBJSTORE_ENGINE", "fsspec")
+    rig = _fresh_rig(request, "azure")
+    ds = _cube()
+    objstore.write_cube(ds, rig.url("read-md5.zarr"), profile=rig.profile)
+    with FaultProxy("127.0.0.1", server_port(rig), faults=["bitflip"], rate=0.3, seed=SEED,
+                    only=lambda method, target: method == "GET" and "/tas/" in target.replace(
+                        "%2F", "/")) as proxy:
+        _same(objstore.open_cube(rig.url("read-md5.zarr"), profile=profile_via(rig, proxy.url)),
+              ds)
+        assert proxy.injected["bitflip"] >= 3, proxy.injected
