@@ -1,5 +1,9 @@
 """The asynchronous filesystems behind zarr stores close their HTTP sessions at exit, on zarr's
-event loop and before that loop stops.
+event loop and before that loop stops; requests still in flight there are cancelled first.
+
+When one chunk of a ``.load()`` fails, zarr's ``asyncio.gather`` raises at once and leaves the
+other chunks' requests running on its loop; at exit Python would destroy them mid-flight ("Task was
+destroyed but it is pending!", and aiobotocore's "was created in a different Context").
 
 s3fs closes only its synchronous instances' sessions, and adlfs leaves it to weakref finalizers
 that call a loop which, for an asynchronous instance, is not there: a user's script would end with
@@ -34,13 +38,26 @@ def _detach_loopless_finalizers() -> None:
 
 
 def close_at_exit(fs: Any, closer: Callable[[], Coroutine[Any, Any, None]] | None) -> None:
-    """Run ``closer`` (its Backend's, which closes ``fs``'s sessions) at exit; None: nothing to do."""
-    if closer is None:
-        return
+    """At exit, cancel the requests still running on zarr's loop, then run ``closer`` (its
+    Backend's, which closes ``fs``'s sessions; None where the filesystem needs no help)."""
     with _lock:
-        _open.append((fs, closer))
+        if closer is not None:
+            _open.append((fs, closer))
         atexit.unregister(_close_all)
         atexit.register(_close_all)
+
+
+async def _cancel_pending(timeout: float) -> None:
+    """Cancel every task on this loop but the caller's, and let them finish unwinding."""
+    me = asyncio.current_task()
+    tasks = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks, timeout=timeout)
+        for task in tasks:  # retrieved, so that asyncio does not log them as never retrieved
+            if task.done() and not task.cancelled():
+                task.exception()
 
 
 def _close_all() -> None:
@@ -54,6 +71,10 @@ def _close_all() -> None:
     loop = zsync.loop[0]
     if loop is None or loop.is_closed() or not loop.is_running():
         return
+    try:
+        asyncio.run_coroutine_threadsafe(_cancel_pending(5), loop).result(timeout=10)
+    except Exception:  # noqa: BLE001, S110 - at exit, tasks that will not stop are moot
+        pass
     for _fs, closer in items:
         try:
             asyncio.run_coroutine_threadsafe(closer(), loop).result(timeout=5)

@@ -3,7 +3,8 @@
 Checks, in order, stopping early where a later check cannot mean anything (no endpoint, no access):
 where the profile came from; the endpoint (DNS, TCP connect time); the server clock against ours;
 listing the bucket (identity, latency over a few requests); a write/read/delete probe in a temporary
-prefix (only where writes are allowed, always cleaned up); anonymous read; and for a cube URL its
+prefix (only where writes are allowed, always cleaned up), then whether the server honours
+conditional creates and checksums there; anonymous read; a CORS preflight; and for a cube URL its
 format, consolidated metadata, an interrupted write, and chunk sizes.
 """
 
@@ -23,6 +24,7 @@ from urllib.parse import urlsplit
 
 from .api import resolve
 from .boundary import mapped_errors
+from .conditional import probe
 from .errors import (
     BucketNotFoundError,
     ConfigError,
@@ -33,6 +35,7 @@ from .errors import (
 )
 from .public import public_url
 from .registry import default_registry
+from .server_checks import cors_preflight, refuses_wrong_md5
 from .transfer import human_bytes
 from .write_marker import MARKER, PUBLISH_MARKER, describe
 
@@ -49,6 +52,19 @@ _FORMAT_KEYS = {".zmetadata": 2, ".zgroup": 2, "zarr.json": 3}
 _SMALL_CHUNK = 1 << 20
 _BIG_CHUNK = 256 << 20
 _SKEW_LIMIT_S = 300  # request signatures (S3, Azure) are refused past 15 minutes
+#: the origin a CORS preflight comes from unless one is given
+CORS_ORIGIN = "https://example.org"
+#: how to allow browsers to read, per backend
+_CORS_FIX = {
+    "s3": "add a CORS rule allowing GET and HEAD from that origin to the bucket "
+          "(aws s3api put-bucket-cors --bucket BUCKET --cors-configuration file://cors.json)",
+    "swift": "set the container's X-Container-Meta-Access-Control-Allow-Origin to that origin "
+             "(swift post CONTAINER -m Access-Control-Allow-Origin:ORIGIN)",
+    "gcs": "set a CORS configuration on the bucket (gcloud storage buckets update gs://BUCKET "
+           "--cors-file=cors.json)",
+    "azure": "add a CORS rule for the Blob service of the account (az storage cors add "
+             "--services b --methods GET HEAD OPTIONS --origins ORIGIN --allowed-headers '*')",
+}
 
 
 @dataclass
@@ -80,8 +96,9 @@ class Report:
 
 
 def diagnose(target: str, profile: str | Profile | None = None, *, write: bool = True,
-             samples: int = 3, timeout: float = 10.0) -> Report:
-    """Run every check that applies to ``target`` (a URL, or a profile name) and return the report."""
+             samples: int = 3, timeout: float = 10.0, origin: str = CORS_ORIGIN) -> Report:
+    """Run every check that applies to ``target`` (a URL, or a profile name) and return the report.
+    ``origin``: the web page origin the CORS check asks for."""
     if "://" not in target and profile is None and target in default_registry().profiles:
         prof = default_registry().get(target)
         patterns = [m.split("*")[0] for m in prof.match if "://" in m.split("*")[0]]
@@ -99,11 +116,14 @@ def diagnose(target: str, profile: str | Profile | None = None, *, write: bool =
     if not _listing_check(r, report, samples):
         return report
     if write and not getattr(r.profile, "anonymous", False) and r.url.bucket:
-        _probe(r, report)
+        if _probe(r, report) and r.backend.has_buckets:
+            _conditional_check(r, report)
+            _checksum_check(r, report)
     elif r.url.bucket:
         report.add("write probe", "skip", "anonymous profile" if write else "--no-write")
     if r.url.bucket and r.backend.has_buckets:
         _anonymous_check(r, report, timeout)
+        _cors_check(r, report, timeout, origin)
     if r.url.key:
         _cube_checks(r, report)
     return report
@@ -204,8 +224,9 @@ def _listing_check(r: Resolved, report: Report, samples: int) -> bool:
     return True
 
 
-def _probe(r: Resolved, report: Report) -> None:
-    """Write, read back and delete one object in a temporary prefix; never leave it behind."""
+def _probe(r: Resolved, report: Report) -> bool:
+    """Write, read back and delete one object in a temporary prefix; never leave it behind.
+    True if all went well."""
     path = f"{r.url.bucket}/.objstore-doctor-{uuid.uuid4().hex[:12]}/probe"
     data = uuid.uuid4().bytes * 64
     fs = r.fs
@@ -218,20 +239,75 @@ def _probe(r: Resolved, report: Report) -> None:
             if back != data:
                 report.add("read/write probe", "fail", "read back different bytes than written",
                            "the store or a proxy alters data: contact the provider")
-                return
+                return False
             step = "delete"
             fs.rm_file(path)
             fs.invalidate_cache()
         report.add("read/write probe", "ok", "wrote, read back and deleted a 1 KiB object")
+        return True
     except Exception as exc:
         report.add("read/write probe", "fail", f"{step} failed: {exc}",
                    f"profile {r.profile.name!r} may be read-only here; use --no-write to skip")
+        return False
     finally:
         try:
             if fs.exists(path):
                 fs.rm_file(path)
         except Exception:
             pass
+
+
+def _conditional_check(r: Resolved, report: Report) -> None:
+    """Does a create that must fail when the object exists fail, even for two at once?"""
+    prefix = f"{r.url.bucket}/.objstore-doctor-{uuid.uuid4().hex[:12]}"
+    try:
+        verdict = probe(r.fs, prefix)
+    except Exception as exc:
+        report.add("conditional writes", "skip", f"the probe failed: {type(exc).__name__}: {exc}")
+        return
+    if verdict.atomic:
+        report.add("conditional writes", "ok", f"honoured: {verdict.detail}")
+    elif verdict.kind == "unknown":
+        report.add("conditional writes", "skip", verdict.detail)
+    else:
+        report.add("conditional writes", "warn", f"not atomic: {verdict.detail}",
+                   "two write_cube(mode='w-') to one URL at the same moment can both go ahead "
+                   "here: have one writer at a time per URL, or use a server that honours "
+                   "If-None-Match: * (or ifGenerationMatch=0) on PUT")
+
+
+def _checksum_check(r: Resolved, report: Report) -> None:
+    """Does the server refuse an upload whose body does not match the MD5 sent with it?"""
+    key = f".objstore-doctor-{uuid.uuid4().hex[:12]}/md5"
+    try:
+        refused = refuses_wrong_md5(r.fs, r.url.bucket, key)
+    except Exception as exc:
+        report.add("checksums", "skip", f"could not send a checksum: {type(exc).__name__}: {exc}")
+        return
+    if refused:
+        report.add("checksums", "ok", "an upload whose body does not match its MD5 is refused")
+    else:
+        report.add("checksums", "warn", "the server stored an upload whose body does not match "
+                   "the MD5 sent with it: a body damaged on the way would be stored as it came",
+                   "ask the provider to verify Content-MD5 on PUT; objstore still compares what "
+                   "it reads with the checksums the server returns (docs/reliability.md)")
+
+
+def _cors_check(r: Resolved, report: Report, timeout: float, origin: str) -> None:
+    """Would a browser on ``origin`` be allowed to read? Only a warning: most readers are not
+    browsers."""
+    url = _endpoint_url(r)
+    try:
+        allowed, said = cors_preflight(url, origin, timeout)
+    except OSError as exc:
+        report.add("CORS", "skip", f"no answer to a preflight of {url}: {exc}")
+        return
+    if allowed:
+        report.add("CORS", "ok", f"browsers on {origin} may read: the preflight answered {said}")
+    else:
+        report.add("CORS", "warn", f"browsers on {origin} may not read: the preflight answered "
+                   f"{said}", _CORS_FIX.get(r.url.backend, "allow GET and HEAD from that origin "
+                                            "in the bucket's CORS rules"))
 
 
 def _anonymous_check(r: Resolved, report: Report, timeout: float) -> None:

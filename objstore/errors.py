@@ -23,6 +23,11 @@
      +-- ViewError (ValueError)                 a plot or group-by request objstore refuses: says why (400)
           +-- ViewTooLargeError                 the request would compute more than the limit (413)
 
+One warning category:
+
+    NotAtomicWarning (UserWarning)              this server does not make conditional creates
+                                                atomic: two writers of one URL can both go ahead
+
 Messages never contain secrets: build them from profile names, sources and URLs only, and pass
 any foreign text through :func:`scrub`.
 """
@@ -56,6 +61,7 @@ __all__ = [
     "ViewError",
     "ViewTooLargeError",
     "scrub",
+    "NotAtomicWarning",
 ]
 
 
@@ -174,6 +180,12 @@ class ViewTooLargeError(ViewError):
     """The request would compute or return more than the limit; the message names the limit."""
 
     status = 413
+
+
+class NotAtomicWarning(UserWarning):
+    """The server does not make conditional creates atomic (it ignores the condition, or checks it
+    without a lock): two ``write_cube(mode="w-")`` to one URL at the same moment can both go
+    ahead. Said once per store (objstore/conditional.py)."""
 
 
 # Secrets that foreign messages may carry: SAS signatures and tokens in URLs, account keys in

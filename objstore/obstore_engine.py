@@ -24,10 +24,9 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from zarr.storage import ObjectStore
-
 from .backends._aws_provider import AwsProfileCredentials
 from .errors import ConfigError, scrub
+from .obstore_checksums import ChecksummedObjectStore
 from .perf import GCS_NOT_OFFERED, OBSTORE_AZURE_PROTOCOLS, problem
 from .profiles import blob_host_account, connection_string_fields
 from .retry import obstore_config
@@ -226,5 +225,6 @@ def _translating(cls: type) -> type:
     return type("ObstoreStore", (cls,), ns)
 
 
-#: zarr's ``ObjectStore`` raising builtin exceptions (picklable: a module-level class).
-ObstoreStore = _translating(ObjectStore)
+#: zarr's ``ObjectStore`` raising builtin exceptions, its objects MD5-checked (obstore_checksums);
+#: picklable: a module-level class.
+ObstoreStore = _translating(ChecksummedObjectStore)

@@ -9,7 +9,9 @@ is bounded by ``timeout``: connecting, and then the gap between bytes read.
 The libraries retry by themselves; they are configured (each Backend's ``library_options``,
 :func:`obstore_config`) rather than wrapped in a second loop. objstore's Swift filesystem uses
 :class:`Attempts`. Retries and throttling are logged on the ``objstore.retry`` logger at INFO (shown
-with ``-v``), and :class:`ThrottleWatch` warns once when a service keeps throttling.
+with ``-v``), and :class:`ThrottleWatch` warns once when a service keeps throttling: told by
+objstore's Swift filesystem and gcsfs class, botocore's ``needs-retry`` event (s3fs) and
+azure-core's retry policy (adlfs).
 
 This module imports nothing of objstore but its errors, so the Swift filesystem (a leaf) can use it.
 """
@@ -45,6 +47,8 @@ __all__ = [
     "is_transient",
     "obstore_config",
     "show_retries",
+    "service_of",
+    "botocore_throttle_hook",
 ]
 
 log = logging.getLogger("objstore.retry")
@@ -160,6 +164,43 @@ class ThrottleWatch:
 
 THROTTLE = ThrottleWatch()
 
+#: error codes by which S3 (and S3-compatible stores) say "slow down"
+_S3_THROTTLE_CODES = frozenset({"SlowDown", "Throttling", "ThrottlingException",
+                                "RequestLimitExceeded", "TooManyRequests", "TooManyRequestsException"})
+
+
+def service_of(url: str | None) -> str:
+    """``scheme://host:port`` of ``url``: what a throttling warning names (never a path, a query
+    or a signature)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}" if parts.netloc else "the service"
+
+
+def botocore_throttle_hook(response: Any = None, request_dict: Any = None,
+                           attempts: int | None = None, max_attempts: int | None = None,
+                           **_: Any) -> float | None:
+    """A botocore ``needs-retry`` handler: counts throttled answers (429/503, ``SlowDown``) for
+    :data:`THROTTLE`, and retries a bare 429 (which botocore's standard mode does not, though
+    S3-compatible stores send it) while ``attempts`` < ``max_attempts``; else None, so that
+    botocore's own decision stands."""
+    if not response:
+        return None
+    http, parsed = response
+    status = getattr(http, "status_code", None)
+    code = ((parsed or {}).get("Error") or {}).get("Code")
+    if status not in THROTTLE_STATUSES and code not in _S3_THROTTLE_CODES:
+        return None
+    service = service_of((request_dict or {}).get("url"))
+    THROTTLE.throttled(service)
+    if status != 429 or attempts is None or max_attempts is None or attempts >= max_attempts:
+        return None
+    wait = RetryPolicy().delay(attempts - 1, retry_after(getattr(http, "headers", None)))
+    log.info("retry %d/%d of a request to %s in %.2f s: HTTP 429", attempts, max_attempts - 1,
+             service, wait)
+    return wait
+
 
 @dataclass
 class Attempts:
@@ -207,7 +248,9 @@ def obstore_config(options: Mapping[str, Any]) -> tuple[dict[str, str], dict[str
     ``timeout``s in all (connecting included)."""
     config = options.get("config_kwargs") or {}
     t = float(options.get("read_timeout") or config.get("read_timeout") or DEFAULT_TIMEOUT)
-    attempts = (config.get("retries") or {}).get("max_attempts")
+    botocore = config.get("retries") or {}
+    attempts = botocore.get("total_max_attempts") or (
+        botocore["max_attempts"] + 1 if botocore.get("max_attempts") is not None else None)
     retries = int(options.get("retry_total", attempts - 1 if attempts else DEFAULT_RETRIES))
     client = {"connect_timeout": f"{t:g}s", "timeout": f"{3 * t:g}s"}
     retry = {"max_retries": retries, "retry_timeout": timedelta(seconds=DEFAULT_DEADLINE),

@@ -14,6 +14,7 @@ import socket
 from datetime import UTC, datetime
 from typing import Any
 
+from .conditional import warn_if_not_atomic
 from .errors import InterruptedWriteError
 
 __all__ = ["MARKER", "PUBLISH_MARKER", "new_marker", "claim", "describe", "is_append",
@@ -72,7 +73,8 @@ def claim(fs: Any, cube_path: str, data: bytes) -> bytes | None:
     """Create the marker under ``cube_path`` only if there is none, atomically where the store
     allows (S3 and Swift ``If-None-Match: *``, GCS ``ifGenerationMatch=0``, Azure's
     ``overwrite=False``, ``O_EXCL`` on local disk). Returns None once claimed, else the marker
-    that is already there (another writer's, or an interrupted write's)."""
+    that is already there (another writer's, or an interrupted write's). Once claimed, a store
+    whose server does not make that create atomic is warned about (objstore/conditional.py)."""
     from fsspec.implementations.local import LocalFileSystem
 
     path = f"{cube_path.rstrip('/')}/{MARKER}"
@@ -84,13 +86,16 @@ def claim(fs: Any, cube_path: str, data: bytes) -> bytes | None:
                 f.write(data)
         else:
             fs.pipe_file(path, data, mode="create")
-        return None
     except Exception:
         try:  # refused because it exists? (each backend says so differently)
             return bytes(fs.cat_file(path))
         except (FileNotFoundError, OSError):
             pass
         raise
+    if not isinstance(fs, LocalFileSystem):  # probed next to the cube, not inside it
+        beside = cube_path.rstrip("/").rpartition("/")[0] or cube_path
+        warn_if_not_atomic(fs, beside, fs.unstrip_protocol(cube_path))
+    return None
 
 
 def _fields(raw: bytes | None) -> dict[str, Any]:

@@ -102,3 +102,49 @@ def test_interrupted_write_is_named(rig: Rig, small_cube) -> None:
     fs.pipe_file(f"{rig.bucket}/half.zarr/{MARKER}", new_marker("w-"))
     check = _failed(diagnose(url, rig.profile, write=False), "complete")
     assert "started" in check.detail and "mode='w'" in check.fix
+
+
+#: what the test suite's servers honour: moto keeps no Content-MD5 check, the Swift all-in-one
+#: checks If-None-Match without a lock, the GCS emulator ignores ifGenerationMatch; moto answers
+#: every CORS preflight, the others want a rule
+HONOURED = {"s3": ("ok", "warn", "ok"), "swift": ("warn", "ok", "warn"),
+            "gcs": ("warn", "ok", "warn"), "azure": ("ok", "ok", "warn")}
+
+
+def test_what_the_server_honours_is_checked_with_the_fix(rig: Rig) -> None:
+    report = diagnose(rig.url(""), rig.profile)
+    got = {c.name: c for c in report.checks}
+    conditional, checksums, cors = HONOURED[rig.backend]
+    assert (got["conditional writes"].status, got["checksums"].status,
+            got["CORS"].status) == HONOURED[rig.backend], report.checks
+    if conditional == "warn":
+        assert "one writer at a time" in got["conditional writes"].fix
+    if checksums == "warn":
+        assert "Content-MD5" in got["checksums"].fix
+    if cors == "warn":
+        assert "https://example.org" in got["CORS"].detail and got["CORS"].fix
+    assert report.ok  # warnings, not failures
+    assert objstore.filesystem(rig.url(""), rig.profile).ls(rig.bucket, detail=False) == []
+
+
+def test_a_swift_container_allowing_the_origin_passes_the_cors_check(request, monkeypatch):
+    from conftest import _fresh_rig
+    from fsspec.asyn import sync
+
+    rig = _fresh_rig(request, "swift")
+    fs = objstore.filesystem(rig.url(""), rig.profile)
+    sync(fs.loop, fs._request, "POST", rig.bucket,
+         headers={"X-Container-Meta-Access-Control-Allow-Origin": "https://maps.example.org"})
+    for name, value in rig.env.items():
+        monkeypatch.setenv(name, value)
+    objstore.registry._reset_cache()
+    runner = CliRunner()
+    checks = {}
+    for origin in ("https://maps.example.org", "https://elsewhere.example.org"):
+        done = runner.invoke(app, ["doctor", rig.url(""), "--no-write", "--json",
+                                   "--origin", origin], env={"COLUMNS": "250"})
+        assert done.exit_code == 0, done.output
+        checks[origin] = next(c for c in json.loads(done.output)["checks"] if c["name"] == "CORS")
+    assert checks["https://maps.example.org"]["status"] == "ok", checks
+    assert checks["https://elsewhere.example.org"]["status"] == "warn", checks
+    assert "Access-Control-Allow-Origin" in checks["https://elsewhere.example.org"]["fix"]

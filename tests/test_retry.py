@@ -59,7 +59,7 @@ def test_profile_fields_set_the_policy_and_every_library_hears_of_it():
     assert policy_for(prof) == RetryPolicy(retries=3, timeout=5)
     assert policy_for(S3Profile(name="d")).retries == DEFAULT_RETRIES
     s3 = _lib("s3", policy_for(prof), {})
-    assert s3["config_kwargs"] == {"retries": {"max_attempts": 4, "mode": "standard"},
+    assert s3["config_kwargs"] == {"retries": {"total_max_attempts": 4, "mode": "standard"},
                                    "connect_timeout": 5, "read_timeout": 5}
     mine = {"config_kwargs": {"retries": {"max_attempts": 1}}}
     assert _lib("s3", policy_for(prof), mine)["config_kwargs"]["retries"] == {
@@ -131,7 +131,7 @@ def test_retries_and_timeout_come_from_a_toml_profile(isolated_env):
     config.write_text('[profiles.flaky]\nbackend = "s3"\nkey = "a"\nsecret = "b"\n'
                       "retries = 12\ntimeout = 60\n")
     r = objstore.resolve("s3://b/k", "flaky")
-    assert r.io_options["config_kwargs"]["retries"]["max_attempts"] == 13
+    assert r.io_options["config_kwargs"]["retries"]["total_max_attempts"] == 13
     assert r.io_options["config_kwargs"]["read_timeout"] == 60
 
 

@@ -10,11 +10,14 @@ more than a round trip, so it is kept above :data:`KEEP_EXPECT_ABOVE` bytes.
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 import s3fs
 from botocore.utils import determine_content_length
 from fsspec.asyn import sync_wrapper
+
+from ..retry import botocore_throttle_hook  # 429/503/SlowDown: the warning, 429 retried
 
 __all__ = ["S3FileSystem"]
 
@@ -43,6 +46,12 @@ class S3FileSystem(s3fs.S3FileSystem):
         client = await super().set_session(refresh=refresh, kwargs=kwargs or {})
         for event in _EVENTS:
             client.meta.events.register_last(event, _drop_expect, unique_id=f"objstore-{event}")
+
+        retries = client.meta.config.retries or {}
+        most = retries.get("total_max_attempts") or retries.get("max_attempts")
+        client.meta.events.register("needs-retry.s3", partial(botocore_throttle_hook,
+                                                              max_attempts=most),
+                                    unique_id="objstore-throttle")
         return client
 
     _connect = set_session

@@ -315,13 +315,14 @@ class GCSBackend(Backend):
         )
 
     def library_options(self, policy: RetryPolicy, options: dict[str, Any]) -> dict[str, Any]:
-        """aiohttp timeouts and MD5 checks of uploads and downloads (gcsfs fixes its retries)."""
+        """aiohttp timeouts, MD5 checks of uploads and downloads, and ``retries`` for objstore's
+        gcsfs class (backends/_gcsfs.py)."""
         import aiohttp
 
         t = policy.timeout
         # gcsfs hands it to every request (a number there would bound the whole transfer)
         return {"requests_timeout": aiohttp.ClientTimeout(sock_connect=t, sock_read=t),
-                "consistency": "md5", **options}
+                "consistency": "md5", "retries": policy.retries, **options}
 
     def public_url(self, r: Resolved) -> str:
         endpoint = r.storage_options.get("endpoint_url") or "https://storage.googleapis.com"

@@ -96,7 +96,9 @@ class S3Backend(Backend):
     def library_options(self, policy: RetryPolicy, options: dict[str, Any]) -> dict[str, Any]:
         """botocore's standard retry mode and timeouts."""
         config = dict(options.get("config_kwargs") or {})
-        config.setdefault("retries", {"max_attempts": policy.retries + 1, "mode": "standard"})
+        # botocore's "max_attempts" counts retries (it adds the first attempt); this counts all
+        config.setdefault("retries", {"total_max_attempts": policy.retries + 1,
+                                      "mode": "standard"})
         config.setdefault("connect_timeout", policy.timeout)
         config.setdefault("read_timeout", policy.timeout)
         return {**options, "config_kwargs": config}

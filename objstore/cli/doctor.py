@@ -20,11 +20,13 @@ def doctor(
     profile: ProfileOpt = None,
     no_write: Annotated[bool, typer.Option("--no-write", help="Skip the write/read/delete probe")] = False,
     json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    origin: Annotated[str, typer.Option("--origin", help="The web page origin the CORS check "
+                                        "asks for")] = "https://example.org",
 ) -> None:
     """Diagnose a profile or URL: endpoint, clock, access, a write probe, public read, the cube."""
     from ..doctor import diagnose
 
-    report = diagnose(target, profile, write=not no_write)
+    report = diagnose(target, profile, write=not no_write, origin=origin)
     if json:
         print_json(report.to_json())
     else:
