@@ -98,7 +98,8 @@ class Resolved:
             from zarr.storage import LocalStore
 
             store = CubeStore(LocalStore(self.path, read_only=read_only), max_concurrency=n)
-        elif perf.engine(self.profile, self.protocol, self.storage_options) == "obstore":
+        elif perf.engine(self.profile, self.protocol, self.storage_options,
+                         reading=read_only) == "obstore":
             from .obstore_engine import obstore_store
 
             inner = obstore_store(self.protocol, self.path, self.io_options, n, read_only)

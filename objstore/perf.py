@@ -26,6 +26,7 @@ __all__ = [
     "ENGINES",
     "DEFAULT_ENGINE",
     "engine",
+    "engine_choice",
     "DEFAULT_GROUP_BYTES",
     "max_concurrency",
     "io_storage_options",
@@ -59,6 +60,9 @@ OBSTORE_AZURE_PROTOCOLS = ("az", "abfs", "abfss", "adl")
 #: two engines traded places between runs against moto).
 DEFAULT_ENGINE = "fsspec"
 DEFAULT_ENGINE_FOR = dict.fromkeys(OBSTORE_AZURE_PROTOCOLS, "auto")
+#: Reads (``open_cube``) on S3 default to ``auto`` too: obstore needs no s3fs, aiobotocore or
+#: botocore, whose imports and client set-up were most of a cold open (docs/performance.md).
+DEFAULT_READ_ENGINE_FOR = {**DEFAULT_ENGINE_FOR, **dict.fromkeys(OBSTORE_S3_PROTOCOLS, "auto")}
 #: Protocols the obstore engine serves.
 OBSTORE_PROTOCOLS = OBSTORE_S3_PROTOCOLS + OBSTORE_AZURE_PROTOCOLS
 #: GCS: refused by an explicit ``obstore`` with the reason, ``auto`` picks fsspec.
@@ -68,11 +72,13 @@ OBSTORE_OPTIONS = frozenset({"key", "secret", "token", "anon", "endpoint_url", "
                              "requester_pays", "config_kwargs"})  # retries and timeouts only
 
 
-def engine(profile: Any, protocol: str, options: Mapping[str, Any] | None = None) -> str:
+def engine(profile: Any, protocol: str, options: Mapping[str, Any] | None = None, *,
+           reading: bool = False) -> str:
     """The I/O engine (``fsspec`` or ``obstore``) for ``protocol`` under ``profile``.
 
     The profile's ``engine`` field if it has one, else ``OBJSTORE_ENGINE``, else
-    :data:`DEFAULT_ENGINE_FOR` the protocol, else :data:`DEFAULT_ENGINE`:
+    :data:`DEFAULT_ENGINE_FOR` the protocol (:data:`DEFAULT_READ_ENGINE_FOR` when ``reading``),
+    else :data:`DEFAULT_ENGINE`:
 
     * ``auto`` picks obstore for S3 and Azure when it is installed and the storage options
       translate exactly (S3: explicit keys or anonymous; endpoint, region, requester pays. Azure:
@@ -82,21 +88,37 @@ def engine(profile: Any, protocol: str, options: Mapping[str, Any] | None = None
       setting for every backend) it means "obstore where offered": Swift, GCS, HTTP and memory
       URLs use fsspec; in a profile's ``engine`` field it is refused on those too.
     """
+    return engine_choice(profile, protocol, options, reading=reading)[0]
+
+
+def engine_choice(profile: Any, protocol: str, options: Mapping[str, Any] | None = None, *,
+                  reading: bool = False) -> tuple[str, str]:
+    """``(engine, why)``: :func:`engine`'s answer and the reason, in words (``profiles show``)."""
     import os
 
     field = getattr(profile, "engine", None)
-    name = str(field or os.environ.get("OBJSTORE_ENGINE")
-               or DEFAULT_ENGINE_FOR.get(protocol, DEFAULT_ENGINE)).lower()
+    env = os.environ.get("OBJSTORE_ENGINE")
+    table = DEFAULT_READ_ENGINE_FOR if reading else DEFAULT_ENGINE_FOR
+    name = str(field or env or table.get(protocol, DEFAULT_ENGINE)).lower()
+    source = (f"the profile's engine = {name!r}" if field else
+              f"OBJSTORE_ENGINE={name}" if env else f"the default for {protocol}://")
     if name not in ENGINES:
         from .errors import ConfigError
 
         raise ConfigError(f"unknown I/O engine {name!r}: expected one of {', '.join(ENGINES)}")
     if name == "fsspec":
-        return "fsspec"
+        return "fsspec", source
     if name == "auto":
-        return "obstore" if obstore_translatable(options or {}, protocol) else "fsspec"
+        if protocol not in OBSTORE_PROTOCOLS:
+            return "fsspec", f"{source} (auto: obstore is not offered for {protocol}://)"
+        from .obstore_engine import problem
+
+        why = problem(protocol, options or {}, explicit=False)
+        if why:
+            return "fsspec", f"{source} (auto: {why})"
+        return "obstore", f"{source} (auto: obstore can do exactly what the profile says)"
     if protocol not in OBSTORE_PROTOCOLS and not field:
-        return "fsspec"  # OBJSTORE_ENGINE=obstore: obstore where offered
+        return "fsspec", f"{source} (obstore where offered; not for {protocol}://)"
     from .obstore_engine import problem
 
     why = problem(protocol, options or {}, explicit=True)
@@ -104,9 +126,9 @@ def engine(profile: Any, protocol: str, options: Mapping[str, Any] | None = None
         from .errors import ConfigError
 
         who = f"profile {getattr(profile, 'name', '') or '(unnamed)'!r}"
-        source = "its engine field" if field else "OBJSTORE_ENGINE"
-        raise ConfigError(f'{who} asks for engine "obstore" ({source}), but {why}')
-    return "obstore"
+        where = "its engine field" if field else "OBJSTORE_ENGINE"
+        raise ConfigError(f'{who} asks for engine "obstore" ({where}), but {why}')
+    return "obstore", source
 
 
 def obstore_translatable(options: Mapping[str, Any], protocol: str = "s3") -> bool:
