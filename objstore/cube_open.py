@@ -205,6 +205,9 @@ def open_dataset(r: Resolved, *, consolidated: bool | None = None,
     if not isinstance(store, CubeStore):
         store = CubeStore(store, max_concurrency=perf.max_concurrency(r.profile))
     store.cache_metadata = True
+    from .cache import cache_for
+
+    store.local_cache = cache_for(r, kwargs.pop("cache", None), kwargs.pop("cache_size", None))
     perf.raise_zarr_concurrency(store.max_concurrency)
     if consolidated is False:
         return xr.open_zarr(store, consolidated=False, **kwargs)

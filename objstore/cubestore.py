@@ -94,6 +94,8 @@ class CubeStore(WrapperStore["Store"]):
     ``objstore.store(url)`` never caches, so it always sees other writers' changes.
     """
 
+    local_cache: Any = None  # an objstore.cache.ChunkCache, set by open_dataset
+
     def __init__(self, store: Store, *, max_concurrency: int | None = None,
                  cache_metadata: bool = False) -> None:
         super().__init__(store)
@@ -134,6 +136,7 @@ class CubeStore(WrapperStore["Store"]):
         new._semaphore = self._sem()  # and the same requests in flight
         new._resume = self._resume
         new.errors = self.errors
+        new.local_cache = self.local_cache
         return new
 
     def __getstate__(self) -> dict[str, Any]:
@@ -162,6 +165,14 @@ class CubeStore(WrapperStore["Store"]):
     # ---------------------------------------------------------------------------- reading
     async def _fetch(self, key: str, prototype: BufferPrototype,
                      byte_range: ByteRequest | None = None) -> Buffer | None:
+        if self.local_cache is not None and byte_range is None and not is_meta(key) \
+                and key != MARKER:  # whole chunks, from the local cache (objstore.cache)
+            return await self.local_cache.fetch(
+                key, lambda: self._fetch_remote(key, prototype, None), prototype.buffer.from_bytes)
+        return await self._fetch_remote(key, prototype, byte_range)
+
+    async def _fetch_remote(self, key: str, prototype: BufferPrototype,
+                            byte_range: ByteRequest | None = None) -> Buffer | None:
         async with self._sem():  # shared by every dask thread reading through this store
             return await self._fetch_now(key, prototype, byte_range)
 
