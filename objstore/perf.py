@@ -27,6 +27,7 @@ __all__ = [
     "DEFAULT_ENGINE",
     "engine",
     "engine_choice",
+    "profile_engines",
     "DEFAULT_GROUP_BYTES",
     "max_concurrency",
     "io_storage_options",
@@ -100,8 +101,10 @@ def engine_choice(profile: Any, protocol: str, options: Mapping[str, Any] | None
     env = os.environ.get("OBJSTORE_ENGINE")
     table = DEFAULT_READ_ENGINE_FOR if reading else DEFAULT_ENGINE_FOR
     name = str(field or env or table.get(protocol, DEFAULT_ENGINE)).lower()
-    source = (f"the profile's engine = {name!r}" if field else
-              f"OBJSTORE_ENGINE={name}" if env else f"the default for {protocol}://")
+    work = "reads" if reading else "writes"
+    source = (f"the profile sets engine = {name!r}" if field else
+              f"OBJSTORE_ENGINE is {name!r}" if env else
+              f"the default for {protocol}:// {work} is {name!r}")
     if name not in ENGINES:
         from .errors import ConfigError
 
@@ -110,15 +113,15 @@ def engine_choice(profile: Any, protocol: str, options: Mapping[str, Any] | None
         return "fsspec", source
     if name == "auto":
         if protocol not in OBSTORE_PROTOCOLS:
-            return "fsspec", f"{source} (auto: obstore is not offered for {protocol}://)"
+            return "fsspec", f"{source}, and obstore is not offered for {protocol}://"
         from .obstore_engine import problem
 
         why = problem(protocol, options or {}, explicit=False)
         if why:
-            return "fsspec", f"{source} (auto: {why})"
-        return "obstore", f"{source} (auto: obstore can do exactly what the profile says)"
+            return "fsspec", f"{source}, and obstore cannot be used: {why}"
+        return "obstore", f"{source}, and obstore can do exactly what the profile says"
     if protocol not in OBSTORE_PROTOCOLS and not field:
-        return "fsspec", f"{source} (obstore where offered; not for {protocol}://)"
+        return "fsspec", f"{source} (obstore where offered), not offered for {protocol}://"
     from .obstore_engine import problem
 
     why = problem(protocol, options or {}, explicit=True)
@@ -129,6 +132,33 @@ def engine_choice(profile: Any, protocol: str, options: Mapping[str, Any] | None
         where = "its engine field" if field else "OBJSTORE_ENGINE"
         raise ConfigError(f'{who} asks for engine "obstore" ({where}), but {why}')
     return "obstore", source
+
+
+#: The library behind each engine, per backend (what ``objstore profiles show`` names).
+_LIBRARY = {"s3": "s3fs", "gcs": "gcsfs", "azure": "adlfs", "swift": "objstore's Swift filesystem"}
+_SCHEME = {"s3": "s3", "gcs": "gs", "azure": "az", "swift": "swift"}
+
+
+def profile_engines(profile: Any) -> dict[str, dict[str, str]]:
+    """``{"read": {...}, "write": {...}}``: the engine, its library and why, for ``profile``'s
+    backend (``open_cube`` reads; ``write_cube`` and ``publish`` write). Raises what resolving a
+    URL of the profile raises (a missing library, an incomplete profile)."""
+    from . import backends
+    from .urls import parse
+
+    backend = str(getattr(profile, "backend", ""))
+    if backend not in _SCHEME:
+        only = {"engine": "fsspec", "library": "fsspec",
+                "why": f"the only engine for {backend} URLs"}
+        return {"read": only, "write": dict(only)}
+    url = parse(f"{_SCHEME[backend]}://bucket/cube.zarr")
+    protocol, _, options = backends.storage_options(profile, url)
+    out = {}
+    for mode in ("read", "write"):
+        name, why = engine_choice(profile, protocol, options, reading=mode == "read")
+        out[mode] = {"engine": name, "library": "obstore" if name == "obstore"
+                     else _LIBRARY[backend], "why": why}
+    return out
 
 
 def obstore_translatable(options: Mapping[str, Any], protocol: str = "s3") -> bool:

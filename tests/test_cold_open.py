@@ -60,8 +60,8 @@ def test_s3_reads_default_to_obstore_and_writes_to_s3fs(monkeypatch):
     chain = S3Profile(name="c", aws_profile="someone")
     r = objstore.resolve("s3://b/c.zarr", chain)
     engine, why = perf.engine_choice(chain, r.protocol, r.storage_options, reading=True)
-    assert engine == "fsspec" and "auto: obstore cannot translate" in why
+    assert engine == "fsspec" and "obstore cannot translate" in why
     # the profile's own setting wins, and says so
     pinned = keys.model_copy(update={"engine": "fsspec"})
     assert perf.engine_choice(pinned, "s3", {"key": "k"}, reading=True) == (
-        "fsspec", "the profile's engine = 'fsspec'")
+        "fsspec", "the profile sets engine = 'fsspec'")
