@@ -60,9 +60,10 @@ def _size(value: Any) -> int:
 
 
 def cache_for(r: Resolved, cache: bool | str | os.PathLike[str] | None = None,
-              cache_size: int | str | None = None) -> ChunkCache | None:
+              cache_size: int | str | None = None, store: Any = None) -> ChunkCache | None:
     """The chunk cache for a cube read through ``r``: ``cache`` (``open_cube``'s argument) if
-    given, else the profile's ``cache``; True means :func:`default_cache_dir`. None: no cache."""
+    given, else the profile's ``cache``; True means :func:`default_cache_dir`. None: no cache.
+    ``store``: the zarr store the cube is read through (an obstore one is listed by obstore)."""
     setting = cache if cache is not None else getattr(r.profile, "cache", None)
     if setting is None or setting is False or r.protocol in ("file", "memory"):
         return None
@@ -70,7 +71,7 @@ def cache_for(r: Resolved, cache: bool | str | os.PathLike[str] | None = None,
     size = cache_size if cache_size is not None else getattr(r.profile, "cache_size", None)
     limit = _size(size) if size is not None else DEFAULT_CACHE_SIZE
     endpoint = getattr(r.profile, "endpoint", "") or ""
-    return ChunkCache(folder, f"{r.protocol}\0{endpoint}\0{r.path}", limit, r)
+    return ChunkCache(folder, f"{r.protocol}\0{endpoint}\0{r.path}", limit, r, store)
 
 
 def identity(info: Mapping[str, Any] | None, md5: str | None = None) -> str | None:
@@ -92,11 +93,13 @@ def identity(info: Mapping[str, Any] | None, md5: str | None = None) -> str | No
 class ChunkCache:
     """The chunk cache of one opened cube (see the module docstring)."""
 
-    def __init__(self, folder: Path, cube: str, max_size: int, r: Resolved) -> None:
+    def __init__(self, folder: Path, cube: str, max_size: int, r: Resolved,
+                 store: Any = None) -> None:
         self.folder = folder
         self.max_size = max_size
         self._cube = hashlib.sha256(cube.encode()).hexdigest()
         self._resolved = r
+        self._store = store
         self._index: dict[str, str] | None = None  # key -> identity, from one listing
         self._listing: asyncio.Lock | None = None
         self._written = max_size // 8  # bytes put since the folder was measured (first put: now)
@@ -151,8 +154,18 @@ class ChunkCache:
                 self._listing = asyncio.Lock()
             async with self._listing:
                 if self._index is None:
-                    self._index = await asyncio.to_thread(self._list)
+                    self._index = await self._list_obstore() if _is_obstore(self._store) \
+                        else await asyncio.to_thread(self._list)
         return self._index
+
+    async def _list_obstore(self) -> dict[str, str]:
+        import obstore
+
+        from .obstore_engine import translated_errors
+
+        with translated_errors():
+            metas = await obstore.list(self._store.store, chunk_size=1000).collect_async()
+        return {m["path"]: ident for m in metas if (ident := identity(m))}
 
     def _list(self) -> dict[str, str]:
         """Every object of the cube and its identity, from one recursive listing."""
@@ -183,6 +196,12 @@ class ChunkCache:
                 self._written = 0
         if due:
             evict(self.folder, self.max_size)
+
+
+def _is_obstore(store: Any) -> bool:
+    from zarr.storage import ObjectStore
+
+    return isinstance(store, ObjectStore)
 
 
 def evict(folder: Path, max_size: int) -> int:

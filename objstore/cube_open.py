@@ -207,7 +207,8 @@ def open_dataset(r: Resolved, *, consolidated: bool | None = None,
     store.cache_metadata = True
     from .cache import cache_for
 
-    store.local_cache = cache_for(r, kwargs.pop("cache", None), kwargs.pop("cache_size", None))
+    store.local_cache = cache_for(r, kwargs.pop("cache", None), kwargs.pop("cache_size", None),
+                                  store._store)
     perf.raise_zarr_concurrency(store.max_concurrency)
     if consolidated is False:
         return xr.open_zarr(store, consolidated=False, **kwargs)

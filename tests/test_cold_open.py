@@ -65,3 +65,23 @@ def test_s3_reads_default_to_obstore_and_writes_to_s3fs(monkeypatch):
     pinned = keys.model_copy(update={"engine": "fsspec"})
     assert perf.engine_choice(pinned, "s3", {"key": "k"}, reading=True) == (
         "fsspec", "the profile sets engine = 'fsspec'")
+
+
+def test_opens_in_one_process_share_one_obstore_client_and_never_pickle_the_store(
+        s3_rig, monkeypatch):
+    from objstore.cubestore import CubeStore
+
+    monkeypatch.delenv("OBJSTORE_ENGINE", raising=False)
+    url = s3_rig.url("twice.zarr")
+    objstore.write_cube(_cube(), url, profile=s3_rig.profile)
+
+    def no_pickling(self):
+        raise AssertionError("the store was pickled")
+
+    monkeypatch.setattr(CubeStore, "__getstate__", no_pickling)  # dask names arrays without it
+    a = objstore.open_cube(url, profile=s3_rig.profile)
+    b = objstore.open_cube(url, profile=s3_rig.profile)
+    assert a["tas"].data.name != b["tas"].data.name  # each open names its own dask arrays
+    xr.testing.assert_identical(a.load(), b.load())
+    r = objstore.resolve(url, s3_rig.profile)
+    assert r.zarr_store(read_only=True)._store is r.zarr_store(read_only=True)._store
