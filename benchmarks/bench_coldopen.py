@@ -84,6 +84,7 @@ def cold(spec: dict[str, Any], px: Any, client: str, repeat: int) -> dict[str, A
         r["requests"] = px.counts().get("total", 0)
         runs.append(r)
     return {"seconds": statistics.median(r["seconds"] for r in runs),
+            "import_seconds": statistics.median(r.get("import_seconds", 0.0) for r in runs),
             "requests": runs[-1]["requests"], "imported": runs[-1]["imported"],
             "new_modules": runs[-1]["new_modules"]}
 
@@ -188,10 +189,10 @@ def main(argv: list[str] | None = None) -> int:
                 for c, r in res.items():
                     if "error" in r:
                         rows.append([backend, f"{delay:g} ms", c, f"failed: {r['error'][:70]}",
-                                     "-", "-", "-"])
+                                     "-", "-", "-", "-"])
                         continue
                     rows.append([backend, f"{delay:g} ms", c, f"{r['seconds']:.3f} s",
-                                 str(r["requests"]),
+                                 f"{r['import_seconds']:.3f} s", str(r["requests"]),
                                  f"{r['seconds'] / fl:.1f}x" if fl else "-",
                                  f"{r['new_modules']} ({', '.join(r['imported'][:8])}"
                                  f"{', ...' if len(r['imported']) > 8 else ''})"])
@@ -199,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
                     last = spec
             print_table("cold open in a fresh process (xarray, zarr, dask imported first): "
                         f"median of {repeat}; x floor; modules the open imported",
-                        ["backend", "delay", "client", "open", "requests", "x floor",
+                        ["backend", "delay", "client", "open", "own import", "requests", "x floor",
                          "modules imported by the open"],
                         [r for r in rows if r[0] == backend])
             breakdown(last, backend, args.top)
