@@ -61,9 +61,11 @@ OBSTORE_AZURE_PROTOCOLS = ("az", "abfs", "abfss", "adl")
 #: two engines traded places between runs against moto).
 DEFAULT_ENGINE = "fsspec"
 DEFAULT_ENGINE_FOR = dict.fromkeys(OBSTORE_AZURE_PROTOCOLS, "auto")
-#: Reads (``open_cube``) on S3 default to ``auto`` too: obstore needs no s3fs, aiobotocore or
-#: botocore, whose imports and client set-up were most of a cold open (docs/performance.md).
-DEFAULT_READ_ENGINE_FOR = {**DEFAULT_ENGINE_FOR, **dict.fromkeys(OBSTORE_S3_PROTOCOLS, "auto")}
+#: Reads (``open_cube``) may default otherwise than writes. Not yet on S3: there obstore would
+#: cut most of a cold open (no s3fs, aiobotocore or botocore to import and build), but it checks
+#: no checksum of what it reads, and a damaged body would reach the user, which botocore's CRC32
+#: catches (docs/performance.md, docs/reliability.md).
+DEFAULT_READ_ENGINE_FOR = dict(DEFAULT_ENGINE_FOR)
 #: Protocols the obstore engine serves.
 OBSTORE_PROTOCOLS = OBSTORE_S3_PROTOCOLS + OBSTORE_AZURE_PROTOCOLS
 #: GCS: refused by an explicit ``obstore`` with the reason, ``auto`` picks fsspec.

@@ -1,7 +1,8 @@
-"""What a cold ``open_cube`` guarantees: on S3 with explicit keys it reads through obstore, so a
-fresh process that opens a cube and reads a chunk never imports s3fs, aiobotocore or botocore
-(their imports and client set-up were most of a cold open; docs/performance.md). Writes keep
-s3fs. No timings here: ``benchmarks/bench_coldopen.py`` prints them."""
+"""What a cold ``open_cube`` guarantees: with the obstore engine (``engine = "auto"`` or
+``"obstore"`` in an S3 profile; Azure's default) a fresh process that opens a cube and reads a
+chunk never imports s3fs, aiobotocore or botocore (their imports and client set-up were most of a
+cold open on S3; docs/performance.md); opens in one process share one client and never pickle
+the store. No timings here: ``benchmarks/bench_coldopen.py`` prints them."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ import numpy, xarray, zarr, dask.array
 import objstore
 from objstore.profiles import S3Profile
 url, endpoint = sys.argv[1], sys.argv[2]
-profile = S3Profile(name="cold", key="testing", secret="testing", endpoint_url=endpoint)
+profile = S3Profile(name="cold", key="testing", secret="testing", endpoint_url=endpoint,
+                    engine="auto")
 ds = objstore.open_cube(url, profile=profile)
 first = float(ds["tas"][0, 0, 0].values)
 heavy = sorted(m for m in ("s3fs", "aiobotocore", "botocore", "boto3") if m in sys.modules)
@@ -50,18 +52,20 @@ def test_a_cold_open_and_read_on_s3_imports_no_botocore(s3_rig, monkeypatch):
     assert result == {"first": 0.0, "heavy": []}
 
 
-def test_s3_reads_default_to_obstore_and_writes_to_s3fs(monkeypatch):
+def test_which_engine_reads_and_why(monkeypatch):
     monkeypatch.delenv("OBJSTORE_ENGINE", raising=False)
     keys = S3Profile(name="k", key="k", secret="s", endpoint_url="http://127.0.0.1:1")
     r = objstore.resolve("s3://b/c.zarr", keys)
-    assert perf.engine(keys, r.protocol, r.storage_options, reading=True) == "obstore"
-    assert perf.engine(keys, r.protocol, r.storage_options) == "fsspec"
-    # credentials botocore has to find (an AWS profile, the ambient chain): s3fs for reads too
-    chain = S3Profile(name="c", aws_profile="someone")
+    # S3 reads stay on s3fs by default (obstore checks no checksum of what it reads)
+    assert perf.engine_choice(keys, r.protocol, r.storage_options, reading=True) == (
+        "fsspec", "the default for s3:// reads is 'fsspec'")
+    auto = keys.model_copy(update={"engine": "auto"})
+    assert perf.engine(auto, r.protocol, r.storage_options, reading=True) == "obstore"
+    # credentials only botocore can find (an AWS profile, the ambient chain): s3fs, and why
+    chain = S3Profile(name="c", aws_profile="someone", engine="auto")
     r = objstore.resolve("s3://b/c.zarr", chain)
     engine, why = perf.engine_choice(chain, r.protocol, r.storage_options, reading=True)
     assert engine == "fsspec" and "obstore cannot translate" in why
-    # the profile's own setting wins, and says so
     pinned = keys.model_copy(update={"engine": "fsspec"})
     assert perf.engine_choice(pinned, "s3", {"key": "k"}, reading=True) == (
         "fsspec", "the profile sets engine = 'fsspec'")
@@ -71,7 +75,7 @@ def test_opens_in_one_process_share_one_obstore_client_and_never_pickle_the_stor
         s3_rig, monkeypatch):
     from objstore.cubestore import CubeStore
 
-    monkeypatch.delenv("OBJSTORE_ENGINE", raising=False)
+    monkeypatch.setenv("OBJSTORE_ENGINE", "auto")
     url = s3_rig.url("twice.zarr")
     objstore.write_cube(_cube(), url, profile=s3_rig.profile)
 
