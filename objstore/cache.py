@@ -9,7 +9,8 @@ sends no chunk requests.
   GCS md5Hash, Azure Content-MD5), else its ETag (Azure changes it on every write), generation
   or modification time, with its size. A cube is listed once per open (one request per 1000
   objects, before the first chunk is read), so a chunk rewritten in place, by any tool, gets a new
-  name and is read again; the old entry ages out.
+  name and is read again; the old entry ages out. Where the listing gives an MD5, a chunk is
+  kept only if its bytes have it (a body damaged on the way is never kept).
 * **Safe across processes.** Entries are written to a temporary file and renamed into place, so
   a reader sees a whole chunk or none; a chunk evicted while another process reads it stays
   readable to that process (POSIX unlink).
@@ -141,7 +142,9 @@ class ChunkCache:
         self.misses += 1
         value = await fetch()
         if value is not None:
-            self._put(path, value.to_bytes())
+            data = value.to_bytes()
+            if _intact(data, ident):
+                self._put(path, data)
         return value
 
     def _path(self, key: str, ident: str) -> Path:
@@ -196,6 +199,14 @@ class ChunkCache:
                 self._written = 0
         if due:
             evict(self.folder, self.max_size)
+
+
+def _intact(data: bytes, ident: str) -> bool:
+    """False if the listing gave an MD5 and ``data`` does not have it: a damaged body (or an
+    ETag that is no MD5, as with S3's KMS encryption) is served once, never kept."""
+    if not ident.startswith("md5="):
+        return True
+    return hashlib.md5(data, usedforsecurity=False).hexdigest() == ident[4:].split("|", 1)[0]
 
 
 def _is_obstore(store: Any) -> bool:

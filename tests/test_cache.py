@@ -94,3 +94,18 @@ def test_no_cache_without_asking(s3_rig, tmp_path, size, monkeypatch):
     objstore.write_cube(_cube(0), url, profile=s3_rig.profile)
     objstore.open_cube(url, profile=s3_rig.profile).load()
     assert not (tmp_path / "objstore" / "chunks").exists()
+
+
+def test_a_damaged_body_is_never_kept(s3_rig, tmp_path, monkeypatch):
+    from objstore import cache
+
+    url = s3_rig.url("damaged.zarr")
+    objstore.write_cube(_cube(0), url, profile=s3_rig.profile,
+                        encoding={"tas": {"chunks": (1, 8, 16)}})
+    intact = cache._intact
+    monkeypatch.setattr(cache, "_intact", lambda data, ident: False)  # every body looks damaged
+    objstore.open_cube(url, profile=s3_rig.profile, cache=tmp_path / "c").load()
+    assert not [p for p in (tmp_path / "c").rglob("*") if p.is_file()]
+    assert intact(b"abc", "md5=900150983cd24fb0d6963f7d28e17f72|3")
+    assert not intact(b"abd", "md5=900150983cd24fb0d6963f7d28e17f72|3")
+    assert intact(b"abd", "etag=0x8D1|3")  # nothing to check against
