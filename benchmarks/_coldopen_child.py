@@ -10,8 +10,8 @@ clock, as a user's script does at its top; whatever the open itself imports, bui
 is inside. Clients: ``floor`` (the raw client's open: GET the consolidated metadata, then the
 three coordinate chunks at once, 4 GETs in 2 round trips), ``plain`` (``xr.open_zarr`` with the
 fsspec storage options), ``peer`` (``xr.open_zarr`` on zarr's ObjectStore over obstore),
-``objstore`` (``open_cube``). With ``"profile": true`` the open runs under cProfile (one profiler
-per thread, fsspec's I/O thread included; obstore's Rust threads are invisible) and the
+``objstore`` (``open_cube``), ``objstore-auto`` (``open_cube`` with ``engine = "auto"``).
+With ``"profile": true`` the open runs under cProfile (one profiler per thread, fsspec's I/O thread included; obstore's Rust threads are invisible) and the
 profile's entries come back too. Prints one JSON line (``_proc.report``).
 """
 
@@ -76,7 +76,10 @@ def opener(spec: dict[str, Any], client: str, key: str) -> Any:
 
         return lambda: xr.open_zarr(_targets.peer_store(spec, key))
     open_cube = objstore.open_cube  # ``from objstore import open_cube``: timed by main()
-    return lambda: open_cube(url, profile=_targets.profile(spec))
+    profile = _targets.profile(spec)
+    if client == "objstore-auto":  # engine = "auto": obstore where the profile translates
+        profile = profile.model_copy(update={"engine": "auto"})
+    return lambda: open_cube(url, profile=profile)
 
 
 def main() -> None:

@@ -11,7 +11,8 @@ the requests the proxy saw:
   coordinate chunks at once) with a new aiohttp session;
 * plain: ``xr.open_zarr(url, storage_options=...)`` (s3fs, adlfs, gcsfs; none on Swift);
 * zarr+obstore: ``xr.open_zarr(ObjectStore(S3Store / AzureStore))`` (S3 and Azure);
-* objstore: ``open_cube(url, profile=...)``, its default engine.
+* objstore: ``open_cube(url, profile=...)``, its default engine; on S3 also ``objstore-auto``,
+  the profile with ``engine = "auto"`` (obstore: no s3fs/botocore to import and build).
 
 Then, per backend, where objstore's time goes: one more cold open under cProfile, summed into
 the costs the issue names (imports done during the open, client construction, botocore's model
@@ -71,7 +72,8 @@ def put_cube(spec: dict[str, Any]) -> None:
 
 def clients(backend: str) -> list[str]:
     return ["floor", *(["plain"] if backend != "swift" else []),
-            *(["peer"] if backend in _targets.PEER_BACKENDS else []), "objstore"]
+            *(["peer"] if backend in _targets.PEER_BACKENDS else []), "objstore",
+            *(["objstore-auto"] if backend == "s3" else [])]
 
 
 def cold(spec: dict[str, Any], px: Any, client: str, repeat: int) -> dict[str, Any]:
