@@ -12,7 +12,8 @@ three coordinate chunks at once, 4 GETs in 2 round trips), ``plain`` (``xr.open_
 fsspec storage options), ``peer`` (``xr.open_zarr`` on zarr's ObjectStore over obstore),
 ``objstore`` (``open_cube``), ``objstore-auto`` (``open_cube`` with ``engine = "auto"``).
 With ``"profile": true`` the open runs under cProfile (one profiler per thread, fsspec's I/O
-thread included; obstore's Rust threads are invisible) and the profile's entries come back too. Prints one JSON line (``_proc.report``).
+thread included; obstore's Rust threads are invisible) and the profile's entries come back too.
+Prints one JSON line (``_proc.report``).
 """
 
 from __future__ import annotations
