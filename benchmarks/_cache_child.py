@@ -8,6 +8,7 @@ Prints one JSON line (``_proc.report``): the seconds of ``open_cube(...).load()`
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 import warnings
@@ -27,6 +28,7 @@ def main() -> None:
     j = job()
     spec, folder = j["spec"], j.get("folder")
     url, profile = _targets.url(spec, j["key"]), _targets.profile(spec)
+    gc.collect()  # start from an empty collector, as bench_coldopen does
     ready()
     t0 = time.perf_counter()
     ds = open_cube(url, profile=profile, cache=folder if folder else False).load()
