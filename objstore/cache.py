@@ -53,11 +53,18 @@ def default_cache_dir() -> Path:
 
 
 def _size(value: Any) -> int:
-    if isinstance(value, str):
-        from dask.utils import parse_bytes
+    from dask.utils import parse_bytes
 
-        return int(parse_bytes(value))
-    return int(value)
+    try:
+        size = int(parse_bytes(value)) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError):
+        size = -1
+    if size <= 0:
+        from .errors import ConfigError
+
+        raise ConfigError(f"cache_size {value!r} is not a size: give bytes or a text such as "
+                          "'20GB'")
+    return size
 
 
 def cache_for(r: Resolved, cache: bool | str | os.PathLike[str] | None = None,

@@ -109,3 +109,44 @@ def test_a_damaged_body_is_never_kept(s3_rig, tmp_path, monkeypatch):
     assert intact(b"abc", "md5=900150983cd24fb0d6963f7d28e17f72|3")
     assert not intact(b"abd", "md5=900150983cd24fb0d6963f7d28e17f72|3")
     assert intact(b"abd", "etag=0x8D1|3")  # nothing to check against
+
+
+def test_a_bad_cache_size_is_a_clear_error(s3_rig, tmp_path):
+    url = s3_rig.url("size.zarr")
+    objstore.write_cube(_cube(0), url, profile=s3_rig.profile)
+    with pytest.raises(objstore.ConfigError, match="cache_size 'lots' is not a size"):
+        objstore.open_cube(url, profile=s3_rig.profile, cache=tmp_path / "c", cache_size="lots")
+
+
+READER = """
+import sys
+import numpy as np
+import objstore
+from objstore.profiles import S3Profile
+url, endpoint, folder = sys.argv[1:4]
+profile = S3Profile(name="r", key="testing", secret="testing", endpoint_url=endpoint)
+for _ in range(3):
+    ds = objstore.open_cube(url, profile=profile, cache=folder).load()
+    print(float(ds["tas"].sum()))
+"""
+
+
+def test_processes_share_one_folder_safely(s3_rig, tmp_path):
+    import subprocess
+    import sys
+
+    url = s3_rig.url("shared.zarr")
+    cube = _cube(3)
+    objstore.write_cube(cube, url, profile=s3_rig.profile,
+                        encoding={"tas": {"chunks": (1, 8, 16)}})
+    folder = tmp_path / "shared"
+    args = [sys.executable, "-c", READER, url, s3_rig.server.endpoint_url, str(folder)]
+    procs = [subprocess.Popen(args, stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    want = float(cube["tas"].sum())
+    sums = [float(x) for out in outs for x in out.split()]
+    assert len(sums) == 9 and all(s == pytest.approx(want, rel=1e-5) for s in sums)
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    assert files and not [p for p in files if p.name.startswith(".")]  # no temporary left
+    assert len(files) == 6 + 3  # one entry per chunk, however many processes wrote it
