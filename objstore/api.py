@@ -60,8 +60,8 @@ def _obstore(protocol: str, path: str, options: dict[str, Any], n: int, read_onl
     is most of what a second open would otherwise cost)."""
     from .obstore_engine import obstore_store
 
-    key = (protocol, path, read_only, n, json.dumps(options, sort_keys=True, default=str),
-           _fingerprint(os.environ))
+    key = (os.getpid(), protocol, path, read_only, n,  # a forked child builds its own client
+           json.dumps(options, sort_keys=True, default=str), _fingerprint(os.environ))
     with _fs_lock:
         if key in _obstore_cache:
             return _obstore_cache[key]
