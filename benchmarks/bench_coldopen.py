@@ -11,7 +11,8 @@ the requests the proxy saw:
   coordinate chunks at once) with a new aiohttp session;
 * plain: ``xr.open_zarr(url, storage_options=...)`` (s3fs, adlfs, gcsfs; none on Swift);
 * zarr+obstore: ``xr.open_zarr(ObjectStore(S3Store / AzureStore))`` (S3 and Azure);
-* objstore: ``open_cube(url, profile=...)``, its default engine.
+* objstore: ``open_cube(url, profile=...)``, its default engine; on S3 also ``objstore-auto``,
+  the profile with ``engine = "auto"`` (obstore: no s3fs/botocore to import and build).
 
 Then, per backend, where objstore's time goes: one more cold open under cProfile, summed into
 the costs the issue names (imports done during the open, client construction, botocore's model
@@ -71,7 +72,8 @@ def put_cube(spec: dict[str, Any]) -> None:
 
 def clients(backend: str) -> list[str]:
     return ["floor", *(["plain"] if backend != "swift" else []),
-            *(["peer"] if backend in _targets.PEER_BACKENDS else []), "objstore"]
+            *(["peer"] if backend in _targets.PEER_BACKENDS else []), "objstore",
+            *(["objstore-auto"] if backend == "s3" else [])]
 
 
 def cold(spec: dict[str, Any], px: Any, client: str, repeat: int) -> dict[str, Any]:
@@ -84,6 +86,7 @@ def cold(spec: dict[str, Any], px: Any, client: str, repeat: int) -> dict[str, A
         r["requests"] = px.counts().get("total", 0)
         runs.append(r)
     return {"seconds": statistics.median(r["seconds"] for r in runs),
+            "import_seconds": statistics.median(r.get("import_seconds", 0.0) for r in runs),
             "requests": runs[-1]["requests"], "imported": runs[-1]["imported"],
             "new_modules": runs[-1]["new_modules"]}
 
@@ -148,6 +151,17 @@ def imports(spec: dict[str, Any], backend: str, top: int) -> None:
                 "modules each pulled in, at any depth, so they nest)", ["cumulative", "module"], rows)
 
 
+def precompile() -> None:
+    """Byte-compile objstore, as installing a package does: a worktree run with
+    ``PYTHONDONTWRITEBYTECODE`` would otherwise compile objstore's modules in every open."""
+    import compileall
+    from pathlib import Path
+
+    import objstore
+
+    compileall.compile_dir(str(Path(objstore.__file__).parent), quiet=1)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--delay-ms", type=float, nargs="+", default=[0.0, 25.0])
@@ -163,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipping Swift: {why}")
         backends.remove("swift")
     t0 = time.perf_counter()
+    precompile()
     with servers(s3="s3" in backends, swift="swift" in backends, azure="azure" in backends,
                  gcs="gcs" in backends) as sv:
         rows = []
@@ -176,10 +191,10 @@ def main(argv: list[str] | None = None) -> int:
                 for c, r in res.items():
                     if "error" in r:
                         rows.append([backend, f"{delay:g} ms", c, f"failed: {r['error'][:70]}",
-                                     "-", "-", "-"])
+                                     "-", "-", "-", "-"])
                         continue
                     rows.append([backend, f"{delay:g} ms", c, f"{r['seconds']:.3f} s",
-                                 str(r["requests"]),
+                                 f"{r['import_seconds']:.3f} s", str(r["requests"]),
                                  f"{r['seconds'] / fl:.1f}x" if fl else "-",
                                  f"{r['new_modules']} ({', '.join(r['imported'][:8])}"
                                  f"{', ...' if len(r['imported']) > 8 else ''})"])
@@ -187,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
                     last = spec
             print_table("cold open in a fresh process (xarray, zarr, dask imported first): "
                         f"median of {repeat}; x floor; modules the open imported",
-                        ["backend", "delay", "client", "open", "requests", "x floor",
+                        ["backend", "delay", "client", "open", "own import", "requests", "x floor",
                          "modules imported by the open"],
                         [r for r in rows if r[0] == backend])
             breakdown(last, backend, args.top)

@@ -83,6 +83,8 @@ def open_cube(
     Without consolidated metadata the cube still opens, with a warning (``consolidated=None``).
     A cube whose write did not finish raises :class:`InterruptedWriteError`; something that is
     not a cube raises :class:`NotACubeError` or :class:`CubeNotFoundError`, saying what is there.
+    ``cache=True`` (or a folder; ``cache_size=``) keeps the chunks read on local disk for the
+    next read (:mod:`objstore.cache`; the profile's ``cache`` when not given).
     """
     from zarr.errors import NodeNotFoundError
 

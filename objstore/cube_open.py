@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .api import Resolved
 
 
+from .cache import cache_for
 from .cubestore import CubeStore
 from .zarr_keys import (
     ZARR_JSON,
@@ -187,6 +188,8 @@ def open_dataset(r: Resolved, *, consolidated: bool | None = None,
         store = CubeStore(store, max_concurrency=perf.max_concurrency(r.profile))
     store.cache_metadata = True
     allocator.fix_mmap_threshold()
+    store.local_cache = cache_for(r, kwargs.pop("cache", None), kwargs.pop("cache_size", None),
+                                  store.inner)
     if consolidated is False:
         return xr.open_zarr(store, consolidated=False, **kwargs)
 

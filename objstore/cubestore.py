@@ -117,6 +117,8 @@ class CubeStore(WrapperStore["Store"]):
     ``objstore.store(url)`` never caches, so it always sees other writers' changes.
     """
 
+    local_cache: Any = None  # an objstore.cache.ChunkCache, set by open_dataset
+
     def __init__(self, store: Store, *, max_concurrency: int | None = None,
                  cache_metadata: bool = False) -> None:
         super().__init__(store)
@@ -162,6 +164,7 @@ class CubeStore(WrapperStore["Store"]):
         new._read_semaphore = self._read_semaphore
         new._resume = self._resume
         new.errors = self.errors
+        new.local_cache = self.local_cache
         return new
 
     def __getstate__(self) -> dict[str, Any]:
@@ -184,6 +187,15 @@ class CubeStore(WrapperStore["Store"]):
 
     def __repr__(self) -> str:
         return f"CubeStore({self._store!r}, max_concurrency={self.max_concurrency})"
+
+    def __dask_tokenize__(self) -> str:
+        """A token of its own, so that dask names an open cube's arrays without pickling the
+        store (which rebuilds an obstore client each time)."""
+        if "_token" not in self.__dict__:
+            import uuid
+
+            self._token = uuid.uuid4().hex
+        return self._token
 
     def __eq__(self, value: object) -> bool:
         """Same wrapped store: same kind, place and filesystem options (also after pickling)."""
@@ -221,6 +233,14 @@ class CubeStore(WrapperStore["Store"]):
     # ---------------------------------------------------------------------------- reading
     async def _fetch(self, key: str, prototype: BufferPrototype,
                      byte_range: ByteRequest | None = None) -> Buffer | None:
+        if self.local_cache is not None and byte_range is None and not is_meta(key) \
+                and key != MARKER:  # whole chunks, from the local cache (objstore.cache)
+            return await self.local_cache.fetch(
+                key, lambda: self._fetch_remote(key, prototype, None), prototype.buffer.from_bytes)
+        return await self._fetch_remote(key, prototype, byte_range)
+
+    async def _fetch_remote(self, key: str, prototype: BufferPrototype,
+                            byte_range: ByteRequest | None = None) -> Buffer | None:
         # shared by every dask thread reading through this store
         async with self._sem(), self._read_slots():
             return await self._fetch_now(key, prototype, byte_range)

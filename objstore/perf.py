@@ -30,6 +30,7 @@ from . import backends
 from .errors import ConfigError
 from .profiles import connection_string_fields
 from .retry import DEFAULT_MAX_CONCURRENCY
+from .urls import parse
 
 __all__ = [
     "DEFAULT_MAX_CONCURRENCY",
@@ -38,6 +39,8 @@ __all__ = [
     "engine",
     "problem",
     "GCS_NOT_OFFERED",
+    "engine_choice",
+    "profile_engines",
     "DEFAULT_GROUP_BYTES",
     "max_concurrency",
     "io_storage_options",
@@ -151,11 +154,13 @@ def _azure_problem(options: Mapping[str, Any]) -> str | None:
     return None
 
 
-def engine(profile: Any, protocol: str, options: Mapping[str, Any] | None = None) -> str:
+def engine(profile: Any, protocol: str, options: Mapping[str, Any] | None = None, *,
+           reading: bool = False) -> str:
     """The I/O engine (``fsspec`` or ``obstore``) for ``protocol`` under ``profile``.
 
     The profile's ``engine`` field if it has one, else ``OBJSTORE_ENGINE``, else the backend's
-    ``default_engine`` (:data:`DEFAULT_ENGINE` unless it says otherwise):
+    ``default_engine`` (``default_read_engine`` when ``reading`` and the backend has one;
+    :data:`DEFAULT_ENGINE` unless it says otherwise):
 
     * ``auto`` picks obstore for S3 and Azure when it is installed and the storage options
       translate exactly (S3: explicit keys or anonymous; endpoint, region, requester pays. Azure:
@@ -165,23 +170,59 @@ def engine(profile: Any, protocol: str, options: Mapping[str, Any] | None = None
       setting for every backend) it means "obstore where offered": Swift, GCS, HTTP and memory
       URLs use fsspec; in a profile's ``engine`` field it is refused on those too.
     """
+    return engine_choice(profile, protocol, options, reading=reading)[0]
+
+
+def engine_choice(profile: Any, protocol: str, options: Mapping[str, Any] | None = None, *,
+                  reading: bool = False) -> tuple[str, str]:
+    """``(engine, why)``: :func:`engine`'s answer and the reason, in words (``profiles show``)."""
     backend = backends.for_protocol(protocol)
     field = getattr(profile, "engine", None)
-    name = str(field or os.environ.get("OBJSTORE_ENGINE") or backend.default_engine).lower()
+    env = os.environ.get("OBJSTORE_ENGINE")
+    default = (backend.default_read_engine if reading else None) or backend.default_engine
+    name = str(field or env or default).lower()
+    work = "reads" if reading else "writes"
+    source = (f"the profile sets engine = {name!r}" if field else
+              f"OBJSTORE_ENGINE is {name!r}" if env else
+              f"the default for {protocol}:// {work} is {name!r}")
     if name not in ENGINES:
         raise ConfigError(f"unknown I/O engine {name!r}: expected one of {', '.join(ENGINES)}")
     if name == "fsspec":
-        return "fsspec"
+        return "fsspec", source
     if name == "auto":
-        return "obstore" if obstore_translatable(options or {}, protocol) else "fsspec"
+        if not backend.obstore_offered:
+            return "fsspec", f"{source}, and obstore is not offered for {protocol}://"
+        why = problem(protocol, options or {}, explicit=False)
+        if why:
+            return "fsspec", f"{source}, and obstore cannot be used: {why}"
+        return "obstore", f"{source}, and obstore can do exactly what the profile says"
     if not backend.obstore_offered and not field:
-        return "fsspec"  # OBJSTORE_ENGINE=obstore: obstore where offered
+        return "fsspec", f"{source} (obstore where offered), not offered for {protocol}://"
     why = problem(protocol, options or {}, explicit=True)
     if why:
         who = f"profile {getattr(profile, 'name', '') or '(unnamed)'!r}"
-        source = "its engine field" if field else "OBJSTORE_ENGINE"
-        raise ConfigError(f'{who} asks for engine "obstore" ({source}), but {why}')
-    return "obstore"
+        where = "its engine field" if field else "OBJSTORE_ENGINE"
+        raise ConfigError(f'{who} asks for engine "obstore" ({where}), but {why}')
+    return "obstore", source
+
+
+def profile_engines(profile: Any) -> dict[str, dict[str, str]]:
+    """``{"read": {...}, "write": {...}}``: the engine, its library and why, for ``profile``'s
+    backend (``open_cube`` reads; ``write_cube`` and ``publish`` write). Raises what resolving a
+    URL of the profile raises (a missing library, an incomplete profile)."""
+    backend = backends.get(str(getattr(profile, "backend", "")))
+    if not backend.has_buckets:
+        only = {"engine": "fsspec", "library": backend.library,
+                "why": f"the only engine for {backend.name} URLs"}
+        return {"read": only, "write": dict(only)}
+    url = parse(f"{backend.schemes[0]}://bucket/cube.zarr")
+    protocol, _, options = backends.storage_options(profile, url)
+    out = {}
+    for mode in ("read", "write"):
+        name, why = engine_choice(profile, protocol, options, reading=mode == "read")
+        out[mode] = {"engine": name, "library": "obstore" if name == "obstore"
+                     else backend.library, "why": why}
+    return out
 
 
 def obstore_translatable(options: Mapping[str, Any], protocol: str = "s3") -> bool:

@@ -127,6 +127,13 @@ class _Base(BaseModel):
     engine: Literal["auto", "fsspec", "obstore"] | None = Field(
         None, description="I/O engine for zarr stores: fsspec (default), obstore (S3, Azure) or auto; OBJSTORE_ENGINE"
     )
+    cache: bool | str | None = Field(
+        None, description="Keep chunks read by open_cube on local disk: true (the user cache "
+        "folder) or a folder path (objstore.cache)"
+    )
+    cache_size: int | str | None = Field(
+        None, description="Upper bound of the chunk cache folder, bytes or '20GB' (default 10 GiB)"
+    )
 
     @property
     def endpoint(self) -> str:

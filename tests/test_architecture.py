@@ -105,6 +105,7 @@ DEFERRED = {
     "objstore.backends.swift": {"objstore.swift"},  # aiohttp
     "objstore.boundary": {"objstore.backends._aws_credentials"},  # botocore
     "objstore.catalog.xarray_backend": {"objstore.cube"},  # loaded when xarray lists engines
+    "objstore.cache": {"objstore.obstore_engine"},  # obstore
     "objstore.cube": {"objstore.cube_open", "objstore.cube_write"},  # xarray, zarr
     "objstore.doctor": {"objstore.cube_open"},  # xarray, zarr
     "objstore.public": {"objstore.swift"},  # aiohttp

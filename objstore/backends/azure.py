@@ -123,6 +123,7 @@ def _blob_endpoint(profile: AzureProfile, url: ObjectURL, account: str | None) -
 
 class AzureBackend(Backend):
     name = "azure"
+    library = "adlfs"
     protocols = ("az", "abfs", "abfss")
     extra = "azure"
     requires = REQUIRES

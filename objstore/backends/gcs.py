@@ -284,6 +284,7 @@ def _warn_if_gcsfs_was_imported_too_early() -> None:
 
 class GCSBackend(Backend):
     name = "gcs"
+    library = "gcsfs"
     protocols = ("gs", "gcs")
     extra = "gcs"
     requires = REQUIRES

@@ -52,6 +52,7 @@ def storage_options(profile: Profile, url: ObjectURL) -> dict[str, Any]:
 
 class S3Backend(Backend):
     name = "s3"
+    library = "s3fs"
     protocols = ("s3", "s3a")
     extra = "s3"
     requires = REQUIRES

@@ -79,6 +79,7 @@ def _options(profile: SwiftProfile, url: ObjectURL, **opts: Any) -> dict[str, An
 
 class SwiftBackend(Backend):
     name = "swift"
+    library = "objstore's Swift filesystem"
     protocols = ("swift",)
     extra = "swift"
 

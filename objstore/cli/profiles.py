@@ -9,7 +9,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ObjstoreError
+from ..perf import profile_engines
 from ..profiles import redacted
 from ..registry import default_registry
 from ..sources import toml_file
@@ -59,11 +60,20 @@ def show(name: str, json: JsonOpt = False) -> None:
     profile = default_registry().get(name)
     data = redacted(profile)
     data["source"] = str(profile.source)
+    try:
+        engines = profile_engines(profile)
+    except ObjstoreError as exc:  # a missing library, an incomplete profile: say so, go on
+        engines = {m: {"engine": "unknown", "library": "", "why": str(exc)}
+                   for m in ("read", "write")}
     if json:
-        print_json(data)
+        print_json({**data, "engines": engines})
         return
     for key, value in data.items():
         console.print(Text.assemble((key, "bold"), f": {value}"))
+    for mode, label in (("read", "reads with"), ("write", "writes with")):
+        e = engines[mode]
+        lib = f" ({e['library']})" if e["library"] and e["library"] != e["engine"] else ""
+        console.print(Text.assemble((label, "bold"), f": {e['engine']}{lib}, because {e['why']}"))
 
 
 @app.command("add")
