@@ -74,7 +74,7 @@ def cache_for(r: Resolved, cache: bool | str | os.PathLike[str] | None = None,
     given, else the profile's ``cache``; True means :func:`default_cache_dir`. None: no cache.
     ``store``: the zarr store the cube is read through (an obstore one is listed by obstore)."""
     setting = cache if cache is not None else getattr(r.profile, "cache", None)
-    if setting is None or setting is False or r.protocol in ("file", "memory"):
+    if setting is None or setting is False or r.backend.is_local:  # nothing to save there
         return None
     folder = default_cache_dir() if setting is True else Path(os.fspath(setting)).expanduser()
     size = cache_size if cache_size is not None else getattr(r.profile, "cache_size", None)
