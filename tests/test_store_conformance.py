@@ -3,7 +3,7 @@
 servers (S3 with fsspec and obstore, Swift, GCS, Azure with fsspec and obstore), a local folder and
 memory. ``TestPlainStore`` runs the same suite on the bare zarr store CubeStore wraps, so that a
 failure shared by both is the server's (each is marked ``xfail`` with its reason, listed in
-docs/_store_section.md).
+docs/architecture.md ("zarr's store conformance suite")).
 
 The suite's tests are coroutines; they run on zarr's own event loop (``zarr.core.sync.sync``),
 where objstore runs every store call, so no asyncio plugin for pytest is needed.
@@ -36,7 +36,7 @@ _SERVER = {"s3": "moto", "swift": "swift_server", "gcs": "gcs_server", "azure": 
 
 _SUFFIX = "\\x01\\x02\\x03\\x04-byte_range3"  # test_get's SuffixByteRequest(1) cases
 #: (backend, engine) -> {test name, or name[parameters]: why the same test fails on the plain zarr
-#: store over that server too}; docs/_store_section.md lists them
+#: store over that server too}; docs/architecture.md ("zarr's store conformance suite") lists them
 SERVER_FAILURES: dict[tuple[str, str], dict[str, str]] = {
     ("gcs", "fsspec"): {
         f"test_get[{_SUFFIX}]": "the GCS emulator ignores suffix ranges (Range: bytes=-N) and "
