@@ -55,18 +55,6 @@ _SKEW_LIMIT_S = 300  # request signatures (S3, Azure) are refused past 15 minute
 #: the origin a CORS preflight comes from unless one is given
 CORS_ORIGIN = "https://example.org"
 #: how to allow browsers to read, per backend
-_CORS_FIX = {
-    "s3": "add a CORS rule allowing GET and HEAD from that origin to the bucket "
-          "(aws s3api put-bucket-cors --bucket BUCKET --cors-configuration file://cors.json)",
-    "swift": "set the container's X-Container-Meta-Access-Control-Allow-Origin to that origin "
-             "(swift post CONTAINER -m Access-Control-Allow-Origin:ORIGIN)",
-    "gcs": "set a CORS configuration on the bucket (gcloud storage buckets update gs://BUCKET "
-           "--cors-file=cors.json)",
-    "azure": "add a CORS rule for the Blob service of the account (az storage cors add "
-             "--services b --methods GET HEAD OPTIONS --origins ORIGIN --allowed-headers '*')",
-}
-
-
 @dataclass
 class Check:
     name: str
@@ -280,7 +268,7 @@ def _checksum_check(r: Resolved, report: Report) -> None:
     """Does the server refuse an upload whose body does not match the MD5 sent with it?"""
     key = f".objstore-doctor-{uuid.uuid4().hex[:12]}/md5"
     try:
-        refused = refuses_wrong_md5(r.fs, r.url.bucket, key)
+        refused = refuses_wrong_md5(r, key)
     except Exception as exc:
         report.add("checksums", "skip", f"could not send a checksum: {type(exc).__name__}: {exc}")
         return
@@ -306,8 +294,7 @@ def _cors_check(r: Resolved, report: Report, timeout: float, origin: str) -> Non
         report.add("CORS", "ok", f"browsers on {origin} may read: the preflight answered {said}")
     else:
         report.add("CORS", "warn", f"browsers on {origin} may not read: the preflight answered "
-                   f"{said}", _CORS_FIX.get(r.url.backend, "allow GET and HEAD from that origin "
-                                            "in the bucket's CORS rules"))
+                   f"{said}", r.backend.cors_fix)
 
 
 def _anonymous_check(r: Resolved, report: Report, timeout: float) -> None:

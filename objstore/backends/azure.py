@@ -20,6 +20,7 @@ and objstore passes only the account.
 
 from __future__ import annotations
 
+import base64
 import shlex
 from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
@@ -133,6 +134,21 @@ class AzureBackend(Backend):
     bucket_word = "container"
     default_engine = "auto"  # obstore read and wrote about twice as fast as adlfs (performance.md)
     obstore_offered = True
+    cors_fix = ("add a CORS rule for the Blob service of the account (az storage cors add "
+                "--services b --methods GET HEAD OPTIONS --origins ORIGIN --allowed-headers '*')")
+
+    async def put_with_wrong_md5(self, fs: Any, bucket: str, key: str, data: bytes,
+                                 wrong: bytes) -> bool:
+        async with fs.service_client.get_blob_client(bucket, key) as blob:
+            try:
+                await blob.upload_blob(data, overwrite=True,
+                                       headers={"Content-MD5": base64.b64encode(wrong).decode()})
+            except Exception as exc:
+                if getattr(exc, "error_code", None) == "Md5Mismatch" or "md5" in str(exc).lower():
+                    return True
+                raise
+        return False
+
 
     def storage_options(self, profile: Profile, url: ObjectURL) -> dict[str, Any]:
         return storage_options(profile, url)

@@ -169,6 +169,16 @@ class Backend:
         """Before uploading a public cube: the PUT arguments that make each object public."""
         return {}
 
+    # ------------------------------------------------------------------ what the server honours
+    #: how to let a browser on another origin read (``objstore doctor``'s CORS check)
+    cors_fix: str = "allow GET and HEAD from that origin in the bucket's CORS rules"
+
+    async def put_with_wrong_md5(self, fs: Any, bucket: str, key: str, data: bytes,
+                                 wrong: bytes) -> bool:
+        """PUT ``data`` at ``bucket/key`` announcing the MD5 ``wrong`` (of other bytes), the way
+        this backend's library sends a checksum; True if the server refused it."""
+        raise NotImplementedError(f"no way to send a checksum to a {self.name} store")
+
     # ------------------------------------------------------------------ buckets
     def create_bucket_command(self, r: Resolved) -> str | None:
         """The store's own command that creates ``r``'s bucket, or None."""

@@ -21,27 +21,28 @@ shipped as it is and cannot be refreshed; ``google_default`` makes each worker f
 
 from __future__ import annotations
 
-import hashlib  # noqa: E402
-import json  # noqa: E402
-import shlex  # noqa: E402
-import sys  # noqa: E402
-import warnings  # noqa: E402
+import base64
+import hashlib
+import json
+import shlex
+import sys
+import warnings
 from collections.abc import Mapping
-from pathlib import Path  # noqa: E402
-from typing import TYPE_CHECKING, Any  # noqa: E402
-from urllib.parse import quote  # noqa: E402
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
-from ..errors import CredentialsError, InvalidURLError  # noqa: E402
-from ..profiles import GCSProfile, Profile, Source  # noqa: E402
-from ..retry import DEFAULT_MAX_CONCURRENCY  # noqa: E402
-from ..urls import ObjectURL  # noqa: E402
+from ..errors import CredentialsError, InvalidURLError
+from ..profiles import GCSProfile, Profile, Source
+from ..retry import DEFAULT_MAX_CONCURRENCY
+from ..urls import ObjectURL
 from . import (
     _gcs_switch,  # noqa: F401 - before gcsfs is imported
-    checksums,  # noqa: E402
+    checksums,
     gcs_public,
 )
-from .base import Backend, PublicResult  # noqa: E402
-from .env import GCS, TABLES  # noqa: E402
+from .base import Backend, PublicResult
+from .env import GCS, TABLES
 
 if TYPE_CHECKING:
     from ..api import Resolved
@@ -291,6 +292,29 @@ class GCSBackend(Backend):
     profile_class = GCSProfile
     can_be_public = True
     env = GCS
+    cors_fix = ("set a CORS configuration on the bucket (gcloud storage buckets update gs://BUCKET "
+                "--cors-file=cors.json)")
+
+    async def put_with_wrong_md5(self, fs: Any, bucket: str, key: str, data: bytes,
+                                 wrong: bytes) -> bool:
+        meta = json.dumps({"name": key, "md5Hash": base64.b64encode(wrong).decode()})
+        body = (f"--==0==\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{meta}\r\n"
+                "--==0==\r\nContent-Type: application/octet-stream\r\n\r\n").encode() + data + \
+            b"\r\n--==0==--"
+        try:
+            await fs._call("POST", f"{fs._location}/upload/storage/v1/b/{quote(bucket)}/o",
+                           uploadType="multipart", data=body,
+                           headers={"Content-Type": 'multipart/related; boundary="==0=="'})
+        except (OSError, ValueError) as exc:
+            if any(w in str(exc).lower() for w in ("md5", "hash", "checksum", "digest")):
+                return True
+            raise
+        except Exception as exc:  # gcsfs's HttpError
+            if getattr(exc, "code", None) == 400:
+                return True
+            raise
+        return False
+
 
     @property
     def credentials_hint(self) -> str:

@@ -82,6 +82,15 @@ class SwiftBackend(Backend):
     library = "objstore's Swift filesystem"
     protocols = ("swift",)
     extra = "swift"
+    cors_fix = ("set the container's X-Container-Meta-Access-Control-Allow-Origin to that origin "
+                "(swift post CONTAINER -m Access-Control-Allow-Origin:ORIGIN)")
+
+    async def put_with_wrong_md5(self, fs: Any, bucket: str, key: str, data: bytes,
+                                 wrong: bytes) -> bool:
+        reply = await fs._request("PUT", bucket, key, headers={
+            "ETag": wrong.hex(), "Content-Length": str(len(data))}, data=data, allow=(422,))
+        return bool(reply.status == 422)
+
 
     def expiry_options(self, seconds: int) -> dict[str, Any]:
         return {"object_headers": {"X-Delete-After": str(seconds)}}  # the store deletes them
