@@ -12,6 +12,9 @@ storage options the fsspec engine gets (see :func:`objstore.perf.engine` for whe
   one used.
 * **GCS** is not offered (:data:`objstore.perf.GCS_NOT_OFFERED` says why).
 
+The translations are each backend's (``Backend.obstore_problem`` / ``obstore_store``, in
+:mod:`objstore.backends._obstore`); this module wraps what they build.
+
 obstore's exceptions become the builtin ones fsspec raises (:func:`_translate`), which objstore's
 boundary maps to its own; their text is scrubbed of secrets, and no repr shows a key or SAS.
 """
@@ -22,24 +25,17 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-from .backends._aws_provider import AwsProfileCredentials
+from . import backends
 from .errors import ConfigError, scrub
 from .obstore_checksums import ChecksummedObjectStore
-from .perf import GCS_NOT_OFFERED, OBSTORE_AZURE_PROTOCOLS, problem
-from .profiles import blob_host_account, connection_string_fields
-from .retry import obstore_config
+from .perf import GCS_NOT_OFFERED, problem
 
 if TYPE_CHECKING:
     from zarr.abc.store import Store
 
 __all__ = ["obstore_store", "problem", "ObstoreStore", "GCS_NOT_OFFERED", "translated_errors"]
 
-# Azurite's well-known development account (UseDevelopmentStorage=true); public, not a secret.
-_DEV_ACCOUNT = "devstoreaccount1"
-_DEV_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/"
-            "KBHBeksoGMGw==")
 
 
 # ------------------------------------------------------------------------------ stores
@@ -51,115 +47,8 @@ def obstore_store(protocol: str, path: str, options: Mapping[str, Any], n: int,
     why = problem(protocol, options)
     if why:
         raise ConfigError(why)
-    if protocol in OBSTORE_AZURE_PROTOCOLS:
-        return ObstoreStore(_azure_store(path, options, n), read_only=read_only)
-    return ObstoreStore(_s3_store(path, options, n), read_only=read_only)
-
-
-def _client_options(n: int, endpoint: str | None, options: Mapping[str, Any]
-                    ) -> tuple[Any, Any]:  # obstore ClientConfig and RetryConfig
-    timeouts, retry = obstore_config(options)
-    client: dict[str, Any] = {"pool_max_idle_per_host": str(n), **timeouts}
-    if endpoint and endpoint.startswith("http://"):
-        client["allow_http"] = "true"
-    return client, retry
-
-
-def _s3_store(path: str, options: Mapping[str, Any], n: int) -> Any:
-    """An ``S3Store`` from the s3fs storage options."""
-    from obstore.store import S3Store
-
-    bucket, _, prefix = path.strip("/").partition("/")
-    opts = dict(options)
-    kw: dict[str, Any] = {}
-    endpoint = opts.pop("endpoint_url", None) or (opts.get("client_kwargs") or {}).get(
-        "endpoint_url")
-    if endpoint:
-        kw["endpoint"] = endpoint
-        kw["virtual_hosted_style_request"] = False
-    region = (opts.get("client_kwargs") or {}).get("region_name")
-    kw["region"] = region or "us-east-1"
-    if opts.get("anon"):
-        kw["skip_signature"] = True
-    elif opts.get("key"):
-        kw["access_key_id"] = opts["key"]
-        kw["secret_access_key"] = opts.get("secret") or ""
-        if opts.get("token"):
-            kw["session_token"] = opts["token"]
-    else:  # AWS profile, SSO, instance roles ...: let botocore find and refresh the credentials
-        kw["credential_provider"] = AwsProfileCredentials(opts.get("profile"))
-    if opts.get("requester_pays"):
-        kw["request_payer"] = True
-    client, retry = _client_options(n, endpoint, options)
-    return S3Store(bucket, prefix=prefix or None, client_options=client, retry_config=retry, **kw)
-
-
-class AzureStaticCredential:
-    """An obstore credential provider for a fixed account key or SAS (never expires).
-
-    A provider, not config, so that ``AZURE_STORAGE_*`` variables cannot override the profile's
-    credential; picklable (dask workers); its repr shows which kind, never the value.
-    """
-
-    def __init__(self, kind: str, secret: str) -> None:
-        if kind not in ("access_key", "sas_token"):
-            raise ValueError(f"unknown Azure credential kind {kind!r}")
-        self.kind = kind
-        self._secret = secret
-
-    def __call__(self) -> dict[str, Any]:
-        return {self.kind: self._secret, "expires_at": None}
-
-    def __eq__(self, other: object) -> bool:  # stores compare equal after pickling
-        return (isinstance(other, AzureStaticCredential) and other.kind == self.kind
-                and other._secret == self._secret)
-
-    def __hash__(self) -> int:
-        return hash((self.kind, self._secret))
-
-    def __repr__(self) -> str:
-        return f"AzureStaticCredential({self.kind}=***)"
-
-    __str__ = __repr__
-
-
-def _azure_store(path: str, options: Mapping[str, Any], n: int) -> Any:
-    """An ``AzureStore`` from the adlfs options (connection string, ``anon``)."""
-    from obstore.store import AzureStore
-
-    container, _, prefix = path.strip("/").partition("/")
-    f = connection_string_fields(str(options["connection_string"]))
-    if f.get("usedevelopmentstorage", "").lower() == "true":
-        f.setdefault("accountname", _DEV_ACCOUNT)
-        f.setdefault("accountkey", _DEV_KEY)
-        f.setdefault("blobendpoint", f"http://127.0.0.1:10000/{f['accountname']}")
-    endpoint = f.get("blobendpoint", "").rstrip("/")
-    account = f.get("accountname") or _account_from_endpoint(endpoint)
-    if not endpoint:
-        scheme = f.get("defaultendpointsprotocol") or "https"
-        suffix = f.get("endpointsuffix") or "core.windows.net"
-        endpoint = f"{scheme}://{account}.blob.{suffix}"
-    kw: dict[str, Any] = {"account_name": account, "endpoint": endpoint, "use_emulator": False}
-    if options.get("anon"):
-        kw["skip_signature"] = True
-    elif f.get("accountkey"):
-        kw["credential_provider"] = AzureStaticCredential("access_key", f["accountkey"])
-    else:
-        kw["credential_provider"] = AzureStaticCredential(
-            "sas_token", f["sharedaccesssignature"].lstrip("?"))
-    client, retry = _client_options(n, endpoint, options)
-    return AzureStore(container, prefix=prefix or None, client_options=client,
-                      retry_config=retry, **kw)
-
-
-def _account_from_endpoint(endpoint: str) -> str:
-    """``ACCOUNT`` of ``https://ACCOUNT.blob...``, or of an emulator's ``http://host:port/ACCOUNT``.
-
-    With an explicit endpoint object_store uses the name only for signing, which an anonymous
-    store does not do; it must merely be present.
-    """
-    return (blob_host_account(endpoint) or urlsplit(endpoint).path.strip("/").split("/")[0]
-            or "anonymous")
+    return ObstoreStore(backends.for_protocol(protocol).obstore_store(path, options, n),
+                        read_only=read_only)
 
 
 # ------------------------------------------------------------------------------ exceptions

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import backends
+from .backends.gcs import GCS_NOT_OFFERED
 from .errors import ConfigError
-from .profiles import connection_string_fields
 from .retry import DEFAULT_MAX_CONCURRENCY
 from .urls import parse
 
@@ -62,96 +62,18 @@ DEFAULT_GROUP_BYTES = 128 * 2**20
 ENGINES = ("auto", "fsspec", "obstore")
 #: ``auto``: obstore for S3 and Azure where it can do exactly what the profile says (see
 #: :func:`obstore_translatable`), fsspec otherwise.
-OBSTORE_S3_PROTOCOLS = ("s3", "s3a")
-OBSTORE_AZURE_PROTOCOLS = ("az", "abfs", "abfss", "adl")
 #: The engine when neither the profile nor ``OBJSTORE_ENGINE`` names one is each Backend's
 #: ``default_engine``, as measured (docs/performance.md): ``auto`` on Azure, where obstore read and
 #: wrote about twice as fast as adlfs in every run (adlfs spends about 2 ms of CPU per request);
 #: ``fsspec`` elsewhere (on S3 the two engines traded places between runs against moto).
 DEFAULT_ENGINE = "fsspec"
-#: Protocols the obstore engine serves.
-OBSTORE_PROTOCOLS = OBSTORE_S3_PROTOCOLS + OBSTORE_AZURE_PROTOCOLS
-#: GCS: refused by an explicit ``obstore`` with the reason, ``auto`` picks fsspec.
-OBSTORE_GCS_PROTOCOLS = ("gs", "gcs")
-#: s3fs storage options the obstore engine translates; any other option means fsspec.
-OBSTORE_OPTIONS = frozenset({"key", "secret", "token", "anon", "endpoint_url", "client_kwargs",
-                             "requester_pays", "config_kwargs"})  # retries and timeouts only
-
-#: Why ``engine = "obstore"`` is refused for GCS. Tried against the test suite's emulator
-#: (gcp-storage-emulator 2026.7.19) with obstore 0.12.1: object_store's GCS client speaks the XML
-#: API, and the emulator answers ``PUT /{bucket}/{object}`` without an ``ETag`` header and
-#: ``GET /{bucket}/{object}`` without ``Last-Modified`` (obstore: "ETag Header missing from
-#: response", "Last-Modified Header missing from response"), and ``HEAD /{bucket}/{object}``,
-#: ``DELETE /{bucket}/{object}`` and the listing ``GET /{bucket}?list-type=2`` with 501 Not
-#: Implemented. Nothing of it could be tested, so it is not offered. (Also: object_store signs
-#: its own JWT from a service-account file and never calls the file's ``token_uri``.)
-GCS_NOT_OFFERED = (
-    "the obstore engine is not offered for GCS (gs://): obstore's GCS client (XML API: HEAD, "
-    "DELETE and ?list-type=2 listings, ETag/Last-Modified headers) cannot be tested against the "
-    "GCS emulator, which does not implement those requests, so objstore does not use it; use "
-    'engine = "fsspec" (gcsfs) or "auto" for GCS profiles'
-)
-
-#: Connection-string fields the Azure translation understands; other services' endpoints are
-#: irrelevant to blobs and ignored; any other field means obstore cannot do exactly the same.
-_AZURE_FIELDS = frozenset({"accountname", "accountkey", "sharedaccesssignature", "blobendpoint",
-                           "defaultendpointsprotocol", "endpointsuffix", "usedevelopmentstorage"})
-_AZURE_IGNORED = frozenset({"queueendpoint", "tableendpoint", "fileendpoint", "dfsendpoint"})
-
-#: adlfs options the Azure translation understands (use_listings_cache: adlfs's own cache).
-#: botocore config keys obstore honours: the retry policy's (retry.py) and the pool size
-_CONFIG_KWARGS = frozenset({"retries", "connect_timeout", "read_timeout", "max_pool_connections"})
-_AZURE_OPTIONS = frozenset({"connection_string", "anon", "use_listings_cache",
-                            "connection_timeout", "read_timeout", "retry_total"})  # retry.py
-
 def problem(protocol: str, options: Mapping[str, Any], *, explicit: bool = True) -> str | None:
-    """Why obstore cannot do exactly what ``options`` say for ``protocol`` (None: it can).
-
-    ``explicit=False`` (``engine = "auto"``) is stricter for S3: credentials botocore would find
-    (an AWS profile, the ambient chain) mean fsspec, while an explicit ``obstore`` takes them
-    through boto3.
-    """
-    if protocol in OBSTORE_GCS_PROTOCOLS:
-        return GCS_NOT_OFFERED
-    if protocol not in OBSTORE_PROTOCOLS:
-        return (f"the obstore engine is offered for S3 and Azure, not {protocol}://; "
-                'use engine = "fsspec" or "auto"')
-    if importlib.util.find_spec("obstore") is None:
+    """Why obstore cannot do exactly what ``options`` say for ``protocol`` (None: it can): the
+    backend's answer (``Backend.obstore_problem``), once obstore is known to be installed."""
+    backend = backends.for_protocol(protocol)
+    if backend.obstore_offered and importlib.util.find_spec("obstore") is None:
         return "the obstore engine needs the obstore package: pip install obstore"
-    if protocol in OBSTORE_AZURE_PROTOCOLS:
-        return _azure_problem(options)
-    allowed = OBSTORE_OPTIONS | ({"profile"} if explicit else set())
-    extra = sorted(set(options) - allowed)
-    if extra:
-        return f"obstore cannot translate the S3 storage option {extra[0]!r}"
-    extra = sorted(set(options.get("client_kwargs") or {}) - {"region_name", "endpoint_url"})
-    if extra:
-        return f"obstore cannot translate the S3 storage option client_kwargs[{extra[0]!r}]"
-    extra = sorted(set(options.get("config_kwargs") or {}) - _CONFIG_KWARGS)
-    if extra:
-        return f"obstore cannot translate the S3 storage option config_kwargs[{extra[0]!r}]"
-    if not explicit and not (options.get("anon") or options.get("key")):
-        return "no explicit keys: the credentials are botocore's to find (AWS profile or chain)"
-    return None
-
-
-def _azure_problem(options: Mapping[str, Any]) -> str | None:
-    extra = sorted(set(options) - _AZURE_OPTIONS)
-    if extra:
-        return f"obstore cannot translate the Azure storage option {extra[0]!r}"
-    if not options.get("connection_string"):
-        return "obstore needs the Azure connection string objstore builds (none in the options)"
-    fields = connection_string_fields(str(options["connection_string"]))
-    unknown = sorted(set(fields) - _AZURE_FIELDS - _AZURE_IGNORED)
-    if unknown:
-        return f"obstore cannot translate the Azure connection string field {unknown[0]!r}"
-    dev = fields.get("usedevelopmentstorage", "").lower() == "true"
-    if not (options.get("anon") or dev or fields.get("accountkey")
-            or fields.get("sharedaccesssignature")):
-        return "the Azure connection string has no AccountKey or SharedAccessSignature"
-    if not (dev or fields.get("blobendpoint") or fields.get("accountname")):
-        return "the Azure connection string has neither BlobEndpoint nor AccountName"
-    return None
+    return backend.obstore_problem(protocol, options, explicit=explicit)
 
 
 def engine(profile: Any, protocol: str, options: Mapping[str, Any] | None = None, *,

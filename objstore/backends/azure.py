@@ -30,7 +30,7 @@ from ..errors import CredentialsError, InvalidURLError
 from ..profiles import AzureProfile, Profile, Source
 from ..retry import DEFAULT_MAX_CONCURRENCY
 from ..urls import ObjectURL
-from . import azure_public, checksums
+from . import _obstore, azure_public, checksums
 from .base import Backend, PublicResult
 from .env import AZURE, TABLES, hint
 
@@ -136,6 +136,13 @@ class AzureBackend(Backend):
     obstore_offered = True
     cors_fix = ("add a CORS rule for the Blob service of the account (az storage cors add "
                 "--services b --methods GET HEAD OPTIONS --origins ORIGIN --allowed-headers '*')")
+    def obstore_problem(self, protocol: str, options: Mapping[str, Any], *,
+                        explicit: bool = True) -> str | None:
+        return _obstore.azure_problem(options)
+
+    def obstore_store(self, path: str, options: Mapping[str, Any], n: int) -> Any:
+        return _obstore.azure_store(path, options, n)
+
 
     async def put_with_wrong_md5(self, fs: Any, bucket: str, key: str, data: bytes,
                                  wrong: bytes) -> bool:

@@ -169,6 +169,17 @@ class Backend:
         """Before uploading a public cube: the PUT arguments that make each object public."""
         return {}
 
+    # ------------------------------------------------------------------ the obstore engine
+    def obstore_problem(self, protocol: str, options: Mapping[str, Any], *,
+                        explicit: bool = True) -> str | None:
+        """Why the obstore engine cannot do exactly what ``options`` say here (None: it can)."""
+        return (f"the obstore engine is offered for S3 and Azure, not {protocol}://; "
+                'use engine = "fsspec" or "auto"')
+
+    def obstore_store(self, path: str, options: Mapping[str, Any], n: int) -> Any:
+        """obstore's store for ``path`` from the fsspec ``options``, ``n`` idle connections."""
+        raise NotImplementedError(f"the obstore engine is not offered for {self.name}")
+
     # ------------------------------------------------------------------ what the server honours
     #: how to let a browser on another origin read (``objstore doctor``'s CORS check)
     cors_fix: str = "allow GET and HEAD from that origin in the bucket's CORS rules"

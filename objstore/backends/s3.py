@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import shlex
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -17,7 +17,7 @@ from ..errors import InvalidURLError
 from ..profiles import Profile, S3Profile, Source
 from ..retry import DEFAULT_MAX_CONCURRENCY
 from ..urls import ObjectURL
-from . import s3_public
+from . import _obstore, s3_public
 from .base import Backend, PublicResult
 from .env import AWS, TABLES
 
@@ -63,6 +63,13 @@ class S3Backend(Backend):
     obstore_offered = True
     cors_fix = ("add a CORS rule allowing GET and HEAD from that origin to the bucket "
                 "(aws s3api put-bucket-cors --bucket BUCKET --cors-configuration file://cors.json)")
+    def obstore_problem(self, protocol: str, options: Mapping[str, Any], *,
+                        explicit: bool = True) -> str | None:
+        return _obstore.s3_problem(options, explicit=explicit)
+
+    def obstore_store(self, path: str, options: Mapping[str, Any], n: int) -> Any:
+        return _obstore.s3_store(path, options, n)
+
 
     async def put_with_wrong_md5(self, fs: Any, bucket: str, key: str, data: bytes,
                                  wrong: bytes) -> bool:
