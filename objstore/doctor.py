@@ -38,6 +38,7 @@ from .registry import default_registry
 from .server_checks import cors_preflight, refuses_wrong_md5
 from .transfer import human_bytes
 from .write_marker import MARKER, PUBLISH_MARKER, describe
+from .zarr_keys import COMMIT_NAMES, ZARR_JSON, ZARRAY_JSON, ZGROUP_JSON, ZMETADATA_V2_JSON
 
 if TYPE_CHECKING:
     from .api import Resolved
@@ -48,7 +49,7 @@ __all__ = ["Check", "Report", "diagnose"]
 Status = Literal["ok", "fail", "warn", "info", "skip"]
 
 #: objects whose presence at a cube's root says which zarr format it is
-_FORMAT_KEYS = {".zmetadata": 2, ".zgroup": 2, "zarr.json": 3}
+_FORMAT_KEYS = {ZMETADATA_V2_JSON: 2, ZGROUP_JSON: 2, ZARR_JSON: 3}
 _SMALL_CHUNK = 1 << 20
 _BIG_CHUNK = 256 << 20
 _SKEW_LIMIT_S = 300  # request signatures (S3, Azure) are refused past 15 minutes
@@ -315,7 +316,7 @@ def _anonymous_check(r: Resolved, report: Report, timeout: float) -> None:
 
 def _metadata_name(r: Resolved) -> str:
     names = _listing(r)
-    return next((k for k in (".zmetadata", "zarr.json") if k in names), ".zmetadata")
+    return next((k for k in COMMIT_NAMES if k in names), ZMETADATA_V2_JSON)
 
 
 def _listing(r: Resolved) -> set[str]:
@@ -366,12 +367,13 @@ def _consolidated(r: Resolved, names: set[str]) -> dict[str, dict[str, Any]] | N
     from .cube_open import _itemsize
 
     try:
-        if ".zmetadata" in names:
-            meta = json.loads(r.fs.cat_file(f"{r.path}/.zmetadata"))["metadata"]
-            return {k[: -len("/.zarray")]: {"chunks": v["chunks"], "itemsize": _itemsize(v["dtype"])}
-                    for k, v in meta.items() if k.endswith(".zarray")}
-        if "zarr.json" in names:
-            root = json.loads(r.fs.cat_file(f"{r.path}/zarr.json"))
+        if ZMETADATA_V2_JSON in names:
+            meta = json.loads(r.fs.cat_file(f"{r.path}/{ZMETADATA_V2_JSON}"))["metadata"]
+            return {k[: -len(ZARRAY_JSON) - 1]: {"chunks": v["chunks"],
+                                                  "itemsize": _itemsize(v["dtype"])}
+                    for k, v in meta.items() if k.endswith(ZARRAY_JSON)}
+        if ZARR_JSON in names:
+            root = json.loads(r.fs.cat_file(f"{r.path}/{ZARR_JSON}"))
             nodes = (root.get("consolidated_metadata") or {}).get("metadata")
             if nodes is None:
                 return None
