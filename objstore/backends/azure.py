@@ -122,6 +122,8 @@ def _blob_endpoint(profile: AzureProfile, url: ObjectURL, account: str | None) -
 
 
 class AzureBackend(Backend):
+    """Azure Blob Storage (adlfs; obstore as an engine, the default where it can)."""
+
     name = "azure"
     protocols = ("az", "abfs", "abfss")
     extra = "azure"

@@ -277,6 +277,8 @@ def _warn_if_gcsfs_was_imported_too_early() -> None:
 
 
 class GCSBackend(Backend):
+    """Google Cloud Storage (gcsfs)."""
+
     name = "gcs"
     protocols = ("gs", "gcs")
     extra = "gcs"

@@ -80,6 +80,8 @@ def _options(profile: SwiftProfile, url: ObjectURL, **opts: Any) -> dict[str, An
 
 
 class SwiftBackend(Backend):
+    """OpenStack Swift (objstore's own filesystem, :mod:`objstore.swift`)."""
+
     name = "swift"
     protocols = ("swift",)
     extra = "swift"
