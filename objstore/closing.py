@@ -34,7 +34,8 @@ def _detach_loopless_finalizers() -> None:
 
 
 def close_at_exit(fs: Any, closer: Callable[[], Coroutine[Any, Any, None]] | None) -> None:
-    """Run ``closer`` (its Backend's, which closes ``fs``'s sessions) at exit; None: nothing to do."""
+    """Run ``closer`` (from ``fs``'s Backend: it closes the sessions) at exit; None: nothing to
+    do."""
     if closer is None:
         return
     with _lock:

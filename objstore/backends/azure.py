@@ -168,7 +168,8 @@ class AzureBackend(Backend):
         if parsed.account:
             others = [p for p in registry.profiles.values() if isinstance(p, AzureProfile)]
             for p in named + others:
-                if isinstance(p, AzureProfile) and (p.account or "").lower() == parsed.account.lower():
+                same = (p.account or "").lower() == parsed.account.lower()
+                if isinstance(p, AzureProfile) and same:
                     return p
             return AzureProfile(
                 name="(anonymous)", account_name=parsed.account, anonymous=True,

@@ -108,7 +108,8 @@ def add(
 @app.command("env")
 @command
 def env_variables(
-    backend: Annotated[str | None, typer.Argument(help="s3, swift, gcs or azure (default: all)")] = None,
+    backend: Annotated[str | None, typer.Argument(
+        help="s3, swift, gcs or azure (default: all)")] = None,
     json: JsonOpt = False,
 ) -> None:
     """The environment variables each backend's *-env profile reads, and which are set (never
