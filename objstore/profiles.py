@@ -216,7 +216,8 @@ class AzureProfile(_Base):
     connection_string: SecretStr | None = Field(
         None, description="AZURE_STORAGE_CONNECTION_STRING"
     )
-    anonymous: bool = Field(False, description="Anonymous access to public containers (AZURE_STORAGE_ANON)")
+    anonymous: bool = Field(
+        False, description="Anonymous access to public containers (AZURE_STORAGE_ANON)")
     account_host: str | None = Field(None, description="Custom account host")
     endpoint_url: str | None = Field(
         None, description="Blob endpoint, e.g. http://127.0.0.1:10000/devstoreaccount1 (Azurite)"

@@ -72,7 +72,7 @@ def scan_local(root: str | os.PathLike[str]) -> dict[str, Item]:
 
 def remote_md5(info: Mapping[str, Any]) -> str | None:
     """The object's content MD5 (hex) from a listing or ``info`` entry of any backend, if it
-    gives one (each Backend's ``md5`` reads only its own field: :mod:`objstore.backends.checksums`)."""
+    gives one (each Backend's ``md5`` reads only its own field: ``backends/checksums.py``)."""
     return any_md5(info)
 
 

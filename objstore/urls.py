@@ -79,7 +79,7 @@ def parse(url: str | os.PathLike[str]) -> ObjectURL:
     if backend is None:
         known = ", ".join(sorted(f"{s}://" for s in _SCHEMES))
         raise InvalidURLError(f"{text!r}: unknown scheme {scheme!r}; objstore understands {known}")
-    return _PARSERS.get(backend, _parse_bucket)(text, scheme, rest, backend)
+    return _PARSERS.get(scheme, _parse_bucket)(text, scheme, rest, backend)
 
 
 def _parse_file(text: str, scheme: str, rest: str, backend: Backend) -> ObjectURL:
@@ -131,7 +131,8 @@ def _parse_https(text: str, scheme: str, rest: str = "", backend: Backend = "htt
     return ObjectURL(text, scheme, "http", host=host, key=text)
 
 
-#: How the part after ``scheme://`` reads, per backend (default: ``bucket/key``).
-_PARSERS: dict[Backend, Callable[[str, str, str, Backend], ObjectURL]] = {
-    "file": _parse_file, "memory": _parse_memory, "http": _parse_https, "azure": _parse_azure,
+#: How the part after ``scheme://`` reads (default: ``bucket/key``).
+_PARSERS: dict[str, Callable[[str, str, str, Backend], ObjectURL]] = {
+    "file": _parse_file, "memory": _parse_memory, "http": _parse_https, "https": _parse_https,
+    "az": _parse_azure, "abfs": _parse_azure, "abfss": _parse_azure,
 }

@@ -18,7 +18,8 @@ from objstore.urls import parse
 URLS = {
     "s3://b/k": "s3", "s3a://b/k": "s3", "gs://b/k": "gcs", "az://c/k": "azure",
     "abfs://c@acct.dfs.core.windows.net/k": "azure", "swift://c/k": "swift",
-    "https://host.example/v1/AUTH_x/c/k": "swift", "https://acct.blob.core.windows.net/c/k": "azure",
+    "https://host.example/v1/AUTH_x/c/k": "swift",
+    "https://acct.blob.core.windows.net/c/k": "azure",
     "https://storage.googleapis.com/b/k": "gcs", "https://b.s3.amazonaws.com/k": "s3",
     "https://example.org/data.nc": "http", "/tmp/x.zarr": "file", "memory://x": "memory",
 }

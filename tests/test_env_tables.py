@@ -88,3 +88,20 @@ def test_each_profile_field_says_which_variables_fill_it(name):
     missing = [f"{v.field}: {v.name}" for v in backend.env if v.field
                and v.name not in (backend.profile_class.model_fields[v.field].description or "")]
     assert not missing, f"{backend.profile_class.__name__} field descriptions lack {missing}"
+
+
+def test_objstore_profiles_env_lists_the_table_and_what_is_set_never_a_value(monkeypatch):
+    import json
+
+    from cli_runner import run_cli
+
+    monkeypatch.setenv("ST_KEY", "hunter2-never-shown")
+    monkeypatch.delenv("ST_USER", raising=False)
+    out = run_cli("profiles", "env", "swift")
+    assert "hunter2" not in out
+    for var in tables.SWIFT:
+        assert var.name in out
+    rows = {r["variable"]: r for r in json.loads(run_cli("profiles", "env", "--json"))}
+    assert rows["ST_KEY"]["set"] is True and rows["ST_USER"]["set"] is False
+    assert rows["ST_KEY"]["profile"] == "swift-env" and rows["ST_KEY"]["field"] == "key"
+    assert {r["backend"] for r in rows.values()} == set(tables.TABLES)

@@ -123,6 +123,8 @@ def _blob_endpoint(profile: AzureProfile, url: ObjectURL, account: str | None) -
 
 
 class AzureBackend(Backend):
+    """Azure Blob Storage (adlfs; obstore as an engine, the default where it can)."""
+
     name = "azure"
     library = "adlfs"
     protocols = ("az", "abfs", "abfss")
@@ -190,7 +192,8 @@ class AzureBackend(Backend):
         if parsed.account:
             others = [p for p in registry.profiles.values() if isinstance(p, AzureProfile)]
             for p in named + others:
-                if isinstance(p, AzureProfile) and (p.account or "").lower() == parsed.account.lower():
+                same = (p.account or "").lower() == parsed.account.lower()
+                if isinstance(p, AzureProfile) and same:
                     return p
             return AzureProfile(
                 name="(anonymous)", account_name=parsed.account, anonymous=True,

@@ -104,7 +104,7 @@ class Backend:
         return url.path
 
     def storage_options(self, profile: Profile, url: ObjectURL) -> dict[str, Any]:
-        """The fsspec keyword arguments for ``url`` under ``profile``; secrets are unwrapped here."""
+        """The fsspec keyword arguments for ``url`` under ``profile`` (secrets unwrapped here)."""
         return {}
 
     def filesystem_class(self, protocol: str) -> Any:

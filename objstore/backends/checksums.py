@@ -31,7 +31,8 @@ def _b64_md5(value: Any) -> str | None:
     return None
 
 
-def etag_md5(info: Mapping[str, Any], keys: tuple[str, ...] = ("ETag", "etag", "Etag")) -> str | None:
+def etag_md5(info: Mapping[str, Any],
+             keys: tuple[str, ...] = ("ETag", "etag", "Etag")) -> str | None:
     """A hex MD5 in an ETag-like field (S3, Swift, plain HTTP)."""
     for key in keys:
         value = info.get(key)

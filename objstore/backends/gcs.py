@@ -300,6 +300,8 @@ GCS_NOT_OFFERED = (
 
 
 class GCSBackend(Backend):
+    """Google Cloud Storage (gcsfs)."""
+
     name = "gcs"
     library = "gcsfs"
     protocols = ("gs", "gcs")
@@ -338,7 +340,8 @@ class GCSBackend(Backend):
 
     @property
     def credentials_hint(self) -> str:
-        return super().credentials_hint + ", or a gcs profile with token_file, token or google_default"
+        return (super().credentials_hint
+                + ", or a gcs profile with token_file, token or google_default")
 
     def storage_options(self, profile: Profile, url: ObjectURL) -> dict[str, Any]:
         return storage_options(profile, url)

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 
 
 class LocalBackend(Backend):
+    """Files on this machine's disk."""
+
     name = "file"
     protocols = ("file", "local")
     has_buckets = False

@@ -7,6 +7,8 @@ from .base import Backend
 
 
 class MemoryBackend(Backend):
+    """fsspec's memory filesystem."""
+
     name = "memory"
     protocols = ("memory",)
     has_buckets = False

@@ -52,6 +52,8 @@ def storage_options(profile: Profile, url: ObjectURL) -> dict[str, Any]:
 
 
 class S3Backend(Backend):
+    """S3 and S3-compatible stores (s3fs; obstore as an engine)."""
+
     name = "s3"
     library = "s3fs"
     protocols = ("s3", "s3a")

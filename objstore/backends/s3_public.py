@@ -22,7 +22,8 @@ def _error_code(exc: BaseException) -> str:
     for e in (exc, exc.__cause__, exc.__context__):
         if e is None:
             continue
-        code = getattr(e, "response", {}).get("Error", {}).get("Code") if hasattr(e, "response") else None
+        response = getattr(e, "response", None)
+        code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
         if code:
             return str(code)
         text = str(e)
@@ -70,8 +71,9 @@ def make_public(r: Resolved, objects: list[str] | None, concurrency: int) -> Pub
         acl_ok = False
     if not acl_ok:
         _policy(r)
-        return PublicResult(r.backend.public_url(r), "S3 bucket policy: anonymous s3:GetObject on the prefix",
-                            ["the bucket refuses ACLs (bucket owner enforced): used a bucket policy"])
+        return PublicResult(
+            r.backend.public_url(r), "S3 bucket policy: anonymous s3:GetObject on the prefix",
+            ["the bucket refuses ACLs (bucket owner enforced): used a bucket policy"])
     if objects is None:
         objects = _objects(r)
 
@@ -111,7 +113,8 @@ def _policy(r: Resolved) -> None:
         except PermissionError as exc:
             raise CredentialsError(
                 f"cannot make s3://{bucket} public: the bucket refuses ACLs and the bucket policy "
-                f"was denied ({scrub(str(exc))}); S3 Block Public Access may be on for the bucket or account"
+                f"was denied ({scrub(str(exc))}); S3 Block Public Access may be on for the bucket "
+                "or account"
             ) from None
 
     sync(fs.loop, go)

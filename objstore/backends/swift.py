@@ -38,22 +38,8 @@ def storage_options(profile: Profile, url: ObjectURL) -> dict[str, Any]:
         return _options(profile, url, storage_url=storage_url, anonymous=True)
     if travels_by_name(profile):
         return _by_name(profile, url, storage_url)
-    return _options(
-        profile,
-        url,
-        auth_url=profile.auth_url,
-        auth_version=profile.auth_version,
-        user=profile.user,
-        key=profile.key.get_secret_value() if profile.key else None,
-        storage_url=storage_url,
-        token=profile.token.get_secret_value() if profile.token else None,
-        project_name=profile.project_name,
-        project_id=profile.project_id,
-        user_domain_name=profile.user_domain_name,
-        project_domain_name=profile.project_domain_name,
-        region_name=profile.region_name,
-        token_lifetime=profile.token_lifetime,
-    )
+    fields = {**identity(profile), **secrets(profile), "storage_url": storage_url}
+    return _options(profile, url, token_lifetime=profile.token_lifetime, **fields)
 
 
 def _by_name(profile: SwiftProfile, url: ObjectURL, storage_url: str | None) -> dict[str, Any]:
@@ -78,6 +64,8 @@ def _options(profile: SwiftProfile, url: ObjectURL, **opts: Any) -> dict[str, An
 
 
 class SwiftBackend(Backend):
+    """OpenStack Swift (objstore's own filesystem, :mod:`objstore.swift`)."""
+
     name = "swift"
     library = "objstore's Swift filesystem"
     protocols = ("swift",)

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from ..backends import env as env_tables
 from ..errors import ConfigError, ObjstoreError
 from ..perf import profile_engines
 from ..profiles import redacted
@@ -112,3 +113,31 @@ def add(
             f"{path} would hide it. Choose another name, or pass --force to hide it")
     toml_file.add_profile(path, name, fields, replace=replace)
     console.print(Text.assemble("added profile ", (name, "bold"), f" to {path}"))
+
+
+@app.command("env")
+@command
+def env_variables(
+    backend: Annotated[str | None, typer.Argument(
+        help="s3, swift, gcs or azure (default: all)")] = None,
+    json: JsonOpt = False,
+) -> None:
+    """The environment variables each backend's *-env profile reads, and which are set (never
+    their values)."""
+    if backend is not None and backend not in env_tables.TABLES:
+        raise ConfigError(f"no environment variables for backend {backend!r}: expected one of "
+                          f"{', '.join(env_tables.TABLES)}")
+    rows = [{"backend": name, "profile": profile, "variable": v.name, "field": v.field,
+             "way": v.way, "set": bool(os.environ.get(v.name, "").strip())}
+            for name, (profile, table) in env_tables.TABLES.items()
+            if backend in (None, name) for v in table]
+    if json:
+        print_json(rows)
+        return
+    table = Table(title="environment variables (values are never shown)")
+    for column in ("backend", "profile", "variable", "field", "way", "set"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(Text(str(row[k])) for k in ("backend", "profile", "variable", "field",
+                                                      "way")), "yes" if row["set"] else "")
+    console.print(table)

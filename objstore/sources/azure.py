@@ -1,10 +1,12 @@
 """Azure Blob from the environment, as the profile ``azure-env``.
 
-The Azure backend's table (:data:`objstore.backends.env.AZURE`): ``AZURE_STORAGE_CONNECTION_STRING``,
-or ``AZURE_STORAGE_ACCOUNT_NAME`` with ``AZURE_STORAGE_ACCOUNT_KEY`` or ``AZURE_STORAGE_SAS_TOKEN``;
-``AZURE_STORAGE_ANON=true`` (as adlfs reads it) for public containers. Incomplete sets (a name without a key or SAS) still make a profile, so ``objstore
-profiles`` lists it; using it raises a CredentialsError that names the missing variable. A
-connection string that does not parse is refused here, with a ConfigError naming the variable.
+The Azure backend's table (:data:`objstore.backends.env.AZURE`):
+``AZURE_STORAGE_CONNECTION_STRING``, or ``AZURE_STORAGE_ACCOUNT_NAME`` with
+``AZURE_STORAGE_ACCOUNT_KEY`` or ``AZURE_STORAGE_SAS_TOKEN``; ``AZURE_STORAGE_ANON=true`` (as
+adlfs reads it) for public containers. Incomplete sets (a name without a key or SAS) still make a
+profile, so ``objstore profiles`` lists it; using it raises a CredentialsError that names the
+missing variable. A connection string that does not parse is refused here, with a ConfigError
+naming the variable.
 """
 
 from __future__ import annotations

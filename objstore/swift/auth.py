@@ -43,8 +43,10 @@ DEFAULT_MARGIN = 60.0
 #: A token whose server gave no expiry is reused from the cache for at most this long.
 UNKNOWN_EXPIRY_REUSE = 3600.0
 
-_ENV_HELP = ("ST_AUTH/ST_USER/ST_KEY, or OS_STORAGE_URL/OS_AUTH_TOKEN, or "
-             "OS_AUTH_URL/OS_USERNAME/OS_PASSWORD/OS_PROJECT_NAME (Keystone v3)")
+#: Where Swift credentials come from, for this package's messages (the full table of variables is
+#: the Swift backend's, objstore/backends/env.py; this package imports nothing of it).
+ENV_HELP = ("ST_AUTH/ST_USER/ST_KEY, or OS_STORAGE_URL/OS_AUTH_TOKEN, or "
+            "OS_AUTH_URL/OS_USERNAME/OS_PASSWORD/OS_PROJECT_NAME (Keystone v3)")
 
 
 @dataclass(frozen=True)
@@ -133,9 +135,9 @@ class Credentials:
             if self.storage_url and not self.token:
                 raise CredentialsError(
                     f"no token for the Swift storage URL {self.storage_url}: set OS_AUTH_TOKEN "
-                    f"(token), or give credentials ({_ENV_HELP}), or use anonymous=True to read "
+                    f"(token), or give credentials ({ENV_HELP}), or use anonymous=True to read "
                     "public containers")
-            raise CredentialsError(f"no Swift credentials: set {_ENV_HELP}")
+            raise CredentialsError(f"no Swift credentials: set {ENV_HELP}")
         raise CredentialsError(
             f"incomplete Swift credentials for {self.auth_url or 'Swift'}: missing "
             + ", ".join(self.missing()))

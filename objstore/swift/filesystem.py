@@ -78,7 +78,6 @@ MAX_MANIFEST_SEGMENTS = 1000
 _LISTING_LIMIT = 10000
 _BULK_LIMIT = 1000
 _DIR_TYPES = ("application/directory", "application/x-directory")
-_ENV_HELP = "ST_AUTH/ST_USER/ST_KEY or OS_AUTH_URL/OS_USERNAME/OS_PASSWORD, or OS_AUTH_TOKEN"
 
 
 class SwiftFileSystem(AsyncFileSystem):
@@ -350,7 +349,7 @@ class SwiftFileSystem(AsyncFileSystem):
                 f"anonymous access to {url} was refused (HTTP {status}): container "
                 f"{container!r} is private (not public). Ask its owner to make it public "
                 f"(objstore.swift.make_public, X-Container-Read: .r:*,.rlistings) or give "
-                f"credentials ({_ENV_HELP})")
+                f"credentials ({auth.ENV_HELP})")
         if status == 401:
             if not self.credentials.can_authenticate:
                 return auth.preauth_rejected(tok.storage_url if tok else url)
