@@ -170,3 +170,23 @@ def test_processes_share_one_folder_safely(s3_rig, tmp_path):
     files = [p for p in folder.rglob("*") if p.is_file()]
     assert files and not [p for p in files if p.name.startswith(".")]  # no temporary left
     assert len(files) == 6 + 3  # one entry per chunk, however many processes wrote it
+
+
+def test_the_benchmark_child_reads_from_the_cache_in_two_requests(rig, tmp_path):
+    """``benchmarks/bench_cache.py``'s fresh process, counted: a second read of a cube sends the
+    consolidated metadata's GET and one listing, on every backend."""
+    from _proc import run_child  # benchmarks/, on sys.path from conftest
+    from latency_proxy import LatencyProxy
+    from rigs import profile_via, server_port
+    from test_bench_children import _spec
+
+    with LatencyProxy("127.0.0.1", server_port(rig), delay_s=0.0, record=True) as px:
+        objstore.write_cube(_cube(0), rig.url("cube.zarr"), profile=profile_via(rig, px.url),
+                            encoding={"tas": {"chunks": (1, 8, 16)}})
+        job = {"spec": _spec(rig, px.url), "key": "cube.zarr", "folder": str(tmp_path / "c")}
+        counts = []
+        for _ in range(2):
+            out = run_child("_cache_child.py", job, on_ready=px.reset_counts, timeout=300)
+            assert "error" not in out, out.get("stderr", out["error"])
+            counts.append(px.counts["total"])
+    assert counts[0] >= 2 + 9 and counts[1] == 2  # metadata, listing (+ every chunk, once)
