@@ -21,8 +21,9 @@ sends no chunk requests.
 
 Whole-chunk reads only (byte-range reads of shards go to the store), and only in the process that
 opened the cube: copies of the store sent to ``dask.distributed`` workers read the store directly.
-The folder holds cube data in the clear (mode 0700); its file names are hashes, with no URL or
-secret in them.
+The folder holds cube data in the clear (made with mode 0700 when the cache creates it); its file
+names are hashes, with no URL or secret in them; eviction deletes only such entries, never other
+files in a folder given.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import re
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -165,8 +167,18 @@ class ChunkCache:
                 self._listing = asyncio.Lock()
             async with self._listing:
                 if self._index is None:
-                    self._index = await self._list_obstore() if _is_obstore(self._store) \
-                        else await asyncio.to_thread(self._list)
+                    try:
+                        self._index = await self._list_obstore() if _is_obstore(self._store) \
+                            else await asyncio.to_thread(self._list)
+                    except Exception as exc:  # noqa: BLE001 - the cache never fails a read
+                        import warnings
+
+                        from .errors import scrub
+
+                        warnings.warn(f"the chunk cache is off for this cube: listing it "
+                                      f"failed ({scrub(str(exc))[:200]}); reading from the "
+                                      "store", stacklevel=2)
+                        self._index = {}
         return self._index
 
     async def _list_obstore(self) -> dict[str, str]:
@@ -191,8 +203,9 @@ class ChunkCache:
         if len(data) > self.max_size:
             return
         try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            os.chmod(self.folder, 0o700)
+            if not self.folder.is_dir():  # made here: private (a folder given is left as it is)
+                self.folder.mkdir(parents=True, mode=0o700)
+            path.parent.mkdir(exist_ok=True, mode=0o700)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
             tmp.write_bytes(data)
             os.replace(tmp, path)
@@ -221,15 +234,23 @@ def _is_obstore(store: Any) -> bool:
     return isinstance(store, ObjectStore)
 
 
+#: What the cache writes, and all that eviction ever deletes: ``ab/<sha256 hex>`` entries and
+#: their ``.<sha256 hex>.<pid>.<hex>`` temporaries (anything else in the folder is left alone).
+_SUBDIR = re.compile(r"^[0-9a-f]{2}$")
+_ENTRY = re.compile(r"^\.?[0-9a-f]{64}(\.\d+\.[0-9a-f]{8})?$")
+
+
 def evict(folder: Path, max_size: int) -> int:
     """Delete the least recently used entries until ``folder`` holds at most 7/8 of
-    ``max_size``; returns the bytes it now holds."""
+    ``max_size``; returns the bytes its entries now hold."""
     entries = []
     total = 0
     for sub in os.scandir(folder) if folder.is_dir() else ():
-        if not sub.is_dir():
+        if not (_SUBDIR.match(sub.name) and sub.is_dir(follow_symlinks=False)):
             continue
         for e in os.scandir(sub.path):
+            if not (_ENTRY.match(e.name) and e.is_file(follow_symlinks=False)):
+                continue
             try:
                 st = e.stat()
             except OSError:

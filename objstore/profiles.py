@@ -125,7 +125,9 @@ class _Base(BaseModel):
         None, gt=0, description="Seconds to connect and between bytes read (default 20)"
     )
     engine: Literal["auto", "fsspec", "obstore"] | None = Field(
-        None, description="I/O engine for zarr stores: fsspec (default), obstore (S3, Azure) or auto; OBJSTORE_ENGINE"
+        None, description="I/O engine for zarr stores: fsspec, obstore (S3, Azure) or auto "
+        "(default: auto on Azure, fsspec elsewhere; objstore profiles show says which); "
+        "OBJSTORE_ENGINE"
     )
     cache: bool | str | None = Field(
         None, description="Keep chunks read by open_cube on local disk: true (the user cache "

@@ -67,15 +67,20 @@ def test_the_profile_turns_the_cache_on(s3_rig, tmp_path):
     objstore.open_cube(url, profile=prof, cache=False).load()  # the argument wins
 
 
-def test_the_folder_stays_within_its_size(tmp_path):
+def test_the_folder_stays_within_its_size_and_other_files_are_left_alone(tmp_path):
+    entry = "e" * 64
     for i in range(20):
         sub = tmp_path / f"{i:02x}"
         sub.mkdir()
-        (sub / "entry").write_bytes(b"x" * 1000)
-        os.utime(sub / "entry", (i, i))  # entry 0 is the least recently used
+        (sub / entry).write_bytes(b"x" * 1000)
+        os.utime(sub / entry, (i, i))  # entry 0 is the least recently used
+    (tmp_path / "00" / "notes.txt").write_bytes(b"mine" * 1000)  # not the cache's
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / entry).write_bytes(b"y" * 5000)
     assert evict(tmp_path, 8000) <= 8000
-    left = sorted(p.parent.name for p in tmp_path.rglob("entry"))
-    assert left == [f"{i:02x}" for i in range(13, 20)]  # the newest 7 (7/8 of the bound)
+    left = sorted(p.parent.name for p in tmp_path.rglob(entry))
+    assert left == sorted(["mine", *(f"{i:02x}" for i in range(13, 20))])  # the newest 7
+    assert (tmp_path / "00" / "notes.txt").exists()
 
 
 def test_the_folder_holds_no_url_or_secret(s3_rig, tmp_path):
@@ -85,6 +90,21 @@ def test_the_folder_holds_no_url_or_secret(s3_rig, tmp_path):
     names = " ".join(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
     assert s3_rig.bucket not in names and "testing" not in names
     assert (tmp_path / "c").stat().st_mode & 0o077 == 0
+
+
+def test_a_cube_that_cannot_be_listed_is_read_without_the_cache(s3_rig, tmp_path, monkeypatch):
+    from objstore import cache
+
+    url = s3_rig.url("unlisted.zarr")
+    objstore.write_cube(_cube(0), url, profile=s3_rig.profile)
+
+    def refused(self):
+        raise PermissionError("AccessDenied: ListObjectsV2")
+
+    monkeypatch.setattr(cache.ChunkCache, "_list", refused)
+    with pytest.warns(UserWarning, match="chunk cache is off for this cube"):
+        ds = objstore.open_cube(url, profile=s3_rig.profile, cache=tmp_path / "c").load()
+    xr.testing.assert_identical(ds, objstore.open_cube(url, profile=s3_rig.profile).load())
 
 
 @pytest.mark.parametrize("size", [0])
@@ -150,3 +170,23 @@ def test_processes_share_one_folder_safely(s3_rig, tmp_path):
     files = [p for p in folder.rglob("*") if p.is_file()]
     assert files and not [p for p in files if p.name.startswith(".")]  # no temporary left
     assert len(files) == 6 + 3  # one entry per chunk, however many processes wrote it
+
+
+def test_the_benchmark_child_reads_from_the_cache_in_two_requests(rig, tmp_path):
+    """``benchmarks/bench_cache.py``'s fresh process, counted: a second read of a cube sends the
+    consolidated metadata's GET and one listing, on every backend."""
+    from _proc import run_child  # benchmarks/, on sys.path from conftest
+    from latency_proxy import LatencyProxy
+    from rigs import profile_via, server_port
+    from test_bench_children import _spec
+
+    with LatencyProxy("127.0.0.1", server_port(rig), delay_s=0.0, record=True) as px:
+        objstore.write_cube(_cube(0), rig.url("cube.zarr"), profile=profile_via(rig, px.url),
+                            encoding={"tas": {"chunks": (1, 8, 16)}})
+        job = {"spec": _spec(rig, px.url), "key": "cube.zarr", "folder": str(tmp_path / "c")}
+        counts = []
+        for _ in range(2):
+            out = run_child("_cache_child.py", job, on_ready=px.reset_counts, timeout=300)
+            assert "error" not in out, out.get("stderr", out["error"])
+            counts.append(px.counts["total"])
+    assert counts[0] >= 2 + 9 and counts[1] == 2  # metadata, listing (+ every chunk, once)

@@ -61,3 +61,14 @@ def test_a_missing_library_is_named(profiles, monkeypatch):
                         lambda name, *a: None if name == "obstore" else real(name, *a))
     read = _engines("auto")["read"]
     assert read["engine"] == "fsspec" and "pip install obstore" in read["why"]
+
+
+def test_a_missing_backend_library_is_named_and_show_still_works(profiles, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "gcsfs" else real(name, *a))
+    out = run_cli("profiles", "show", "gcs")
+    assert "reads with: unknown, because the gcs backend needs 'gcsfs'" in out
+    assert "pip install 'objstore[gcs]'" in out
