@@ -38,7 +38,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError
+from .errors import ConfigError, scrub
 from .trees import list_tree
 
 if TYPE_CHECKING:
@@ -172,8 +172,6 @@ class ChunkCache:
                             else await asyncio.to_thread(self._list)
                     except Exception as exc:  # noqa: BLE001 - the cache never fails a read
                         import warnings
-
-                        from .errors import scrub
 
                         warnings.warn(f"the chunk cache is off for this cube: listing it "
                                       f"failed ({scrub(str(exc))[:200]}); reading from the "
