@@ -60,17 +60,18 @@ def _make_fs(protocol: str, options: dict[str, Any], *, asynchronous: bool) -> f
 _obstore_cache: dict[tuple[object, ...], Any] = {}
 
 
-def _obstore(protocol: str, path: str, options: dict[str, Any], n: int, read_only: bool) -> Any:
+def _obstore(protocol: str, path: str, options: dict[str, Any], n: int, read_only: bool,
+             checksums: bool = True) -> Any:
     """The obstore engine's store for ``path``, made once per process (building its HTTP client
     is most of what a second open would otherwise cost)."""
     from .obstore_engine import obstore_store
 
-    key = (os.getpid(), protocol, path, read_only, n,  # a forked child builds its own client
+    key = (os.getpid(), protocol, path, read_only, n, checksums,  # a forked child: its own client
            json.dumps(options, sort_keys=True, default=str), _fingerprint(os.environ))
     with _fs_lock:
         if key in _obstore_cache:
             return _obstore_cache[key]
-    store = obstore_store(protocol, path, options, n, read_only)
+    store = obstore_store(protocol, path, options, n, read_only, checksums)
     with _fs_lock:
         while len(_obstore_cache) >= 32:  # the oldest first
             del _obstore_cache[next(iter(_obstore_cache))]
@@ -128,7 +129,8 @@ class Resolved:
             store = CubeStore(LocalStore(self.path, read_only=read_only), max_concurrency=n)
         elif perf.engine(self.profile, self.protocol, self.storage_options,
                          reading=read_only) == "obstore":
-            inner = _obstore(self.protocol, self.path, self.io_options, n, read_only)
+            inner = _obstore(self.protocol, self.path, self.io_options, n, read_only,
+                             self.profile.checksums)
             store = CubeStore(inner, max_concurrency=n)
         else:
             from zarr.storage import FsspecStore

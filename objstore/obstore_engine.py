@@ -26,6 +26,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from zarr.storage import ObjectStore
+
 from . import backends
 from .errors import ConfigError, scrub
 from .obstore_checksums import ChecksummedObjectStore
@@ -34,21 +36,22 @@ from .perf import GCS_NOT_OFFERED, problem
 if TYPE_CHECKING:
     from zarr.abc.store import Store
 
-__all__ = ["obstore_store", "problem", "ObstoreStore", "GCS_NOT_OFFERED", "translated_errors"]
+__all__ = ["obstore_store", "problem", "ObstoreStore", "UncheckedObstoreStore", "GCS_NOT_OFFERED",
+           "translated_errors"]
 
 
 
 # ------------------------------------------------------------------------------ stores
 def obstore_store(protocol: str, path: str, options: Mapping[str, Any], n: int,
-                  read_only: bool = False) -> Store:
+                  read_only: bool = False, checksums: bool = True) -> Store:
     """zarr's ``ObjectStore`` over an obstore store for ``protocol``, with a connection pool of
     ``n`` idle connections per host; :class:`~objstore.errors.ConfigError` if obstore cannot do
-    exactly what ``options`` say."""
+    exactly what ``options`` say. ``checksums=False``: no MD5 metadata written or compared."""
     why = problem(protocol, options)
     if why:
         raise ConfigError(why)
-    return ObstoreStore(backends.for_protocol(protocol).obstore_store(path, options, n),
-                        read_only=read_only)
+    cls = ObstoreStore if checksums else UncheckedObstoreStore
+    return cls(backends.for_protocol(protocol).obstore_store(path, options, n), read_only=read_only)
 
 
 # ------------------------------------------------------------------------------ exceptions
@@ -81,7 +84,7 @@ def translated_errors() -> Iterator[None]:
         raise new from None
 
 
-def _translating(cls: type) -> type:
+def _translating(cls: type, name: str = "ObstoreStore") -> type:
     """A subclass of zarr's ``ObjectStore`` whose calls raise builtin exceptions."""
 
     def wrap(name: str) -> Any:
@@ -110,10 +113,12 @@ def _translating(cls: type) -> type:
                                                "getsize")}
     ns.update({n: wrap_iter(n) for n in ("list", "list_prefix", "list_dir")})
     ns["__module__"] = __name__
-    ns["__qualname__"] = "ObstoreStore"
-    return type("ObstoreStore", (cls,), ns)
+    ns["__qualname__"] = name
+    return type(name, (cls,), ns)
 
 
 #: zarr's ``ObjectStore`` raising builtin exceptions, its objects MD5-checked (obstore_checksums);
 #: picklable: a module-level class.
 ObstoreStore = _translating(ChecksummedObjectStore)
+#: the same without the MD5 checks (a profile's ``checksums = false``)
+UncheckedObstoreStore = _translating(ObjectStore, "UncheckedObstoreStore")

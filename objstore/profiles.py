@@ -136,6 +136,10 @@ class _Base(BaseModel):
     cache_size: int | str | None = Field(
         None, description="Upper bound of the chunk cache folder, bytes or '20GB' (default 10 GiB)"
     )
+    checksums: bool = Field(
+        True, description="Check each object's bytes end to end (MD5/CRC32 on PUT and GET, "
+        "docs/reliability.md); false turns off every check objstore adds, to save CPU"
+    )
 
     @property
     def endpoint(self) -> str:

@@ -65,6 +65,8 @@ def storage_options(profile: Profile, url: ObjectURL) -> tuple[str, str, dict[st
     backend.require()
     options = backend.storage_options(profile, url)
     options.update(profile.storage_options)
+    if not profile.checksums:
+        options = backend.checksums_off(options)
     return backend.protocol(url), backend.path(url), options
 
 

@@ -70,8 +70,10 @@ class AzureBlobFileSystem(adlfs.AzureBlobFileSystem):
     """``adlfs.AzureBlobFileSystem`` taking ``retry_total`` (retries of one request) and giving
     its timeouts and retries to the Azure client it builds."""
 
-    def __init__(self, *args: Any, retry_total: int = DEFAULT_RETRIES, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, retry_total: int = DEFAULT_RETRIES, checksums: bool = True,
+                 **kwargs: Any) -> None:
         self.retry_total = int(retry_total)
+        self.checksums = bool(checksums)  # False: no Content-MD5 sent, no read compared
         super().__init__(*args, **kwargs)
 
     def do_connect(self) -> None:
@@ -92,7 +94,7 @@ class AzureBlobFileSystem(adlfs.AzureBlobFileSystem):
         return None
 
     async def _pipe_file(self, path: str, value: Any, *args: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("validate_content", True)
+        kwargs.setdefault("validate_content", self.checksums)
         tries = Attempts(RetryPolicy(retries=self.retry_total), f"upload to az://{path}")
         while True:
             try:
@@ -108,7 +110,7 @@ class AzureBlobFileSystem(adlfs.AzureBlobFileSystem):
 
     async def _cat_file(self, path: str, start: Any = None, end: Any = None,
                         max_concurrency: Any = None, **kwargs: Any) -> bytes:
-        if start is not None or end is not None:
+        if start is not None or end is not None or not self.checksums:
             return await super()._cat_file(path, start, end, max_concurrency, **kwargs)
         tries = Attempts(RetryPolicy(retries=min(self.retry_total, _REREADS)), f"GET az://{path}")
         while True:

@@ -58,8 +58,10 @@ class GCSFileSystem(fsspec.get_filesystem_class("gs")):  # type: ignore[misc]
     """``gcsfs.GCSFileSystem`` retrying with objstore's policy (``retries``: retries of one
     request) and checking whole-object reads against their MD5."""
 
-    def __init__(self, *args: Any, retries: int = DEFAULT_RETRIES, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, retries: int = DEFAULT_RETRIES, checksums: bool = True,
+                 **kwargs: Any) -> None:
         self.retries = int(retries)
+        self.checksums = bool(checksums)  # False: whole-object reads are not compared
         super().__init__(*args, **kwargs)
 
     @property
@@ -88,7 +90,7 @@ class GCSFileSystem(fsspec.get_filesystem_class("gs")):  # type: ignore[misc]
 
     async def _cat_file_sequential(self, path: str, start: Any = None, end: Any = None,
                                    **kwargs: Any) -> bytes:
-        if start is not None or end is not None:
+        if start is not None or end is not None or not self.checksums:
             return await super()._cat_file_sequential(path, start=start, end=end, **kwargs)
         url = self.url(path, generation=kwargs.get("generation"))
         tries = Attempts(self.retry_policy, f"GET {url}")

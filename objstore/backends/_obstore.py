@@ -38,9 +38,12 @@ _AZURE_IGNORED = frozenset({"queueendpoint", "tableendpoint", "fileendpoint", "d
 
 #: adlfs options the Azure translation understands (use_listings_cache: adlfs's own cache).
 #: botocore config keys obstore honours: the retry policy's (retry.py) and the pool size
-_CONFIG_KWARGS = frozenset({"retries", "connect_timeout", "read_timeout", "max_pool_connections"})
+_CONFIG_KWARGS = frozenset({"retries", "connect_timeout", "read_timeout", "max_pool_connections",
+                            # checksums off (obstore computes none; obstore_checksums is off)
+                            "request_checksum_calculation", "response_checksum_validation"})
 _AZURE_OPTIONS = frozenset({"connection_string", "anon", "use_listings_cache",
-                            "connection_timeout", "read_timeout", "retry_total"})  # retry.py
+                            "connection_timeout", "read_timeout", "retry_total",  # retry.py
+                            "checksums"})  # objstore's own checks: obstore_checksums
 
 
 def client_options(n: int, endpoint: str | None, options: Mapping[str, Any]

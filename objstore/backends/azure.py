@@ -209,6 +209,11 @@ class AzureBackend(Backend):
         return {"connection_timeout": policy.timeout, "read_timeout": policy.timeout,
                 "retry_total": policy.retries, **options}
 
+    def checksums_off(self, options: dict[str, Any]) -> dict[str, Any]:
+        """objstore's adlfs class sends no Content-MD5 and compares no read (``_adlfs``); the
+        obstore engine writes and compares no MD5 metadata (``obstore_checksums``)."""
+        return {"checksums": False, **options}
+
     def public_url(self, r: Resolved) -> str:
         key = quote(r.url.key, safe="/~")
         return azure_public.container_url(r) + (f"/{key}" if key else "")

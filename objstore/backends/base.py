@@ -139,6 +139,11 @@ class Backend:
         return {}
 
     # ------------------------------------------------------------------ checksums
+    def checksums_off(self, options: dict[str, Any]) -> dict[str, Any]:
+        """``options`` turning off every integrity check objstore adds here, in the library's
+        words (a profile's ``checksums = false``; what the user set wins)."""
+        return options
+
     def md5(self, info: Mapping[str, Any]) -> str | None:
         """The content MD5 (hex) in a listing or ``info`` entry, if the store reports one."""
         return checksums.etag_md5(info)

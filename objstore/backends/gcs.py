@@ -372,6 +372,10 @@ class GCSBackend(Backend):
         return {"requests_timeout": aiohttp.ClientTimeout(sock_connect=t, sock_read=t),
                 "consistency": "md5", "retries": policy.retries, **options}
 
+    def checksums_off(self, options: dict[str, Any]) -> dict[str, Any]:
+        """gcsfs compares no upload's MD5, objstore's gcsfs class no read's (``_gcsfs``)."""
+        return {"consistency": "none", "checksums": False, **options}
+
     def public_url(self, r: Resolved) -> str:
         endpoint = r.storage_options.get("endpoint_url") or "https://storage.googleapis.com"
         key = quote(r.url.key, safe="/~")

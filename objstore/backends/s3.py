@@ -128,6 +128,13 @@ class S3Backend(Backend):
         config.setdefault("read_timeout", policy.timeout)
         return {**options, "config_kwargs": config}
 
+    def checksums_off(self, options: dict[str, Any]) -> dict[str, Any]:
+        """botocore sends and checks CRC32s only where an operation requires one."""
+        config = dict(options.get("config_kwargs") or {})
+        config.setdefault("request_checksum_calculation", "when_required")
+        config.setdefault("response_checksum_validation", "when_required")
+        return {**options, "config_kwargs": config}
+
     def io_options(self, options: dict[str, Any], n: int) -> dict[str, Any]:
         """botocore's pool (``max_pool_connections``, default 10) sized to ``n``."""
         config = dict(options.get("config_kwargs") or {})

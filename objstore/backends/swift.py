@@ -121,6 +121,10 @@ class SwiftBackend(Backend):
         """objstore's Swift filesystem takes the policy itself."""
         return {"retries": policy.retries, "timeout": policy.timeout, **options}
 
+    def checksums_off(self, options: dict[str, Any]) -> dict[str, Any]:
+        """objstore's Swift filesystem sends no ETag and compares no read against one."""
+        return {"checksums": False, **options}
+
     def io_options(self, options: dict[str, Any], n: int) -> dict[str, Any]:
         """``max_concurrency`` is the filesystem's pool size."""
         return {"max_concurrency": n, **options}

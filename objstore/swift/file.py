@@ -54,7 +54,7 @@ class SwiftFile(AbstractBufferedFile):
             seg = await fs._ensure_segments_container(container)
             name = f"{self._prefix}{fs.segment_size}/{len(self._segments):08d}"
             return await fs._put_segment(seg, name, lambda: _file_chunks(spool, 0, n), n,
-                                         md5_file(spool, 0, n))
+                                         md5_file(spool, 0, n) if fs.checksums else None)
 
         self._segments.append(sync(fs.loop, send))
         rest = tempfile.SpooledTemporaryFile(max_size=64 * 2**20)
@@ -78,7 +78,7 @@ class SwiftFile(AbstractBufferedFile):
             n = self._spooled()
             spool = self._spool
             sync(fs.loop, fs._put_object, container, key, lambda: _file_chunks(spool, 0, n), n,
-                 mode, etag=md5_file(spool, 0, n))
+                 mode, etag=md5_file(spool, 0, n) if fs.checksums else None)
         self._spool.close()
 
     def discard(self) -> None:

@@ -13,7 +13,7 @@ Errors: 404 -> FileNotFoundError, 401/403 -> CredentialsError, 5xx and network f
 the retries of :mod:`objstore.retry`) -> RemoteError; messages name the URL, never a key or token.
 Integrity: every PUT carries the body's MD5 as ``ETag`` (Swift refuses a damaged body with 422), and
 every whole-object GET is checked against its ``ETag`` (not large objects, whose ETag is not an
-MD5); a mismatch is retried, then raised as RemoteError.
+MD5); a mismatch is retried, then raised as RemoteError. ``checksums=False`` does neither.
 ``sign()`` gives a TempURL (:mod:`.tempurl`) that reads a private object without a token until it
 expires; ``modified()`` is the object's last write time.
 """
@@ -123,6 +123,7 @@ class SwiftFileSystem(AsyncFileSystem):
         batch_size: int | None = None,
         retries: int | None = None,
         timeout: float | None = None,
+        checksums: bool = True,
         **kwargs: Any,
     ) -> None:
         self.max_concurrency = int(max_concurrency or DEFAULT_MAX_CONCURRENCY)
@@ -146,6 +147,7 @@ class SwiftFileSystem(AsyncFileSystem):
         self.segment_size = int(segment_size or DEFAULT_SEGMENT_SIZE)
         self.object_headers = dict(object_headers or {})  # on every object PUT, e.g. X-Delete-After
         self.token_margin = float(token_margin)
+        self.checksums = bool(checksums)  # False: no ETag sent with a PUT, no GET compared
         # TempURL keys for sign(): given, else read from the container's or account's metadata
         self._temp_url_keys: dict[str, str] = {}
         self._temp_url_key = str(temp_url_key) if temp_url_key else None
@@ -520,12 +522,13 @@ class SwiftFileSystem(AsyncFileSystem):
             headers["Range"] = f"bytes={start or 0}-{end - 1}"
         elif start:
             headers["Range"] = f"bytes={start}-"
+        checked = _checked_body if self.checksums else None
         reply = await self._request("GET", container, key, headers=headers, allow=(416,),
-                                    consume=None if headers else _checked_body)
+                                    consume=None if headers else checked)
         if reply.status == 416:
             return b""
         if not headers:
-            return reply.result
+            return reply.result if checked else reply.body
         if reply.status == 200 and headers:  # the server ignored Range
             return reply.body[start or 0:end] if (start or 0) >= 0 else reply.body[start:]
         return reply.body
@@ -545,7 +548,8 @@ class SwiftFileSystem(AsyncFileSystem):
                     f.write(chunk)
                     digest.update(chunk)
                     callback.relative_update(len(chunk))
-            check_etag(resp.headers, digest.hexdigest(), f"GET {resp.url.with_query(None)}")
+            if self.checksums:
+                check_etag(resp.headers, digest.hexdigest(), f"GET {resp.url.with_query(None)}")
 
         try:
             await self._request("GET", container, key, consume=consume)
@@ -575,7 +579,9 @@ class SwiftFileSystem(AsyncFileSystem):
         if length is not None:
             hdrs["Content-Length"] = str(length)
         plain = not query and "X-Copy-From" not in hdrs  # else the ETag means something else
-        if etag is None and plain and isinstance(data, (bytes, bytearray, memoryview)):
+        if not self.checksums:
+            etag = None
+        elif etag is None and plain and isinstance(data, (bytes, bytearray, memoryview)):
             etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
         if etag is not None:
             hdrs["ETag"] = etag
@@ -697,7 +703,8 @@ class SwiftFileSystem(AsyncFileSystem):
             view = memoryview(data).cast("B")
             await self._put_slo(container, key, size,
                                 lambda off, n: view[off:off + n].tobytes(), mode,
-                                lambda off, n: _md5(view[off:off + n]))
+                                (lambda off, n: _md5(view[off:off + n])) if self.checksums
+                                else None)
         else:
             await self._put_object(container, key, data, size, mode)
 
@@ -714,9 +721,10 @@ class SwiftFileSystem(AsyncFileSystem):
         if size > self.segment_size:
             await self._put_slo(container, key, size,
                                 lambda off, n: _file_chunks(lpath, off, n), mode,
-                                lambda off, n: asyncio.to_thread(md5_file, lpath, off, n))
+                                (lambda off, n: asyncio.to_thread(md5_file, lpath, off, n))
+                                if self.checksums else None)
         else:
-            etag = await asyncio.to_thread(md5_file, lpath, 0, size)
+            etag = await asyncio.to_thread(md5_file, lpath, 0, size) if self.checksums else None
             await self._put_object(container, key, lambda: _file_chunks(lpath, 0, size), size,
                                    mode, etag=etag)
         callback.relative_update(size)
