@@ -17,7 +17,7 @@ carries one request at a time. Faults, drawn per request from ``random.Random(se
 * ``"bitflip"``: one bit of that body flipped, length unchanged.
 
 ``outage(seconds)`` resets every connection for a while (a server down or unreachable).
-``injected`` counts the faults applied.
+``injected`` counts the faults applied; ``headers_seen`` lists each request's header names.
 """
 
 from __future__ import annotations
@@ -151,6 +151,8 @@ class FaultProxy(LatencyProxy):
         self.stall_s = float(stall_s)
         self.retry_after = retry_after
         self.injected: collections.Counter[str] = collections.Counter()
+        #: (method, target, header names) of every request, as the client sent it
+        self.headers_seen: list[tuple[str, str, list[str]]] = []
         self._down_until = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
         self.configure(faults=faults, rate=rate, only=only)
@@ -218,6 +220,7 @@ class FaultProxy(LatencyProxy):
                 await _read_body(creader, req, response=False)
                 method, target, _ = req.start.decode("latin-1").split(" ", 2)
                 self._on_requests([(method, target)])
+                self.headers_seen.append((method, target, [k for k, _ in req.headers]))
                 if self._down():
                     return _reset(cwriter)
                 ex = _Exchange(method, target, self._draw(method, target))
