@@ -3,6 +3,7 @@ uploads carry their MD5 (``validate_content``), so that the service refuses a da
 refusal is retried like any transient failure, then raised as RemoteError), and whose
 whole-object reads are compared with the MD5 the service stored (``Content-MD5``; blobs uploaded
 in blocks may have none), read again on a mismatch, then raised as RemoteError.
+``checksums=False`` (a profile's ``checksums = false``) does neither.
 
 adlfs builds its ``BlobServiceClient`` with the SDK's defaults: retries after 15, 18 and 24 s, and
 sockets that may stall for 300 s. The SDK takes a ``retry_policy`` and connection/read timeouts

@@ -11,7 +11,8 @@ downloading to a file, so a chunk read (``cat``) damaged on the way would be tak
 upload is checked by gcsfs (``consistency="md5"``, set by objstore.retry) but a mismatch is raised
 as gcsfs's ChecksumError, with the damaged object left in place. Here both are retried
 (objstore/retry.py; a new upload replaces the damaged object), then raised as RemoteError.
-Composite objects carry no MD5 and are not checked.
+Composite objects carry no MD5 and are not checked. ``checksums=False`` (a profile's
+``checksums = false``, with ``consistency="none"``) checks no read.
 """
 
 from __future__ import annotations
