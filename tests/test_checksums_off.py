@@ -87,3 +87,19 @@ def test_the_obstore_engine_writes_no_md5_with_checksums_off(request, monkeypatc
         assert proxy.headers_seen and _checksum_headers(proxy) == []
         xr.testing.assert_identical(
             objstore.open_cube(rig.url("obstore-off.zarr"), profile=off).load(), ds)
+
+
+def test_dask_workers_keep_checksums_off():
+    """What a worker unpickles checks no more than what the profile said."""
+    import pickle
+
+    from objstore.obstore_engine import obstore_store
+    from objstore.profiles import SwiftProfile
+
+    swift = SwiftProfile(name="x", storage_url="http://127.0.0.1:9/v1/AUTH_t", token="t",
+                         checksums=False)
+    fs = objstore.resolve("swift://c/k.zarr", swift).fs
+    assert pickle.loads(pickle.dumps(fs)).checksums is False
+    store = obstore_store("s3", "b/k.zarr", {"anon": True, "endpoint_url": "http://127.0.0.1:9"},
+                          4, checksums=False)
+    assert type(pickle.loads(pickle.dumps(store))).__name__ == "UncheckedObstoreStore"
