@@ -16,6 +16,7 @@ Local disk used: none beyond what xarray needs to read the source.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from zarr.storage import WrapperStore
 
 from .cube_write import write_dataset
 from .cubestore import CubeStore
-from .transfer import Item, same
+from .transfer import Item, concurrency_for, same
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -46,12 +47,61 @@ def final_documents(zarr_format: int) -> tuple[str, ...]:
     return (".zgroup", ".zattrs", ".zmetadata") if zarr_format == 2 else ("zarr.json",)
 
 
+class _WriteBehind:
+    """PUTs that go on while the write goes on (a dask task does not wait for its chunks to
+    land before encoding the next ones): at most ``limit`` bytes queued, ``n`` requests in
+    flight; the first failure stops the write at its next object and is raised by :meth:`drain`."""
+
+    def __init__(self, n: int, limit: int) -> None:
+        self.n, self.limit = n, limit
+        self.tasks: set[asyncio.Future[None]] = set()
+        self.queued = 0
+        self.sem: asyncio.Semaphore | None = None
+        self.error: Exception | None = None
+
+    async def put(self, store: Store, key: str, value: Buffer, done: Callable[[], None]) -> None:
+        size = len(value)
+        while self.tasks and self.queued + size > self.limit and self.error is None:
+            await asyncio.wait(self.tasks, return_when=asyncio.FIRST_COMPLETED)
+        if self.error is not None:
+            raise self.error
+        if self.sem is None:
+            self.sem = asyncio.Semaphore(self.n)
+        sem = self.sem
+        self.queued += size
+
+        async def go() -> None:
+            try:
+                async with sem:
+                    await _put(store, key, value)
+                done()
+            except Exception as exc:  # raised by the next put, or by drain()
+                self.error = self.error or exc
+            finally:
+                self.queued -= size
+
+        task = asyncio.ensure_future(go())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def drain(self) -> None:
+        while self.tasks:
+            await asyncio.wait(set(self.tasks))
+        if self.error is not None:
+            raise self.error
+
+
+#: Bytes of streamed objects queued for upload at once (a bigger object takes it alone).
+WRITE_BEHIND_BYTES = 64 * 2**20
+
+
 @dataclass
 class _Record:
     known: Mapping[str, Item]
     final: frozenset[str]
     dry: bool
     progress: Progress | None
+    behind: _WriteBehind
     objects: dict[str, Item] = field(default_factory=dict)  # everything the write produced
     sent: list[Item] = field(default_factory=list)
     kept: list[Item] = field(default_factory=list)  # already there and identical
@@ -86,10 +136,15 @@ class Recorder(WrapperStore["Store"]):
         elif rec.dry:
             rec.differ.append(key)
         else:
-            await _put(self._store, key, value)
-            rec.sent.append(item)
+            await rec.behind.put(self._store, key, value, lambda: self._sent(item))
+            return
         if rec.progress is not None:
             rec.progress(1, len(data))
+
+    def _sent(self, item: Item) -> None:
+        self.record.sent.append(item)
+        if self.record.progress is not None:
+            self.record.progress(1, item.size)
 
     async def set_if_not_exists(self, key: str, value: Buffer) -> None:
         await self.set(key, value)
@@ -135,17 +190,25 @@ def stream(ds: xr.Dataset, r: Resolved, *, zarr_format: int, known: Mapping[str,
     destination's listing) holds identically and holding back the final documents; ``dry``
     sends nothing. The caller has put publish's marker up (unless ``dry``)."""
     import dask
+    from zarr.core.sync import sync
 
     outer = r.zarr_store()
     inner = outer.inner if isinstance(outer, CubeStore) else outer
+    n = getattr(outer, "max_concurrency", None) or concurrency_for(r)
     wanted = final_documents(zarr_format)
-    rec = _Record(known, frozenset(wanted), dry, progress)
-    store = CubeStore(Recorder(inner, rec), max_concurrency=getattr(outer, "max_concurrency", None))
+    rec = _Record(known, frozenset(wanted), dry, progress, _WriteBehind(n, WRITE_BEHIND_BYTES))
+    store = CubeStore(Recorder(inner, rec), max_concurrency=n)
     store.errors = getattr(outer, "errors", None)
     # this process's threads: the record of what was sent lives here (a dask.distributed
     # worker would write through a copy of the store, and its record would be lost)
-    with dask.config.set(scheduler="threads"):
-        write_dataset(ds, r, mode="w-", zarr_format=zarr_format, consolidated=True, fresh=True,
-                      claimed=True, store=store)
+    try:
+        with dask.config.set(scheduler="threads"):
+            write_dataset(ds, r, mode="w-", zarr_format=zarr_format, consolidated=True,
+                          fresh=True, claimed=True, store=store)
+    except BaseException:
+        with contextlib.suppress(Exception):  # the write's own error is the one to report
+            sync(rec.behind.drain())
+        raise
+    sync(rec.behind.drain())
     final = [name for name in wanted if name in rec.objects]
     return Streamed(rec.objects, rec.sent, rec.kept, rec.differ, final)
