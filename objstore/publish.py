@@ -76,6 +76,14 @@ from .transfer import (
 )
 from .transfer import plan as plan_copy
 from .write_marker import PUBLISH_MARKER
+from .zarr_keys import (
+    COMMIT_NAMES,
+    ZARRAY_JSON,
+    ZATTRS_JSON,
+    ZGROUP_JSON,
+    ZMETADATA_V2_JSON,
+    consolidated_key,
+)
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -293,11 +301,11 @@ def _describe(tree: Mapping[str, Item]) -> str:
 
 
 def _is_metadata(rel: str) -> bool:
-    return rel.rsplit("/", 1)[-1] in METADATA_DOCS or rel == ".zmetadata"
+    return rel.rsplit("/", 1)[-1] in METADATA_DOCS or rel == ZMETADATA_V2_JSON
 
 
 def _consolidated(staged: Staged) -> str:
-    return ".zmetadata" if staged.zarr_format == 2 else "zarr.json"
+    return consolidated_key(staged.zarr_format)
 
 
 # ------------------------------------------------------------------------------------ plan
@@ -318,37 +326,50 @@ class PublishPlan:
     compare: bool = False  # a conversion of a complete cube's shapes: compared, not sent
 
 
+def _there(r: Resolved, listing: Mapping[str, Item] | None) -> tuple[dict[str, Item], Item | None]:
+    """What is at the destination (``listing``, or one listing now), without publish's marker,
+    and the marker; refused if the destination is a single object."""
+    remote = dict(list_tree(r) if listing is None else listing)
+    if "" in remote:
+        raise CubeExistsError(f"{r.url.url} is an object, not a folder: refusing to publish over it")
+    return remote, remote.pop(MARKER, None)
+
+
+def _refuse(r: Resolved, remote: Mapping[str, Item], foreign: list[str], *,
+            resumable: bool) -> None:
+    """Something else is there and ``overwrite`` was not given: refuse, unless it is an
+    interrupted publish of this same cube (``resumable``, nothing ``foreign``) to resume."""
+    if not resumable:
+        raise CubeExistsError(
+            f"{r.url.url} already holds {_describe(remote)}; refusing to overwrite it. Pass "
+            "--overwrite (overwrite=True) to replace it, or choose another name")
+    if foreign:
+        raise CubeExistsError(
+            f"{r.url.url} holds an interrupted publish of a different cube "
+            f"({_describe(remote)}; e.g. {', '.join(foreign[:3])} is not in this source). "
+            "Pass --overwrite (overwrite=True) to replace it")
+
+
 def plan(staged: Staged, r: Resolved, *, overwrite: bool = False,
          listing: Mapping[str, Item] | None = None) -> PublishPlan:
     """Decide what publishing ``staged`` at ``r`` does, from ``listing`` (one listing of ``r``,
     taken now unless given). Raises :class:`CubeExistsError` where publishing must not go on."""
     items = staged.items
     consolidated = _consolidated(staged)
-    remote = dict(list_tree(r) if listing is None else listing)
-    if "" in remote:
-        raise CubeExistsError(f"{r.url.url} is an object, not a folder: refusing to publish over it")
-    marker = remote.pop(MARKER, None)
+    remote, marker = _there(r, listing)
     complete = consolidated in remote
     foreign = sorted(set(remote) - set(items))
     identical = complete and not foreign and all(
         rel in remote and same(item, remote[rel]) for rel, item in items.items())
     if remote and not overwrite and not identical:
-        if complete or marker is None:
-            raise CubeExistsError(
-                f"{r.url.url} already holds {_describe(remote)}; refusing to overwrite it. Pass "
-                "--overwrite (overwrite=True) to replace it, or choose another name")
-        if foreign:
-            raise CubeExistsError(
-                f"{r.url.url} holds an interrupted publish of a different cube "
-                f"({_describe(remote)}; e.g. {', '.join(foreign[:3])} is not in this source). "
-                "Pass --overwrite (overwrite=True) to replace it")
+        _refuse(r, remote, foreign, resumable=marker is not None and not complete)
     replacing = bool(remote) and overwrite and not identical
     unpublish: list[str] = []
     doomed: list[str] = []
     if replacing:
         # Readers first lose the old cube (consolidated metadata, then root documents and changed
         # metadata), then stale objects go. Never a mix of old metadata and new chunks.
-        unpublish = [name for name in dict.fromkeys((consolidated, ".zmetadata", "zarr.json"))
+        unpublish = [name for name in dict.fromkeys((consolidated, *COMMIT_NAMES))
                      if name in remote]
         for name in unpublish:
             remote.pop(name)
@@ -372,31 +393,20 @@ def plan_conversion(ds: xr.Dataset, r: Resolved, zarr_format: int, *, overwrite:
     compared; an interrupted publish is resumed; with ``overwrite`` the old cube goes first."""
     from .publish_stream import final_documents
 
-    consolidated = ".zmetadata" if zarr_format == 2 else "zarr.json"
-    remote = dict(list_tree(r) if listing is None else listing)
-    if "" in remote:
-        raise CubeExistsError(f"{r.url.url} is an object, not a folder: refusing to publish over it")
-    marker = remote.pop(MARKER, None)
+    consolidated = consolidated_key(zarr_format)
+    remote, marker = _there(r, listing)
     complete = consolidated in remote
     roots = set(_ROOT_NAMES)
     names = {str(k) for k in ds.variables}
     foreign = sorted(rel for rel in remote
                      if rel not in roots and rel.split("/", 1)[0] not in names)
     if remote and not overwrite and not complete:
-        if marker is None:
-            raise CubeExistsError(
-                f"{r.url.url} already holds {_describe(remote)}; refusing to overwrite it. Pass "
-                "--overwrite (overwrite=True) to replace it, or choose another name")
-        if foreign:
-            raise CubeExistsError(
-                f"{r.url.url} holds an interrupted publish of a different cube "
-                f"({_describe(remote)}; e.g. {', '.join(foreign[:3])} is not in this source). "
-                "Pass --overwrite (overwrite=True) to replace it")
+        _refuse(r, remote, foreign, resumable=marker is not None)
     replacing = bool(remote) and overwrite
     unpublish: list[str] = []
     doomed: list[str] = []
     if replacing:
-        unpublish = [name for name in dict.fromkeys((consolidated, ".zmetadata", "zarr.json"))
+        unpublish = [name for name in dict.fromkeys((consolidated, *COMMIT_NAMES))
                      if name in remote]
         doomed = [rel for rel in remote if rel not in unpublish
                   and (rel in final_documents(zarr_format) or rel in foreign)]
@@ -408,7 +418,7 @@ def plan_conversion(ds: xr.Dataset, r: Resolved, zarr_format: int, *, overwrite:
                        compare=complete and not overwrite)
 
 
-_ROOT_NAMES = (".zgroup", ".zattrs", ".zmetadata", "zarr.json")
+_ROOT_NAMES = (ZGROUP_JSON, ZATTRS_JSON, *COMMIT_NAMES)
 
 
 def _refuse_unless_identical(r: Resolved, p: PublishPlan, streamed: Streamed) -> None:
@@ -619,7 +629,7 @@ def _refuse_if_a_different_cube_is_there(r: Resolved, src: Any) -> dict[str, Ite
     listing."""
     listing = list_tree(r)
     tree = {k: v for k, v in listing.items() if k != MARKER}
-    names = sorted(set(tree) & {".zmetadata", "zarr.json"})
+    names = sorted(set(tree) & set(COMMIT_NAMES))
     if not names:
         return listing
     theirs = _remote_shapes(r, names[0])
@@ -635,13 +645,13 @@ def _remote_shapes(r: Resolved, name: str) -> dict[str, tuple[int, ...]] | None:
     """``{array: shape}`` from the consolidated metadata at ``r`` (None if unreadable)."""
     try:
         meta = consolidated_part(r.fs.cat_file(f"{r.path.rstrip('/')}/{name}"),
-                                  2 if name == ".zmetadata" else 3) or {}
+                                  2 if name == ZMETADATA_V2_JSON else 3) or {}
     except (OSError, ValueError):
         return None
     shapes: dict[str, tuple[int, ...]] = {}
     for key, doc in meta.items():
-        if key.endswith(".zarray") and isinstance(doc, dict):
-            shapes[key[: -len(".zarray")].strip("/")] = tuple(doc.get("shape", ()))
+        if key.endswith(ZARRAY_JSON) and isinstance(doc, dict):
+            shapes[key[: -len(ZARRAY_JSON)].strip("/")] = tuple(doc.get("shape", ()))
         elif isinstance(doc, dict) and doc.get("node_type") == "array":
             shapes[key.strip("/")] = tuple(doc.get("shape", ()))
     return shapes

@@ -22,6 +22,16 @@ from typing import TYPE_CHECKING, Any
 from .errors import SourceError, scrub
 from .transfer import Item, scan_local
 from .write_marker import PUBLISH_MARKER as MARKER
+from .zarr_keys import (
+    META_NAMES,
+    V2_DOCS,
+    ZARR_JSON,
+    ZARRAY_JSON,
+    ZATTRS_JSON,
+    ZGROUP_JSON,
+    ZMETADATA_V2_JSON,
+    consolidated_key,
+)
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -31,7 +41,7 @@ __all__ = ["Staged", "stage", "open_source", "parse_chunks", "DEFAULT_CHUNK_TARG
 
 Note = Callable[[str], None]  # tells the caller something as it happens
 
-METADATA_DOCS = (".zgroup", ".zattrs", ".zarray", "zarr.json")
+METADATA_DOCS = (*V2_DOCS, ZARR_JSON)
 _NETCDF_ENCODINGS = {  # storage details of netCDF/HDF5 that mean nothing to zarr
     "chunks", "preferred_chunks", "zlib", "complevel", "shuffle", "fletcher32", "contiguous",
     "chunksizes", "source", "original_shape", "szip_coding", "szip_pixels_per_block",
@@ -95,8 +105,7 @@ def parse_chunks(spec: str | dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _is_zarr_dir(path: Path) -> bool:
-    return path.is_dir() and any((path / n).is_file() for n in (".zgroup", "zarr.json", ".zarray",
-                                                                  ".zmetadata"))
+    return path.is_dir() and any((path / n).is_file() for n in META_NAMES)
 
 
 def _clean_for_zarr(ds: xr.Dataset) -> xr.Dataset:
@@ -182,9 +191,9 @@ def _chunks_text(chunks: dict[str, Any]) -> str:
 def _finish_stage(root: Path, notes: list[str], note: Note) -> Staged:
     items = scan_local(root)
     items.pop(MARKER, None)
-    if "zarr.json" in items:
+    if ZARR_JSON in items:
         fmt = 3
-    elif ".zgroup" in items or ".zmetadata" in items:
+    elif ZGROUP_JSON in items or ZMETADATA_V2_JSON in items:
         fmt = 2
     else:
         raise SourceError(f"{root} is a zarr array, not a group: publish takes a dataset "
@@ -192,9 +201,9 @@ def _finish_stage(root: Path, notes: list[str], note: Note) -> Staged:
     staged = Staged(root, items, fmt, [], notes)
     _check_consolidated(staged, note)
     if fmt == 2:
-        staged.final = [n for n in (".zgroup", ".zattrs") if n in items] + [".zmetadata"]
+        staged.final = [n for n in (ZGROUP_JSON, ZATTRS_JSON) if n in items] + [ZMETADATA_V2_JSON]
     else:
-        staged.final = ["zarr.json"]
+        staged.final = [ZARR_JSON]
     _check_chunks(staged)
     return staged
 
@@ -212,7 +221,7 @@ def _consolidate_in_memory(items: dict[str, Item], fmt: int) -> bytes:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         zarr.consolidate_metadata(store, zarr_format=fmt)  # type: ignore[arg-type]
-    return docs[".zmetadata" if fmt == 2 else "zarr.json"].to_bytes()
+    return docs[consolidated_key(fmt)].to_bytes()
 
 
 def _read(item: Item) -> bytes:
@@ -230,7 +239,7 @@ def consolidated_part(doc: bytes, fmt: int) -> Any:
 
 def _check_consolidated(staged: Staged, note: Note) -> None:
     fmt, items = staged.zarr_format, staged.items
-    key = ".zmetadata" if fmt == 2 else "zarr.json"
+    key = consolidated_key(fmt)
     try:
         fresh = _consolidate_in_memory(items, fmt)
     except Exception as exc:
@@ -258,12 +267,12 @@ def _check_chunks(staged: Staged) -> None:
     """Chunk files must lie inside their array's chunk grid: others betray stale metadata."""
     import math
 
-    meta = consolidated_part(_read(staged.items[".zmetadata" if staged.zarr_format == 2
-                                                  else "zarr.json"]), staged.zarr_format) or {}
+    meta = consolidated_part(_read(staged.items[consolidated_key(staged.zarr_format)]),
+                             staged.zarr_format) or {}
     arrays: dict[str, tuple[list[int], list[int]]] = {}
     for key, doc in meta.items():
-        if staged.zarr_format == 2 and key.endswith(".zarray"):
-            arrays[key[: -len(".zarray")].rstrip("/")] = (doc["shape"], doc["chunks"])
+        if staged.zarr_format == 2 and key.endswith(ZARRAY_JSON):
+            arrays[key[: -len(ZARRAY_JSON)].rstrip("/")] = (doc["shape"], doc["chunks"])
         elif staged.zarr_format == 3 and isinstance(doc, dict) and doc.get("node_type") == "array":
             grid = doc.get("chunk_grid", {}).get("configuration", {}).get("chunk_shape")
             if grid is not None:
@@ -271,7 +280,7 @@ def _check_chunks(staged: Staged) -> None:
     bad: list[str] = []
     for rel in staged.items:
         folder, _, name = rel.rpartition("/")
-        if name in METADATA_DOCS or name == ".zmetadata":
+        if name in METADATA_DOCS or name == ZMETADATA_V2_JSON:
             continue
         for array, (shape, chunk) in arrays.items():
             prefix = f"{array}/" if array else ""

@@ -29,6 +29,7 @@ from zarr.storage import WrapperStore
 from .cube_write import write_dataset
 from .cubestore import CubeStore
 from .transfer import Item, concurrency_for, same
+from .zarr_keys import ZARR_JSON, ZATTRS_JSON, ZGROUP_JSON, ZMETADATA_V2_JSON
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -44,7 +45,7 @@ _HASH_IN_THREAD = 4 * 2**20  # bodies above this are hashed off the event loop
 
 def final_documents(zarr_format: int) -> tuple[str, ...]:
     """The objects publish sends last, in this order (those a write produces)."""
-    return (".zgroup", ".zattrs", ".zmetadata") if zarr_format == 2 else ("zarr.json",)
+    return (ZGROUP_JSON, ZATTRS_JSON, ZMETADATA_V2_JSON) if zarr_format == 2 else (ZARR_JSON,)
 
 
 class _WriteBehind:

@@ -22,7 +22,7 @@ PACKAGE = Path(objstore.__file__).parent
 OWNER = PACKAGE / "zarr_keys.py"
 #: transfer.py copies any tree (cp, ls, rm) and names zarr's commit objects itself, so that those
 #: commands start without importing zarr (objstore.zarr_keys takes the names from zarr)
-PENDING = {"transfer.py", "publish.py"}
+PENDING = {"transfer.py"}
 
 
 def _spellings(path: Path) -> list[tuple[int, str]]:
