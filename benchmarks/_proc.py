@@ -134,3 +134,17 @@ def profiled(fn: Any, top: int = 40) -> tuple[Any, dict[str, list[list[Any]]]]:
         rows.append([ct, tt, nc, f"{where}:{line}({func})"])
     return out, {"cumulative": sorted(rows, key=lambda r: -r[0])[:top],
                  "own": sorted(rows, key=lambda r: -r[1])[:top], "all": rows}
+
+
+def child_runs(script: str, payload: dict[str, Any], px: Any, repeat: int,
+               timeout: float) -> list[dict[str, Any]] | dict[str, Any]:
+    """``repeat`` runs of ``script`` in fresh processes through the latency proxy ``px`` (reset
+    when the child is ready), each with the requests it made; the child's error dict if one fails."""
+    runs = []
+    for _ in range(repeat):
+        r = run_child(script, payload, on_ready=px.reset, timeout=timeout)
+        if "error" in r:
+            return r
+        r["requests"] = px.counts().get("total", 0)
+        runs.append(r)
+    return runs

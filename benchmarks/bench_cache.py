@@ -16,20 +16,16 @@ from typing import Any
 
 import _targets
 from _common import exit_quietly, make_cube, print_table, servers, swift_available
-from _proc import run_child
+from _proc import child_runs
 
 KEY = "cube.zarr"
 
 
 def read(spec: dict[str, Any], px: Any, folder: str | None, repeat: int) -> dict[str, Any]:
-    runs = []
-    for _ in range(repeat):
-        r = run_child("_cache_child.py", {"spec": spec, "key": KEY, "folder": folder},
-                      on_ready=px.reset, timeout=600)
-        if "error" in r:
-            return r
-        r["requests"] = px.counts().get("total", 0)
-        runs.append(r)
+    runs = child_runs("_cache_child.py", {"spec": spec, "key": KEY, "folder": folder}, px,
+                      repeat, timeout=600)
+    if isinstance(runs, dict):
+        return runs
     return {"seconds": statistics.median(r["seconds"] for r in runs),
             "requests": runs[-1]["requests"]}
 

@@ -34,7 +34,7 @@ from typing import Any
 
 import _targets
 from _common import exit_quietly, make_cube, print_table, servers, swift_available
-from _proc import run_child
+from _proc import child_runs, run_child
 
 KEY = "cube.zarr"
 #: name -> regular expression over cProfile's "file:line(function)" entries; each category's time
@@ -77,14 +77,10 @@ def clients(backend: str) -> list[str]:
 
 
 def cold(spec: dict[str, Any], px: Any, client: str, repeat: int) -> dict[str, Any]:
-    runs = []
-    for _ in range(repeat):
-        r = run_child("_coldopen_child.py", {"spec": spec, "client": client, "key": KEY},
-                      on_ready=px.reset, timeout=300)
-        if "error" in r:
-            return r
-        r["requests"] = px.counts().get("total", 0)
-        runs.append(r)
+    runs = child_runs("_coldopen_child.py", {"spec": spec, "client": client, "key": KEY}, px,
+                      repeat, timeout=300)
+    if isinstance(runs, dict):
+        return runs
     return {"seconds": statistics.median(r["seconds"] for r in runs),
             "import_seconds": statistics.median(r.get("import_seconds", 0.0) for r in runs),
             "requests": runs[-1]["requests"], "imported": runs[-1]["imported"],
