@@ -152,8 +152,12 @@ def test_objstore_imports_gcsfs_only_through_fsspec_after_the_adapter():
     direct = [str(p.relative_to(root)) for p in root.rglob("*.py")
               if re.search(r"^\s*(import gcsfs|from gcsfs\b)", p.read_text(), re.M)]
     assert direct == []
-    head = (root / "backends" / "gcs.py").read_text().split("import hashlib")[0]
-    assert 'os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")' in head
+    # the switch gcsfs reads once, at import: set by the backend before gcsfs is ever imported
+    code = ("import os, sys\nos.environ.pop('GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT', None)\n"
+            "import objstore.backends.gcs\n"
+            "print(os.environ.get('GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT'), 'gcsfs' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["false", "False"], out.stderr
 
 
 def test_warns_when_gcsfs_was_imported_first_with_the_probe_on(monkeypatch):
