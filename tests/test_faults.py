@@ -296,3 +296,24 @@ def test_azure_reads_through_adlfs_are_checked_against_the_stored_md5(request, m
         _same(objstore.open_cube(rig.url("read-md5.zarr"), profile=profile_via(rig, proxy.url)),
               ds)
         assert proxy.injected["bitflip"] >= 3, proxy.injected
+
+
+def test_an_s3_object_stored_without_a_checksum_is_checked_against_its_etag(s3_rig):
+    """A cube written by a tool that sends no checksum (plain s3fs told to add none): its objects
+    carry only their ETag, their MD5. A GET flipped on the way is caught, not taken for data."""
+    import fsspec
+
+    rig = s3_rig
+    options = {**rig.plain_options,
+               "config_kwargs": {"request_checksum_calculation": "when_required"}}
+    ds = _cube()
+    ds.to_zarr(fsspec.get_mapper(rig.plain_url("foreign.zarr"), **options), mode="w",
+               consolidated=True, zarr_format=2)
+    with FaultProxy("127.0.0.1", server_port(rig), faults=["bitflip"], rate=1.0, seed=SEED,
+                    only=lambda method, target: method == "GET" and "/tas/" in
+                    target.replace("%2F", "/")) as proxy:
+        with pytest.raises(objstore.ObjstoreError) as err:
+            objstore.open_cube(rig.url("foreign.zarr"), profile=profile_via(rig, proxy.url)).load()
+        assert proxy.injected["bitflip"] >= 1
+    assert "\n" not in str(err.value) and "foreign.zarr" in str(err.value)
+    _same(objstore.open_cube(rig.url("foreign.zarr"), profile=rig.profile), ds)  # unharmed

@@ -1,4 +1,13 @@
-"""s3fs without ``Expect: 100-continue`` on PutObject/UploadPart.
+"""s3fs without ``Expect: 100-continue`` on PutObject/UploadPart, and with every whole-object GET
+checked.
+
+Reads: botocore checks a GET against the CRC or SHA checksum the object was stored with; an object
+written without one (by a tool that sends none) has only its ETag, which for a single-part upload
+without KMS or a customer key is its MD5. Such a GET is checked against it here
+(:func:`_check_etag`), raising botocore's own ``FlexibleChecksumError`` on a mismatch, so that it
+is retried and reported like any damaged body.
+
+Writes:
 
 botocore adds that header to every PUT whose body is file-like (s3fs always passes one), and
 aiohttp then waits for the server's ``100 Continue`` before it sends the body: one more round trip
@@ -9,11 +18,16 @@ more than a round trip, so it is kept above :data:`KEEP_EXPECT_ABOVE` bytes.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
+import re
 from functools import partial
 from typing import Any
 
 import s3fs
+from aiobotocore.httpchecksum import AioStreamingChecksumBody
+from botocore.httpchecksum import BaseChecksum
 from botocore.utils import determine_content_length
 from fsspec.asyn import sync_wrapper
 
@@ -39,6 +53,37 @@ def _drop_expect(request: Any = None, **_: Any) -> None:
         del request.headers["Expect"]
 
 
+class _Md5(BaseChecksum):
+    def __init__(self) -> None:
+        self._hash = hashlib.md5(usedforsecurity=False)
+
+    def update(self, chunk: bytes) -> None:
+        self._hash.update(chunk)
+
+    def digest(self) -> bytes:
+        return self._hash.digest()
+
+
+_MD5_ETAG = re.compile(r"[0-9a-f]{32}")
+
+
+def _check_etag(http_response: Any = None, parsed: Any = None, context: Any = None,
+                **_: Any) -> None:
+    """After a GetObject: a whole object that botocore does not check (no stored CRC/SHA) is
+    read through an MD5 check against its ETag, where the ETag is the MD5 (one part, no KMS or
+    customer key)."""
+    if not parsed or "Body" not in parsed or parsed.get("ContentRange"):
+        return
+    if ((context or {}).get("checksum") or {}).get("response_algorithm"):
+        return  # botocore checks the stored checksum already
+    etag = str(parsed.get("ETag") or "").strip('"').lower()
+    if not _MD5_ETAG.fullmatch(etag) or parsed.get("SSECustomerAlgorithm") \
+            or parsed.get("ServerSideEncryption") == "aws:kms":
+        return
+    parsed["Body"] = AioStreamingChecksumBody(http_response.raw, parsed.get("ContentLength"),
+                                              _Md5(), base64.b64encode(bytes.fromhex(etag)))
+
+
 class S3FileSystem(s3fs.S3FileSystem):
     """``s3fs.S3FileSystem`` whose client sends small PUTs in one round trip."""
 
@@ -52,6 +97,9 @@ class S3FileSystem(s3fs.S3FileSystem):
         client.meta.events.register("needs-retry.s3", partial(botocore_throttle_hook,
                                                               max_attempts=most),
                                     unique_id="objstore-throttle")
+        if client.meta.config.response_checksum_validation != "when_required":  # checksums on
+            client.meta.events.register("after-call.s3.GetObject", _check_etag,
+                                        unique_id="objstore-etag")
         return client
 
     _connect = set_session
