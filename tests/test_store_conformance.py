@@ -1,9 +1,9 @@
 """zarr's own store conformance suite (``zarr.testing.store.StoreTests``) on CubeStore, as
 ``objstore.resolve(url).zarr_store()`` builds it, over every backend and engine: the four real
 servers (S3 with fsspec and obstore, Swift, GCS, Azure with fsspec and obstore), a local folder and
-memory. ``TestPlainStore`` runs the same suite on the bare zarr store CubeStore wraps, so that a
-failure shared by both is the server's (each is marked ``xfail`` with its reason, listed in
-docs/_store_section.md).
+memory. ``TestPlainStore`` runs the same suite on the bare zarr store CubeStore wraps: what fails
+there is marked ``xfail`` with its reason (PLAIN_FAILURES; a failure shared by both would go into
+SERVER_FAILURES), listed in docs/_store_section.md.
 
 The suite's tests are coroutines; they run on zarr's own event loop (``zarr.core.sync.sync``),
 where objstore runs every store call, so no asyncio plugin for pytest is needed.
