@@ -16,6 +16,8 @@ obstore's ``ObjectStore``) and adds what a high-latency object store needs:
   written last.
 * **The write marker** (:mod:`objstore.write_marker`) is invisible to zarr: never listed, never
   deleted with the cube it guards; replacing a cube deletes its consolidated metadata first.
+* **Suffix ranges everywhere** (zarr reads a shard's index with one): where Azure Blob has none
+  (adlfs), the size and an ordinary range; where a server ignores it, the tail of the answer.
 * **Reads bounded by bytes** (:meth:`CubeStore.bound_read_memory`): big chunks in flight stay a
   fraction of what a ``.load()`` returns.
 
