@@ -16,6 +16,8 @@ obstore's ``ObjectStore``) and adds what a high-latency object store needs:
   written last.
 * **The write marker** (:mod:`objstore.write_marker`) is invisible to zarr: never listed, never
   deleted with the cube it guards; replacing a cube deletes its consolidated metadata first.
+* **Suffix ranges everywhere** (zarr reads a shard's index with one): where Azure Blob has none
+  (adlfs), the size and an ordinary range; where a server ignores it, the tail of the answer.
 * **Reads bounded by bytes** (:meth:`CubeStore.bound_read_memory`): big chunks in flight stay a
   fraction of what a ``.load()`` returns.
 
@@ -245,6 +247,24 @@ class CubeStore(WrapperStore["Store"]):
         async with self._sem(), self._read_slots():
             return await self._fetch_now(key, prototype, byte_range)
 
+    async def _fetch_suffix(self, inner: FsspecStore, key: str, prototype: BufferPrototype,
+                            n: int) -> Buffer | None:
+        """The last ``n`` bytes of ``key`` where the server may not honour a suffix range:
+        Azure Blob has none (adlfs then fails on the answer, a ValueError): ask for the size and
+        an ordinary range; a server that ignores the range answers with the whole object: keep
+        its tail."""
+        try:
+            buf = await inner.get(key, prototype, SuffixByteRequest(n))
+        except ValueError:
+            try:
+                size = await inner.getsize(key)
+            except FileNotFoundError:
+                return None
+            return await inner.get(key, prototype, RangeByteRequest(max(size - n, 0), size))
+        if buf is not None and len(buf) > n:
+            return buf[len(buf) - n:]
+        return buf
+
     def bound_read_memory(self, chunk_bytes: int) -> None:
         """Keep the chunks being read (each held encoded, then decoded, until zarr copies it into
         its output) to about :data:`READ_BYTES_IN_FLIGHT`: at most that many bytes of chunks of
@@ -265,6 +285,8 @@ class CubeStore(WrapperStore["Store"]):
     async def _fetch_now(self, key: str, prototype: BufferPrototype,
                          byte_range: ByteRequest | None) -> Buffer | None:
         inner = self._store
+        if isinstance(byte_range, SuffixByteRequest) and isinstance(inner, FsspecStore):
+            return await self._fetch_suffix(inner, key, prototype, byte_range.suffix)
         if byte_range is None and isinstance(inner, FsspecStore):
             if self._cat_kw is None:
                 self._cat_kw = _cat_kwargs(inner.fs)
@@ -301,7 +323,7 @@ class CubeStore(WrapperStore["Store"]):
                                  key_ranges: Iterable[tuple[str, ByteRequest | None]]
                                  ) -> list[Buffer | None]:
         key_ranges = list(key_ranges)
-        if any(k in self._cache for k, _ in key_ranges):
+        if any(k in self._cache or isinstance(r, SuffixByteRequest) for k, r in key_ranges):
             return list(await asyncio.gather(*(self.get(k, prototype, r) for k, r in key_ranges)))
         return await self._store.get_partial_values(prototype, key_ranges)
 

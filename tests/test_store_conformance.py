@@ -1,9 +1,9 @@
 """zarr's own store conformance suite (``zarr.testing.store.StoreTests``) on CubeStore, as
 ``objstore.resolve(url).zarr_store()`` builds it, over every backend and engine: the four real
 servers (S3 with fsspec and obstore, Swift, GCS, Azure with fsspec and obstore), a local folder and
-memory. ``TestPlainStore`` runs the same suite on the bare zarr store CubeStore wraps, so that a
-failure shared by both is the server's (each is marked ``xfail`` with its reason, listed in
-docs/architecture.md ("zarr's store conformance suite")).
+memory. ``TestPlainStore`` runs the same suite on the bare zarr store CubeStore wraps: what fails
+there is marked ``xfail`` with its reason (PLAIN_FAILURES; a failure shared by both would go into
+SERVER_FAILURES), listed in docs/architecture.md ("zarr's store conformance suite").
 
 The suite's tests are coroutines; they run on zarr's own event loop (``zarr.core.sync.sync``),
 where objstore runs every store call, so no asyncio plugin for pytest is needed.
@@ -35,25 +35,24 @@ TARGETS = [("s3", "fsspec"), ("s3", "obstore"), ("swift", "fsspec"), ("gcs", "fs
 _SERVER = {"s3": "moto", "swift": "swift_server", "gcs": "gcs_server", "azure": "azurite"}
 
 _SUFFIX = "\\x01\\x02\\x03\\x04-byte_range3"  # test_get's SuffixByteRequest(1) cases
-#: (backend, engine) -> {test name, or name[parameters]: why the same test fails on the plain zarr
-#: store over that server too}; docs/architecture.md ("zarr's store conformance suite") lists them
-SERVER_FAILURES: dict[tuple[str, str], dict[str, str]] = {
-    ("gcs", "fsspec"): {
-        f"test_get[{_SUFFIX}]": "the GCS emulator ignores suffix ranges (Range: bytes=-N) and "
-                                "answers with the whole object",
-    },
-    ("azure", "fsspec"): {
-        f"test_get[{_SUFFIX}]": "adlfs asks Azurite for a suffix range, which Azure Blob does not "
-                                "offer; the SDK fails on the answer (no Content-Range)",
-        "test_get_partial_values[key_ranges3]": "the same suffix range, through "
-                                                "get_partial_values",
-    },
+_PICKLE = ("fsspec filesystems made with skip_instance_cache are not equal to their unpickled "
+           "copies; CubeStore compares class and options")
+_GCS_SUFFIX = ("the GCS emulator ignores suffix ranges (Range: bytes=-N) and answers with the "
+               "whole object; CubeStore keeps its tail")
+_AZURE_SUFFIX = ("adlfs asks for a suffix range, which Azure Blob does not offer; the SDK fails "
+                 "on the answer (no Content-Range); CubeStore asks for the size and a range")
+#: (backend, engine) -> {test name, or name[parameters]: why it fails on the plain zarr store
+#: there}: CubeStore passes them all (docs/architecture.md ("zarr's store conformance suite") lists them)
+PLAIN_FAILURES: dict[tuple[str, str], dict[str, str]] = {
+    ("s3", "fsspec"): {"test_serializable_store": _PICKLE},
+    ("swift", "fsspec"): {"test_serializable_store": _PICKLE},
+    ("gcs", "fsspec"): {"test_serializable_store": _PICKLE, f"test_get[{_SUFFIX}]": _GCS_SUFFIX},
+    ("azure", "fsspec"): {"test_serializable_store": _PICKLE, f"test_get[{_SUFFIX}]": _AZURE_SUFFIX,
+                          "test_get_partial_values[key_ranges3]": _AZURE_SUFFIX},
+    ("memory", "fsspec"): {"test_serializable_store": _PICKLE},
 }
-#: what fails on the plain zarr store only: CubeStore fixes it
-FIXED_BY_CUBESTORE = {
-    "test_serializable_store": "fsspec filesystems made with skip_instance_cache are not equal to "
-                               "their unpickled copies; CubeStore compares class and options",
-}
+#: the same, for failures CubeStore shares with the plain store (none today)
+SERVER_FAILURES: dict[tuple[str, str], dict[str, str]] = {}
 
 
 @dataclass
@@ -149,14 +148,14 @@ def _inner(store: Store) -> Store:
 
 @pytest.fixture(autouse=True)
 def _known_failures(request: pytest.FixtureRequest) -> None:
-    """Mark as xfail the tests that fail on the plain zarr store over the same server (and, on
-    the plain store, what CubeStore fixes)."""
+    """Mark as xfail what fails on the plain zarr store over the same server (and on CubeStore,
+    what fails on both)."""
     if "target" not in request.fixturenames:
         return
     target = request.getfixturevalue("target")
     known = dict(SERVER_FAILURES.get((target.backend, target.engine), {}))
-    if request.cls is TestPlainStore and target.backend != "local" and target.engine == "fsspec":
-        known.update(FIXED_BY_CUBESTORE)
+    if request.cls is TestPlainStore:
+        known.update(PLAIN_FAILURES.get((target.backend, target.engine), {}))
     for test, why in known.items():
         name, _, param = test.partition("[")
         if name == request.node.originalname and param.rstrip("]") in request.node.name:
@@ -218,3 +217,21 @@ class TestPlainStore(_Suite):
 
     def test_store_repr(self, store: Store) -> None:
         assert repr(store)
+
+
+def test_a_sharded_cube_reads_back_on_every_backend(rig):
+    """zarr reads a shard's index with a suffix range, which Azure Blob does not offer and the
+    GCS emulator ignores: a sharded cube still reads back equal."""
+    import numpy as np
+    import xarray as xr
+
+    ds = xr.Dataset({"v": (("t", "x"), np.arange(64.0).reshape(8, 8))})
+    url = rig.url("sharded.zarr")
+    objstore.write_cube(ds, url, profile=rig.profile, zarr_format=3,
+                        encoding={"v": {"chunks": (2, 4), "shards": (4, 8)}})
+    back = objstore.open_cube(url, profile=rig.profile)
+    assert back["v"].encoding.get("shards") == (4, 8)
+    xr.testing.assert_identical(back.load(), ds)
+    # one inner chunk: zarr reads the shard's index (its last bytes), then the chunk's range
+    one = objstore.open_cube(url, profile=rig.profile, chunks=None)["v"][5, 1:3]
+    np.testing.assert_array_equal(one.values, ds["v"][5, 1:3].values)
