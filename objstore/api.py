@@ -100,7 +100,7 @@ class Resolved:
     @cached_property
     def io_options(self) -> dict[str, Any]:
         """``storage_options`` plus the profile's retry policy in the library's own words
-        (:func:`objstore.retry.library_options`): what objstore's filesystems are made with."""
+        (each Backend's ``library_options``): what objstore's filesystems are made with."""
         return self.backend.library_options(policy_for(self.profile), self.storage_options)
 
     @cached_property
