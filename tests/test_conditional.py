@@ -5,14 +5,14 @@ atomic, and says so once where it is not."""
 
 from __future__ import annotations
 
-import threading
 import warnings
 
 import pytest
 import xarray as xr
+from racing import race_two_writes
 
 import objstore
-from objstore import conditional, cube
+from objstore import conditional
 from objstore.errors import CubeExistsError, NotAtomicWarning
 
 #: what the servers of the test suite do (moto, Azurite: atomic; the Swift all-in-one checks
@@ -37,32 +37,11 @@ def test_local_disk_is_atomic_without_a_probe(tmp_path):
 def test_two_writers_racing_one_succeeds_where_the_server_is_atomic(rig, small_cube,
                                                                     monkeypatch):
     url = rig.url("race.zarr")
-    both_here = threading.Barrier(2)
-    claim = cube.claim
-
-    def at_once(*args):  # type: ignore[no-untyped-def]
-        both_here.wait(timeout=60)
-        return claim(*args)
-
-    monkeypatch.setattr(cube, "claim", at_once)
     monkeypatch.setattr(conditional, "_verdicts", {})
     monkeypatch.setattr(conditional, "_warned", set())
-    outcomes: list[object] = []
-
-    def write(value: float) -> None:
-        try:
-            objstore.write_cube(small_cube + value, url, profile=rig.profile)
-            outcomes.append(value)
-        except Exception as exc:  # noqa: BLE001 - where both go ahead, either may fail
-            outcomes.append(exc)
-
     with warnings.catch_warnings(record=True) as seen:  # warnings of both threads
         warnings.simplefilter("always")
-        threads = [threading.Thread(target=write, args=(v,)) for v in (1.0, 2.0)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=120)
+        outcomes = race_two_writes(monkeypatch, small_cube, url, rig.profile)
     said = [str(w.message) for w in seen if issubclass(w.category, NotAtomicWarning)]
     winners = [o for o in outcomes if isinstance(o, float)]
     if EXPECTED[rig.backend] == "atomic":

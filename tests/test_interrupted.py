@@ -13,6 +13,7 @@ import fsspec
 import numpy as np
 import pytest
 import xarray as xr
+from racing import race_two_writes
 from typer.testing import CliRunner
 
 import objstore
@@ -178,37 +179,12 @@ def test_two_writers_racing_for_one_place_cannot_both_succeed(backend, request, 
     exactly one of them write (``mode="w-"``). Where the server makes that create atomic: moto,
     Azurite and local disk (the Swift all-in-one checks If-None-Match before a PUT, not
     atomically; the GCS emulator ignores ifGenerationMatch)."""
-    import threading
-
-    from objstore import cube
-
     if backend == "local":
         url, profile = str(tmp_path / "race.zarr"), None
     else:
         rig = request.getfixturevalue(f"{backend}_rig")
         url, profile = rig.url("race.zarr"), rig.profile
-    both_here = threading.Barrier(2)
-    claim = cube.claim
-
-    def at_once(*args):  # type: ignore[no-untyped-def]
-        both_here.wait(timeout=60)
-        return claim(*args)
-
-    monkeypatch.setattr(cube, "claim", at_once)
-    outcomes: list[object] = []
-
-    def write(value: float) -> None:
-        try:
-            objstore.write_cube(small_cube + value, url, profile=profile)
-            outcomes.append(value)
-        except CubeExistsError as exc:
-            outcomes.append(exc)
-
-    threads = [threading.Thread(target=write, args=(v,)) for v in (1.0, 2.0)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    outcomes = race_two_writes(monkeypatch, small_cube, url, profile)
     winners = [o for o in outcomes if isinstance(o, float)]
     losers = [o for o in outcomes if isinstance(o, CubeExistsError)]
     assert len(winners) == 1 and len(losers) == 1, outcomes
