@@ -13,18 +13,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import backends
 from .errors import BucketNotFoundError
 
 if TYPE_CHECKING:
     from .api import Resolved
 
-__all__ = ["CREATED_ON_WRITE", "bucket_word", "bucket_missing", "create_hint", "require_bucket"]
-
-
-def bucket_word(backend: str) -> str:
-    """What the backend called ``backend`` calls a bucket."""
-    return backends.get(backend).bucket_word
+__all__ = ["bucket_missing", "create_hint", "require_bucket"]
 
 
 def bucket_missing(r: Resolved) -> bool:
@@ -45,10 +39,6 @@ def create_hint(r: Resolved) -> str:
     command = r.backend.create_bucket_command(r)
     return f"Create it first, e.g. with: {command}" if command else \
         f"Create the {r.backend.bucket_word} first"
-
-
-#: Backends whose writes create a missing container, as their own upload tool does.
-CREATED_ON_WRITE = frozenset(n for n in backends.names() if backends.get(n).creates_bucket_on_write)
 
 
 def require_bucket(r: Resolved) -> None:

@@ -43,7 +43,6 @@ __all__ = [
     "profile_engines",
     "DEFAULT_GROUP_BYTES",
     "max_concurrency",
-    "io_storage_options",
     "raise_zarr_concurrency",
     "ArrayInfo",
     "group_factors",
@@ -61,7 +60,7 @@ DEFAULT_GROUP_BYTES = 128 * 2**20
 #: untested (:data:`GCS_NOT_OFFERED` says which requests fail).
 ENGINES = ("auto", "fsspec", "obstore")
 #: ``auto``: obstore for S3 and Azure where it can do exactly what the profile says (see
-#: :func:`obstore_translatable`), fsspec otherwise.
+#: :func:`problem`), fsspec otherwise.
 #: The engine when neither the profile nor ``OBJSTORE_ENGINE`` names one is each Backend's
 #: ``default_engine``, as measured (docs/performance.md): ``auto`` on Azure, where obstore read and
 #: wrote about twice as fast as adlfs in every run (adlfs spends about 2 ms of CPU per request);
@@ -147,25 +146,10 @@ def profile_engines(profile: Any) -> dict[str, dict[str, str]]:
     return out
 
 
-def obstore_translatable(options: Mapping[str, Any], protocol: str = "s3") -> bool:
-    """True if obstore is installed, offered for ``protocol`` and can use exactly these storage
-    options with the credentials they name (what ``engine = "auto"`` needs)."""
-    if not backends.for_protocol(protocol).obstore_offered:
-        return False
-    return problem(protocol, options, explicit=False) is None
-
-
 def max_concurrency(profile: Any) -> int:
     """The profile's ``max_concurrency``, or the measured default."""
     n = getattr(profile, "max_concurrency", None)
     return int(n) if n else DEFAULT_MAX_CONCURRENCY
-
-
-def io_storage_options(protocol: str, options: Mapping[str, Any], n: int) -> dict[str, Any]:
-    """``options`` plus a connection pool of at least ``n`` connections (what the user set wins):
-    each Backend's ``io_options`` (s3fs: ``config_kwargs.max_pool_connections``; objstore's Swift
-    filesystem: ``max_concurrency``; gcsfs and adlfs pools hold 100 connections already)."""
-    return backends.for_protocol(protocol).io_options(dict(options), n)
 
 
 _raised_to = 0

@@ -17,7 +17,7 @@ only the cube: publish into a container meant for public data.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .api import resolve
 from .backends.base import PublicResult
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .api import Resolved
     from .profiles import Profile
 
-__all__ = ["PublicResult", "make_public", "public_url", "s3_upload_acl", "reader_snippet"]
+__all__ = ["PublicResult", "make_public", "public_url", "reader_snippet"]
 
 
 def public_url(r: Resolved) -> str:
@@ -57,12 +57,6 @@ def make_private(url: str, profile: str | Profile | None = None) -> str:
     r = resolve(url, profile)
     with mapped_errors(r):
         return r.backend.make_private(r)
-
-
-def s3_upload_acl(r: Resolved) -> dict[str, Any]:
-    """Before uploading a public cube: the PUT arguments that make each object public as it is
-    written (S3: a ``public-read`` bucket and object ACL; ``{}`` elsewhere)."""
-    return r.backend.upload_arguments(r)
 
 
 # ------------------------------------------------------------------------------------------ readers
