@@ -6,12 +6,16 @@ written carries the MD5 of its bytes as user metadata (``x-ms-meta-objstore_md5`
 ``x-amz-meta-objstore_md5``), covered by the request's signature; every whole-object read that
 finds it compares. A mismatch is read again (a flip on the way back), then is an error: the stored
 object itself differs from what was written (a flip on the way there), and must be rewritten.
-Objects written by other tools carry no such metadata and are not checked; neither are reads
-through obstore on S3, whose GET returns no user metadata (its uploads carry a signed SHA-256).
+On S3, whose GET through obstore returns no user metadata (its uploads carry a signed SHA-256),
+a whole object is compared with its ETag where that is its MD5 (the backend's ``obstore_etags``:
+one part, no KMS or customer key), whoever wrote it. Elsewhere, objects written by other tools
+carry no such metadata and are not checked. Bodies above :data:`HASH_IN_THREAD` are hashed in a
+thread, so the event loop keeps the other requests moving.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from typing import Any
 
@@ -24,14 +28,31 @@ __all__ = ["MD5_KEY", "ChecksummedObjectStore", "md5_hex"]
 MD5_KEY = "objstore_md5"
 #: reads of one object whose body does not match its MD5, before it is an error
 REREADS = 3
+#: bodies at least this long are hashed off the event loop (hashlib releases the GIL)
+HASH_IN_THREAD = 2**20
 
 
 def md5_hex(data: Any) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
+async def _md5_of(data: Any) -> str:
+    view = memoryview(data)
+    if view.nbytes >= HASH_IN_THREAD:
+        return await asyncio.to_thread(md5_hex, view)
+    return md5_hex(view)
+
+
 class ChecksummedObjectStore(ObjectStore):  # type: ignore[type-arg]
     """zarr's ``ObjectStore`` writing each object's MD5 as metadata and checking it on reads."""
+
+    #: the backend's ETag reader (``Backend.obstore_etags``), or None
+    etags: Any = None
+
+    def with_read_only(self, read_only: bool = False) -> Any:
+        new = super().with_read_only(read_only)
+        new.etags = self.etags
+        return new
 
     async def get(self, key: str, prototype: Any, byte_range: Any = None) -> Any:
         if byte_range is not None:
@@ -46,8 +67,13 @@ class ChecksummedObjectStore(ObjectStore):  # type: ignore[type-arg]
                 return None  # as zarr's ObjectStore answers
             data = await resp.bytes_async()
             expected = (resp.attributes or {}).get(MD5_KEY)
-            if expected is None or md5_hex(memoryview(data)) == expected:
+            etag = expected is None and self.etags is not None
+            if etag:
+                expected = self.etags.md5(resp.meta)
+            if expected is None or await _md5_of(data) == expected:
                 return prototype.buffer.from_bytes(data)
+            if etag and tries.made == 1 and not await self.etags.are_md5(key):
+                return prototype.buffer.from_bytes(data)  # encrypted: its ETag is no MD5
             why = "the body does not match the MD5 it was written with"
             if not await tries.retry(why):
                 raise OSError(f"GET {key}: {why} {tries.gave_up()}: the stored object is "

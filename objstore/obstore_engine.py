@@ -50,8 +50,12 @@ def obstore_store(protocol: str, path: str, options: Mapping[str, Any], n: int,
     why = problem(protocol, options)
     if why:
         raise ConfigError(why)
-    cls = ObstoreStore if checksums else UncheckedObstoreStore
-    return cls(backends.for_protocol(protocol).obstore_store(path, options, n), read_only=read_only)
+    backend = backends.for_protocol(protocol)
+    if not checksums:
+        return UncheckedObstoreStore(backend.obstore_store(path, options, n), read_only=read_only)
+    store = ObstoreStore(backend.obstore_store(path, options, n), read_only=read_only)
+    store.etags = backend.obstore_etags(path, options)
+    return store
 
 
 # ------------------------------------------------------------------------------ exceptions

@@ -101,7 +101,11 @@ def test_a_cube_that_cannot_be_listed_is_read_without_the_cache(s3_rig, tmp_path
     def refused(self):
         raise PermissionError("AccessDenied: ListObjectsV2")
 
-    monkeypatch.setattr(cache.ChunkCache, "_list", refused)
+    async def refused_async(self):
+        refused(self)
+
+    monkeypatch.setattr(cache.ChunkCache, "_list", refused)  # the fsspec engine's listing
+    monkeypatch.setattr(cache.ChunkCache, "_list_obstore", refused_async)
     with pytest.warns(UserWarning, match="chunk cache is off for this cube"):
         ds = objstore.open_cube(url, profile=s3_rig.profile, cache=tmp_path / "c").load()
     xr.testing.assert_identical(ds, objstore.open_cube(url, profile=s3_rig.profile).load())

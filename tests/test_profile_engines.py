@@ -28,8 +28,9 @@ def _engines(name: str) -> dict:
 
 def test_each_profile_says_its_engines_and_why(profiles):
     keys = _engines("keys")
-    assert (keys["read"]["library"], keys["write"]["library"]) == ("s3fs", "s3fs")
-    assert keys["read"]["why"] == "the default for s3:// reads is 'fsspec'"
+    assert (keys["read"]["library"], keys["write"]["library"]) == ("obstore", "s3fs")
+    assert keys["read"]["why"] == ("the default for s3:// reads is 'auto', and obstore can do "
+                                   "exactly what the profile says")
     auto = _engines("auto")["read"]
     assert auto["engine"] == "obstore" and "profile sets engine = 'auto'" in auto["why"]
     chain = _engines("chain")["read"]

@@ -12,6 +12,8 @@ one used.
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,7 +22,8 @@ from ..profiles import blob_host_account, connection_string_fields
 from ..retry import obstore_config
 from ._aws_provider import AwsProfileCredentials
 
-__all__ = ["s3_problem", "s3_store", "azure_problem", "azure_store", "AzureStaticCredential"]
+__all__ = ["s3_problem", "s3_store", "S3Etags", "azure_problem", "azure_store",
+           "AzureStaticCredential"]
 
 # Azurite's well-known development account (UseDevelopmentStorage=true); public, not a secret.
 _DEV_ACCOUNT = "devstoreaccount1"
@@ -102,6 +105,74 @@ def s3_store(path: str, options: Mapping[str, Any], n: int) -> Any:
         kw["request_payer"] = True
     client, retry = client_options(n, endpoint, options)
     return S3Store(bucket, prefix=prefix or None, client_options=client, retry_config=retry, **kw)
+
+
+_MD5_ETAG = re.compile(r"[0-9a-f]{32}")
+
+
+class S3Etags:
+    """The MD5 a whole S3 object read through obstore must have: its ETag, where that is an MD5.
+
+    An object uploaded in one part has its MD5 as ETag, unless it is encrypted with a KMS or
+    customer key; one uploaded in parts has "MD5-of-parts-N" (no MD5: not checked). obstore's GET
+    does not return the encryption header, so the first mismatch asks botocore (one HEAD, which
+    imports s3fs only then): an encrypted object's ETag says nothing, and this store stops
+    comparing ETags; otherwise the body is damaged and is read again (``obstore_checksums``).
+    The same check as ``_s3fs._check_etag`` on the s3fs engine.
+    """
+
+    def __init__(self, path: str, options: Mapping[str, Any]) -> None:
+        self._bucket, _, self._prefix = path.strip("/").partition("/")
+        self._options = dict(options)
+        self._meaningful: bool | None = None  # False: encrypted, ETags say nothing
+        self._asking: asyncio.Future[None] | None = None  # the HEAD in flight
+
+    def __repr__(self) -> str:  # no options: they hold the secret
+        return f"S3Etags({self._bucket!r})"
+
+    def md5(self, meta: Mapping[str, Any]) -> str | None:
+        if self._meaningful is False:
+            return None
+        etag = str(meta.get("e_tag") or "").strip('"').lower()
+        return etag if _MD5_ETAG.fullmatch(etag) else None
+
+    async def are_md5(self, key: str) -> bool:
+        """After a mismatch: False if ``key`` is encrypted so that its ETag is no MD5 (then no
+        ETag of this store is compared again: a bucket's objects share its encryption).
+        Mismatches at the same time share one HEAD."""
+        if self._meaningful is not False:
+            if self._asking is None:
+                self._asking = asyncio.ensure_future(self._ask(key))
+            asking = self._asking
+            try:
+                await asyncio.shield(asking)
+            finally:
+                if self._asking is asking and asking.done():
+                    self._asking = None
+        return self._meaningful is not False
+
+    async def _ask(self, key: str) -> None:
+        head = await _head(self._bucket, f"{self._prefix}/{key}" if self._prefix else key,
+                           self._options)
+        if str(head.get("ServerSideEncryption", "")).startswith("aws:kms") \
+                or head.get("SSECustomerAlgorithm"):
+            self._meaningful = False
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_asking": None}
+
+
+async def _head(bucket: str, key: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """botocore's HeadObject of ``bucket/key`` with the s3fs ``options``, on the running loop."""
+    from ._s3fs import S3FileSystem
+
+    fs = S3FileSystem(**options, asynchronous=True, skip_instance_cache=True)
+    try:
+        await fs.set_session()
+        return dict(await fs._call_s3("head_object", Bucket=bucket, Key=key))
+    finally:
+        if fs._s3 is not None:
+            await fs._s3creator.__aexit__(None, None, None)
 
 
 def azure_problem(options: Mapping[str, Any]) -> str | None:

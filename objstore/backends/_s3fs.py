@@ -7,9 +7,12 @@ without KMS or a customer key is its MD5. Such a GET is checked against it here
 (:func:`_check_etag`), raising botocore's own ``FlexibleChecksumError`` on a mismatch, so that it
 is retried and reported like any damaged body.
 
-Writes:
+Writes: every PUT and part also carries its ``Content-MD5`` (:func:`_add_md5`), besides the CRC32
+botocore sends: every S3-compatible server checks an MD5 (Ceph and moto ignore the CRC32 header),
+so a body damaged on the way is refused, and the stored object's ETag is the MD5 of what was sent,
+which the obstore engine's reads compare (``_obstore.S3Etags``).
 
-botocore adds that header to every PUT whose body is file-like (s3fs always passes one), and
+``Expect: 100-continue``: botocore adds that header to every PUT whose body is file-like (s3fs always passes one), and
 aiohttp then waits for the server's ``100 Continue`` before it sends the body: one more round trip
 per chunk written (measured through a 25 ms-each-way proxy: 110 ms per 64 KiB PUT against 59 ms
 without it). The header only pays off for bodies so large that sending them in vain would cost
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import logging
 import re
 from functools import partial
@@ -27,6 +31,7 @@ from typing import Any
 
 import s3fs
 from aiobotocore.httpchecksum import AioStreamingChecksumBody
+from botocore.exceptions import HTTPClientError
 from botocore.httpchecksum import BaseChecksum
 from botocore.utils import determine_content_length
 from fsspec.asyn import sync_wrapper
@@ -53,6 +58,40 @@ def _drop_expect(request: Any = None, **_: Any) -> None:
         del request.headers["Expect"]
 
 
+def _add_md5(request: Any = None, **_: Any) -> None:
+    """Before a PUT or part is signed: its ``Content-MD5``, kept for :func:`_check_put_etag`."""
+    body = getattr(request, "body", None)
+    if body is None or "Content-MD5" in request.headers:
+        return
+    if isinstance(body, io.BytesIO):
+        digest = hashlib.md5(body.getbuffer(), usedforsecurity=False).digest()
+    elif isinstance(body, (bytes, bytearray, memoryview)):
+        digest = hashlib.md5(body, usedforsecurity=False).digest()
+    else:
+        return  # a stream: its CRC32 trailer covers it
+    request.headers["Content-MD5"] = base64.b64encode(digest).decode()
+    request.context[_SENT_MD5] = digest.hex()
+
+
+def _check_put_etag(parsed: Any = None, context: Any = None, **_: Any) -> None:
+    """After a PUT or part: the ETag the server answers is the MD5 of what it stored (one part,
+    no KMS or customer key); a different one means the body was damaged on the way and the
+    server did not check (moto, some S3-compatible stores): an error s3fs retries."""
+    sent = (context or {}).pop(_SENT_MD5, None)
+    if not sent or not parsed or _encrypted(parsed):
+        return
+    etag = str(parsed.get("ETag") or "").strip('"').lower()
+    if _MD5_ETAG.fullmatch(etag) and etag != sent:
+        raise HTTPClientError(error="the server stored a body whose MD5 differs from the one "
+                                    "sent (damaged on the way)")
+
+
+def _encrypted(parsed: Any) -> bool:
+    """Encrypted with a KMS or customer key: its ETag is not its MD5."""
+    return bool(parsed.get("SSECustomerAlgorithm")) \
+        or str(parsed.get("ServerSideEncryption") or "").startswith("aws:kms")
+
+
 class _Md5(BaseChecksum):
     def __init__(self) -> None:
         self._hash = hashlib.md5(usedforsecurity=False)
@@ -65,6 +104,7 @@ class _Md5(BaseChecksum):
 
 
 _MD5_ETAG = re.compile(r"[0-9a-f]{32}")
+_SENT_MD5 = "objstore_sent_md5"
 
 
 def _check_etag(http_response: Any = None, parsed: Any = None, context: Any = None,
@@ -77,8 +117,7 @@ def _check_etag(http_response: Any = None, parsed: Any = None, context: Any = No
     if ((context or {}).get("checksum") or {}).get("response_algorithm"):
         return  # botocore checks the stored checksum already
     etag = str(parsed.get("ETag") or "").strip('"').lower()
-    if not _MD5_ETAG.fullmatch(etag) or parsed.get("SSECustomerAlgorithm") \
-            or parsed.get("ServerSideEncryption") == "aws:kms":
+    if not _MD5_ETAG.fullmatch(etag) or _encrypted(parsed):
         return
     parsed["Body"] = AioStreamingChecksumBody(http_response.raw, parsed.get("ContentLength"),
                                               _Md5(), base64.b64encode(bytes.fromhex(etag)))
@@ -97,7 +136,13 @@ class S3FileSystem(s3fs.S3FileSystem):
         client.meta.events.register("needs-retry.s3", partial(botocore_throttle_hook,
                                                               max_attempts=most),
                                     unique_id="objstore-throttle")
-        if client.meta.config.response_checksum_validation != "when_required":  # checksums on
+        if client.meta.config.request_checksum_calculation != "when_required":  # checksums on
+            for event in _EVENTS:
+                client.meta.events.register_first(event, _add_md5, unique_id=f"objstore-md5-{event}")
+            for op in ("PutObject", "UploadPart"):
+                client.meta.events.register(f"after-call.s3.{op}", _check_put_etag,
+                                            unique_id=f"objstore-put-etag-{op}")
+        if client.meta.config.response_checksum_validation != "when_required":
             client.meta.events.register("after-call.s3.GetObject", _check_etag,
                                         unique_id="objstore-etag")
         return client

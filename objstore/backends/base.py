@@ -185,6 +185,11 @@ class Backend:
         """obstore's store for ``path`` from the fsspec ``options``, ``n`` idle connections."""
         raise NotImplementedError(f"the obstore engine is not offered for {self.name}")
 
+    def obstore_etags(self, path: str, options: Mapping[str, Any]) -> Any:
+        """What tells, from an obstore GET's ``meta``, the MD5 a whole object must have when it
+        carries no MD5 of objstore's (:class:`objstore.backends._obstore.S3Etags`), or None."""
+        return None
+
     # ------------------------------------------------------------------ what the server honours
     #: how to let a browser on another origin read (``objstore doctor``'s CORS check)
     cors_fix: str = "allow GET and HEAD from that origin in the bucket's CORS rules"

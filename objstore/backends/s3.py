@@ -63,6 +63,9 @@ class S3Backend(Backend):
     can_be_public = True
     env = AWS
     obstore_offered = True
+    #: reads through obstore where the profile's options translate exactly: no botocore to
+    #: import or build, and every whole object checked against its ETag (docs/performance.md)
+    default_read_engine = "auto"
     cors_fix = ("add a CORS rule allowing GET and HEAD from that origin to the bucket "
                 "(aws s3api put-bucket-cors --bucket BUCKET --cors-configuration file://cors.json)")
     def obstore_problem(self, protocol: str, options: Mapping[str, Any], *,
@@ -71,6 +74,9 @@ class S3Backend(Backend):
 
     def obstore_store(self, path: str, options: Mapping[str, Any], n: int) -> Any:
         return _obstore.s3_store(path, options, n)
+
+    def obstore_etags(self, path: str, options: Mapping[str, Any]) -> Any:
+        return _obstore.S3Etags(path, options)
 
 
     async def put_with_wrong_md5(self, fs: Any, bucket: str, key: str, data: bytes,

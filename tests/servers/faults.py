@@ -15,6 +15,8 @@ carries one request at a time. Faults, drawn per request from ``random.Random(se
 * ``"truncate"``: a body (the request's if it has one, else the response's) loses its second half
   and its ``Content-Length`` says so: a well-formed message with the wrong content.
 * ``"bitflip"``: one bit of that body flipped, length unchanged.
+* ``"etag"``: a response's ``ETag`` replaced by another MD5-like value, body unchanged (what an
+  S3 object encrypted with a KMS key looks like: its ETag is not its MD5).
 
 ``outage(seconds)`` resets every connection for a while (a server down or unreachable).
 ``injected`` counts the faults applied; ``headers_seen`` lists each request's header names.
@@ -36,7 +38,8 @@ from latency_proxy import LatencyProxy
 
 __all__ = ["FAULTS", "TRANSIENT", "FaultProxy"]
 
-FAULTS = ("503", "500", "429", "403", "reset", "midbody", "stall", "truncate", "bitflip")
+FAULTS = ("503", "500", "429", "403", "reset", "midbody", "stall", "truncate", "bitflip",
+          "etag")
 #: what a retry policy must survive without anyone noticing
 TRANSIENT = ("503", "500", "reset", "midbody")
 _NO_BODY_STATUS = (204, 304)
@@ -269,6 +272,12 @@ class FaultProxy(LatencyProxy):
         """Apply the exchange's fault to the response; True if the connection is gone."""
         fault = ex.fault
         if fault is None:
+            return False
+        if fault == "etag":
+            if resp.header("ETag"):
+                resp.headers = [(k, '"0123456789abcdef0123456789abcdef"' if k.lower() == "etag"
+                                 else v) for k, v in resp.headers]
+                self._count(fault)
             return False
         if fault in ("truncate", "bitflip"):
             if resp.body:
