@@ -8,8 +8,9 @@ finds it compares. A mismatch is read again (a flip on the way back), then is an
 object itself differs from what was written (a flip on the way there), and must be rewritten.
 On S3, whose GET through obstore returns no user metadata (its uploads carry a signed SHA-256),
 a whole object is compared with its ETag where that is its MD5 (the backend's ``obstore_etags``:
-one part, no KMS or customer key), whoever wrote it. Elsewhere, objects written by other tools
-carry no such metadata and are not checked. Bodies above :data:`HASH_IN_THREAD` are hashed in a
+one part, no KMS or customer key), whoever wrote it, and every PUT's answered ETag is compared
+with the MD5 sent (moto, like some S3-compatible stores, checks no signed payload). Elsewhere,
+objects written by other tools carry no such metadata and are not checked. Bodies above :data:`HASH_IN_THREAD` are hashed in a
 thread, so the event loop keeps the other requests moving.
 """
 
@@ -30,6 +31,8 @@ MD5_KEY = "objstore_md5"
 REREADS = 3
 #: bodies at least this long are hashed off the event loop (hashlib releases the GIL)
 HASH_IN_THREAD = 2**20
+#: where ETags are MD5s, objects below this size go in one PUT (as s3fs sends them)
+SINGLE_PUT_BELOW = 100 * 2**20
 
 
 def md5_hex(data: Any) -> str:
@@ -80,19 +83,37 @@ class ChecksummedObjectStore(ObjectStore):  # type: ignore[type-arg]
                               "damaged; rewrite it")
 
     async def set(self, key: str, value: Any) -> None:
-        import obstore as obs
-
         self._check_writable()
-        buf = value.as_buffer_like()
-        await obs.put_async(self.store, key, buf, attributes={MD5_KEY: md5_hex(buf)})
+        await self._put(key, value.as_buffer_like())
 
     async def set_if_not_exists(self, key: str, value: Any) -> None:
         import obstore as obs
 
         self._check_writable()
-        buf = value.as_buffer_like()
         try:
-            await obs.put_async(self.store, key, buf, mode="create",
-                                attributes={MD5_KEY: md5_hex(buf)})
+            await self._put(key, value.as_buffer_like(), mode="create")
         except obs.exceptions.AlreadyExistsError:
             pass
+
+    async def _put(self, key: str, buf: Any, mode: str | None = None) -> None:
+        """PUT ``buf`` with its MD5 as metadata. Where the backend's ETag is the MD5 (S3: one
+        part, so objects below :data:`SINGLE_PUT_BELOW` go in one PUT), the ETag answered is
+        compared with it: a server that stored a damaged body without checking gets it again."""
+        import obstore as obs
+
+        md5 = await _md5_of(buf)
+        check = self.etags is not None and memoryview(buf).nbytes < SINGLE_PUT_BELOW
+        extra: dict[str, Any] = {"use_multipart": False} if check else {}
+        tries = Attempts(RetryPolicy(retries=REREADS), f"PUT {key}")
+        while True:
+            done = await obs.put_async(self.store, key, buf, mode=mode,  # type: ignore[arg-type]
+                                       attributes={MD5_KEY: md5}, **extra)
+            stored = self.etags.md5(done) if check else None
+            if stored is None or stored == md5:
+                return
+            if tries.made == 1 and not await self.etags.are_md5(key):
+                return  # encrypted: its ETag is no MD5
+            mode = None  # what the first attempt created is ours: overwrite it
+            why = "the server stored a body whose MD5 differs from the one sent"
+            if not await tries.retry(why):
+                raise OSError(f"PUT {key}: {why} {tries.gave_up()}")

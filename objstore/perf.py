@@ -80,8 +80,8 @@ def engine(profile: Any, protocol: str, options: Mapping[str, Any] | None = None
     """The I/O engine (``fsspec`` or ``obstore``) for ``protocol`` under ``profile``.
 
     The profile's ``engine`` field if it has one, else ``OBJSTORE_ENGINE``, else the backend's
-    ``default_engine`` (``default_read_engine`` when ``reading`` and the backend has one;
-    :data:`DEFAULT_ENGINE` unless it says otherwise):
+    ``default_engine`` (:data:`DEFAULT_ENGINE` unless it says otherwise; ``reading`` only words
+    the reason):
 
     * ``auto`` picks obstore for S3 and Azure when it is installed and the storage options
       translate exactly (S3: explicit keys or anonymous; endpoint, region, requester pays. Azure:
@@ -100,8 +100,7 @@ def engine_choice(profile: Any, protocol: str, options: Mapping[str, Any] | None
     backend = backends.for_protocol(protocol)
     field = getattr(profile, "engine", None)
     env = os.environ.get("OBJSTORE_ENGINE")
-    default = (backend.default_read_engine if reading else None) or backend.default_engine
-    name = str(field or env or default).lower()
+    name = str(field or env or backend.default_engine).lower()
     work = "reads" if reading else "writes"
     source = (f"the profile sets engine = {name!r}" if field else
               f"OBJSTORE_ENGINE is {name!r}" if env else

@@ -56,11 +56,11 @@ def test_which_engine_reads_and_why(monkeypatch):
     monkeypatch.delenv("OBJSTORE_ENGINE", raising=False)
     keys = S3Profile(name="k", key="k", secret="s", endpoint_url="http://127.0.0.1:1")
     r = objstore.resolve("s3://b/c.zarr", keys)
-    # S3 reads go through obstore where the profile's options translate (explicit keys here)
+    # S3 cubes go through obstore where the profile's options translate (explicit keys here)
     assert perf.engine_choice(keys, r.protocol, r.storage_options, reading=True) == (
         "obstore", "the default for s3:// reads is 'auto', and obstore can do exactly what the "
                    "profile says")
-    assert perf.engine(keys, r.protocol, r.storage_options) == "fsspec"  # writes: s3fs
+    assert perf.engine(keys, r.protocol, r.storage_options) == "obstore"  # writes too
     auto = keys.model_copy(update={"engine": "auto"})
     assert perf.engine(auto, r.protocol, r.storage_options, reading=True) == "obstore"
     # credentials only botocore can find (an AWS profile, the ambient chain): s3fs, and why

@@ -199,7 +199,8 @@ def test_connection_pool_matches_max_concurrency(monkeypatch):
 
 def test_engine_choice():
     keys = {"key": "k", "secret": "s", "endpoint_url": "http://x"}
-    assert perf.engine(S3Profile(name="d"), "s3", keys) == "fsspec"  # the default
+    assert perf.engine(S3Profile(name="d"), "s3", keys) == "obstore"  # the default: auto
+    assert perf.engine(S3Profile(name="d"), "s3", {"profile": "sso"}) == "fsspec"
     prof = S3Profile(name="p", engine="auto")
     assert perf.engine(prof, "s3", keys) == "obstore"
     assert perf.engine(prof, "s3", {"anon": True}) == "obstore"

@@ -28,7 +28,7 @@ def _engines(name: str) -> dict:
 
 def test_each_profile_says_its_engines_and_why(profiles):
     keys = _engines("keys")
-    assert (keys["read"]["library"], keys["write"]["library"]) == ("obstore", "s3fs")
+    assert (keys["read"]["library"], keys["write"]["library"]) == ("obstore", "obstore")
     assert keys["read"]["why"] == ("the default for s3:// reads is 'auto', and obstore can do "
                                    "exactly what the profile says")
     auto = _engines("auto")["read"]
@@ -46,8 +46,11 @@ def test_the_text_has_one_line_per_direction_and_no_secret(profiles, monkeypatch
     out = run_cli("profiles", "show", "auto")
     assert "reads with: obstore, because the profile sets engine = 'auto', and obstore can" in out
     assert "writes with: obstore, because" in out
-    out = run_cli("profiles", "show", "keys")
-    assert "writes with: fsspec (s3fs), because the default for s3:// writes is 'fsspec'" in out
+    out = run_cli("profiles", "show", "pinned")
+    assert "writes with: fsspec (s3fs), because the profile sets engine = 'fsspec'" in out
+    out = run_cli("profiles", "show", "chain")
+    assert "writes with: fsspec (s3fs), because the profile sets engine = 'auto', and obstore " \
+           "cannot be used" in out
     monkeypatch.setenv("OBJSTORE_ENGINE", "fsspec")
     out = run_cli("profiles", "show", "blob")
     assert "reads with: fsspec (adlfs), because OBJSTORE_ENGINE is 'fsspec'" in out

@@ -70,8 +70,6 @@ class Backend:
     default_engine: str = "fsspec"
     #: The obstore engine serves it.
     obstore_offered: bool = False
-    #: the engine for reads (``open_cube``) when it differs from ``default_engine``
-    default_read_engine: str | None = None
     #: what the fsspec engine runs on, in words (``objstore profiles show``)
     library: str = "fsspec"
 
