@@ -361,3 +361,39 @@ def test_an_s3_object_encrypted_with_kms_is_read_without_a_false_alarm(s3_rig):
         assert proxy.injected["etag"] >= 12, proxy.injected
         heads = [t for m, t, _ in proxy.headers_seen if m == "HEAD"]
     assert len(heads) == 1, heads
+
+
+def _only_chunk_puts(method: str, target: str) -> bool:
+    return method == "PUT" and "/tas/" in target.replace("%2F", "/")
+
+
+def test_s3_writes_compare_the_answered_etag_with_the_md5_sent(s3_rig):
+    """A server that answers a PUT with another ETag than the MD5 sent stored something else: the
+    object is sent again, and a server that always does so fails the write with a clear error;
+    a bucket encrypted with KMS (whose ETags are no MD5s) writes without a false alarm."""
+    import boto3
+
+    rig = s3_rig
+    ds = _cube()
+    with FaultProxy("127.0.0.1", server_port(rig), faults=["etag"], rate=0.1, seed=SEED,
+                    only=_only_chunk_puts) as proxy:
+        prof = profile_via(rig, proxy.url)
+        objstore.write_cube(ds, rig.url("sent-again.zarr"), profile=prof)
+        assert proxy.injected["etag"] >= 1, proxy.injected
+        proxy.configure(rate=1.0, only=_only_chunk_puts)
+        with pytest.raises(objstore.ObjstoreError, match="MD5") as err:
+            objstore.write_cube(ds, rig.url("never.zarr"), profile=prof)
+        assert "\n" not in str(err.value) and "never.zarr" in str(err.value)
+    _same(objstore.open_cube(rig.url("sent-again.zarr"), profile=rig.profile), ds)
+
+    opts = rig.plain_options
+    boto3.client("s3", endpoint_url=opts["endpoint_url"], aws_access_key_id=opts["key"],
+                 aws_secret_access_key=opts["secret"], region_name="us-east-1"
+                 ).put_bucket_encryption(Bucket=rig.bucket, ServerSideEncryptionConfiguration={
+                     "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]})
+    with FaultProxy("127.0.0.1", server_port(rig), faults=["etag"], rate=1.0, seed=SEED,
+                    only=_only_chunk_puts, record=True) as proxy:
+        objstore.write_cube(ds, rig.url("kms.zarr"), profile=profile_via(rig, proxy.url))
+        heads = [t for m, t, _ in proxy.headers_seen if m == "HEAD" and "/tas/" in t]
+    assert len(heads) == 1, heads
+    _same(objstore.open_cube(rig.url("kms.zarr"), profile=rig.profile), ds)
