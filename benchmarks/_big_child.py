@@ -45,12 +45,18 @@ def lazy_cube(n: int, ny: int, nx: int) -> tuple[xr.Dataset, np.ndarray]:
     return ds, block
 
 
-def in_flight(client: str, n: int) -> int:
+def in_flight(client: str, op: str, n: int, chunk: int) -> int:
     """Requests this client keeps in flight at most (for the memory bound)."""
     if client == "floor":
         return min(64, n)
-    if client == "objstore":
-        return min(64, n)  # max_concurrency's default
+    if client == "objstore":  # what it really keeps in flight, by its own rules
+        from objstore import perf
+        from objstore.cubestore import READ_BYTES_IN_FLIGHT
+
+        most = min(perf.DEFAULT_MAX_CONCURRENCY, n)
+        if op == "write":
+            return min(n, perf.write_in_flight(chunk, most))
+        return max(2, min(most, READ_BYTES_IN_FLIGHT // chunk))
     return min(dask.system.CPU_COUNT, n)  # dask's threads, one stored chunk per task
 
 
@@ -146,7 +152,7 @@ def main() -> None:
             # what the measured part returns (a .load()) or keeps (the stack's store)
             "result_mib": nbytes / 2**20 if client == "stack" or (
                 op == "read" and client != "floor") else 0.0,
-            "in_flight": in_flight(client, n), "top": top})
+            "in_flight": in_flight(client, op, n, block.nbytes), "top": top})
     os._exit(0)  # skip exit-time finalizers (adlfs/gcsfs sessions need a stopped loop)
 
 

@@ -156,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="8 MiB chunks, 64 MiB chunks, or both")
     ap.add_argument("--profile", type=int, default=0, metavar="N",
                     help="also profile objstore's write and read of the first shape: top N")
+    ap.add_argument("--clients", nargs="+", choices=CLIENTS, default=list(CLIENTS),
+                    help="run only these clients (the ratios need floor and stack)")
     args = ap.parse_args(argv)
     shapes = QUICK if args.quick else FULL
     shapes = [s for s, k in zip(shapes, ("8", "64"), strict=True) if args.shapes in (k, "both")]
@@ -174,10 +176,12 @@ def main(argv: list[str] | None = None) -> int:
             for delay in args.delay_ms:
                 spec = _targets.make_spec(sv, backend, delay)
                 for n, ny, nx in shapes:
-                    if (n, ny, nx) not in stacks:  # the same for every backend and delay
+                    if (n, ny, nx) not in stacks and "stack" in args.clients:  # every backend's
                         stacks[n, ny, nx] = one(sv, spec, "stack", n, ny, nx)
-                    res = {c: one(sv, spec, c, n, ny, nx) for c in clients(backend)}
-                    res["stack"] = stacks[n, ny, nx]
+                    res = {c: one(sv, spec, c, n, ny, nx) for c in clients(backend)
+                           if c in args.clients}
+                    if (n, ny, nx) in stacks:
+                        res["stack"] = stacks[n, ny, nx]
                     table(backend, delay, n, ny, nx, res)
                 if args.profile:
                     profile_objstore(sv, spec, *shapes[0], args.profile)
