@@ -309,7 +309,7 @@ def test_big_chunk_write_holds_each_chunk_in_flight_once(rig):
     """A cube of 4 MiB chunks written with max_concurrency=4: what the write adds to the process
     (tracemalloc: numpy's buffers and every copy made for a request) stays within the chunks it
     keeps in flight, each once, plus the chunk each dask thread encodes while it waits for a
-    slot; not the cube, nor groups copied several times (about 160 MiB before). The cube is
+    slot; not the cube, nor groups copied several times. The cube is
     lazy, every chunk the same block, so the source itself costs nothing."""
     import dask
     import dask.array as da
