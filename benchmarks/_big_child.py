@@ -5,7 +5,9 @@
 
 Clients: ``floor`` (floor.py's raw aiohttp client, the same bytes as objects of their own),
 ``plain`` (xarray + the backend's fsspec filesystem), ``peer`` (xarray + zarr's ObjectStore over
-obstore), ``objstore`` (``write_cube`` / ``open_cube(...).load()``). The cube is lazy (dask, one
+obstore), ``objstore`` (``write_cube`` / ``open_cube(...).load()``), and ``stack``: the same
+``to_zarr`` / ``xr.open_zarr(...).load()`` on zarr's in-memory ``MemoryStore``, no network: what
+xarray + zarr + dask cost with no I/O at all (its read first writes the cube, untimed). The cube is lazy (dask, one
 block reused for every chunk), so writing it holds no copy of the cube in memory; the clock starts
 after the imports, the set-up and a warm-up (a 1-chunk cube written and read by the same client). With ``"profile": true`` it runs under cProfile (every Python
 thread) and returns the top entries. Prints one JSON line (``_proc.report``).
@@ -24,7 +26,8 @@ import dask.array as da
 import floor
 import numpy as np
 import xarray as xr
-import zarr  # noqa: F401  (imported before the clock, like the rest)
+import zarr
+import zarr.storage
 from _proc import job, profiled, ready, report, rss_mib
 
 import objstore
@@ -42,12 +45,18 @@ def lazy_cube(n: int, ny: int, nx: int) -> tuple[xr.Dataset, np.ndarray]:
     return ds, block
 
 
-def in_flight(client: str, n: int) -> int:
+def in_flight(client: str, op: str, n: int, chunk: int) -> int:
     """Requests this client keeps in flight at most (for the memory bound)."""
     if client == "floor":
         return min(64, n)
-    if client == "objstore":
-        return min(64, n)  # max_concurrency's default
+    if client == "objstore":  # what it really keeps in flight, by its own rules
+        from objstore import perf
+        from objstore.cubestore import READ_BYTES_IN_FLIGHT
+
+        most = min(perf.DEFAULT_MAX_CONCURRENCY, n)
+        if op == "write":
+            return min(n, perf.write_in_flight(chunk, most))
+        return max(2, min(most, READ_BYTES_IN_FLIGHT // chunk))
     return min(dask.system.CPU_COUNT, n)  # dask's threads, one stored chunk per task
 
 
@@ -61,6 +70,10 @@ def warm_up(spec: dict[str, Any], client: str, key: str) -> None:
         prof = _targets.profile(spec)
         objstore.write_cube(small, _targets.url(spec, warm), profile=prof, mode="w")
         objstore.open_cube(_targets.url(spec, warm), profile=prof).load()
+    elif client == "stack":
+        mem = zarr.storage.MemoryStore()
+        small.to_zarr(mem, mode="w", zarr_format=2, consolidated=True)
+        xr.open_zarr(mem).load()
     elif client == "plain":
         opts = _targets.plain_options(spec)
         small.to_zarr(_targets.url(spec, warm), storage_options=opts, mode="w", zarr_format=2)
@@ -89,6 +102,16 @@ def main() -> None:
             def fn() -> None:
                 got = floor.run_get_all(down, **down_kw)
                 assert got["bytes"] == nbytes, got
+    elif client == "stack":  # no I/O: zarr's in-memory store, the same calls as plain
+        mem = zarr.storage.MemoryStore()
+        if op == "write":
+            def fn() -> None:
+                ds.to_zarr(mem, encoding=enc, consolidated=True, zarr_format=2, mode="w")
+        else:
+            ds.to_zarr(mem, encoding=enc, consolidated=True, zarr_format=2, mode="w")
+
+            def fn() -> Any:
+                return xr.open_zarr(mem).load()
     elif client == "objstore":
         prof = _targets.profile(spec)
         if op == "write":
@@ -126,8 +149,10 @@ def main() -> None:
         assert got.shape == (n, j["ny"], j["nx"]), got.shape
         assert np.array_equal(got[-1].values, block[0]), "last chunk differs"
     report({"seconds": seconds, "bytes": nbytes, "rss_before_mib": before,
-            "result_mib": nbytes / 2**20 if op == "read" and client != "floor" else 0.0,
-            "in_flight": in_flight(client, n), "top": top})
+            # what the measured part returns (a .load()) or keeps (the stack's store)
+            "result_mib": nbytes / 2**20 if client == "stack" or (
+                op == "read" and client != "floor") else 0.0,
+            "in_flight": in_flight(client, op, n, block.nbytes), "top": top})
     os._exit(0)  # skip exit-time finalizers (adlfs/gcsfs sessions need a stopped loop)
 
 

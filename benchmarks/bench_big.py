@@ -10,9 +10,13 @@ after a warm-up on a 1-chunk cube (imports and clients are ``bench_coldopen.py``
 * floor: ``floor.py``'s raw aiohttp client, 64 in flight, PUTs and GETs of the same bytes;
 * plain: xarray + zarr 3 + s3fs / adlfs / gcsfs, defaults (none on Swift);
 * zarr+obstore: xarray on zarr's ``ObjectStore`` over obstore (S3 and Azure only);
-* objstore: ``write_cube`` and ``open_cube(...).load()``, its default engine per backend.
+* objstore: ``write_cube`` and ``open_cube(...).load()``, its default engine per backend;
+* stack (no I/O): plain's ``to_zarr`` and ``xr.open_zarr(...).load()`` on zarr's in-memory
+  ``MemoryStore``: what xarray + zarr + dask cost alone (run once per shape, shown in every table).
 
-For each it prints MB/s, seconds, requests (counted by the proxy), time / floor's time, and
+The best any xarray reader or writer can do is max(network floor, stack alone): each row's time
+is shown over the floor's and over that maximum. For each it prints MB/s, seconds, requests
+(counted by the proxy), time / floor's time, time / max(floor, stack), and
 memory: peak RSS, what the measured part added (peak minus the RSS after imports and set-up,
 minus the cube itself for a ``.load()``), and beside it (requests in flight x chunk size) + 64 MiB,
 the bound the issue asks for. The container is emptied before each client, so every client writes
@@ -37,7 +41,8 @@ CONSTANT_MIB = 64  # the constant of the memory bound: buffers, the event loop, 
 #: (chunks, ny, nx): float32, so 8 MiB = 1024 x 2048 and 64 MiB = 4096 x 4096
 FULL = [(128, 1024, 2048), (16, 4096, 4096)]
 QUICK = [(16, 1024, 2048), (2, 4096, 4096)]
-CLIENTS = ("floor", "plain", "peer", "objstore")
+CLIENTS = ("floor", "stack", "plain", "peer", "objstore")
+NAMES = {"stack": "stack (no I/O)"}
 
 
 def clients(backend: str) -> list[str]:
@@ -52,6 +57,10 @@ def clients(backend: str) -> list[str]:
 def one(sv: Any, spec: dict[str, Any], client: str, n: int, ny: int, nx: int,
         ) -> dict[str, dict[str, Any]]:
     """``client`` writes its cube, then reads it back; each a child process."""
+    if client == "stack":  # no server involved
+        return {op: {**run_child("_big_child.py", {
+            "spec": spec, "client": client, "op": op, "key": "stack.zarr", "n": n, "ny": ny,
+            "nx": nx}), "requests": 0} for op in ("write", "read")}
     _targets.empty(sv, spec)
     px = sv.proxy(spec["backend"], spec["delay_ms"])
     out = {}
@@ -66,20 +75,26 @@ def one(sv: Any, spec: dict[str, Any], client: str, n: int, ny: int, nx: int,
     return out
 
 
-def _cell(r: dict[str, Any] | None, floor: dict[str, Any] | None) -> list[str]:
-    """MB/s (s, requests), x floor, peak RSS, added / bound."""
+def _seconds(r: dict[str, Any] | None) -> float:
+    return float(r["seconds"]) if r and r.get("seconds") else 0.0
+
+
+def _cell(r: dict[str, Any] | None, floor: dict[str, Any] | None,
+          stack: dict[str, Any] | None) -> list[str]:
+    """MB/s (s, requests), x floor, x max(floor, stack), peak RSS, added / bound."""
     if r is None:
-        return ["-", "-", "-", "-"]
+        return ["-", "-", "-", "-", "-"]
     if "error" in r:
-        return [f"failed: {r['error'][:60]}", "-", "-", "-"]
+        return [f"failed: {r['error'][:60]}", "-", "-", "-", "-"]
     mbs = r["bytes"] / 1e6 / r["seconds"]
-    ratio = (f"{r['seconds'] / floor['seconds']:.2f}x"
-             if floor and "seconds" in floor and floor["seconds"] else "-")
+    ratio = f"{r['seconds'] / _seconds(floor):.2f}x" if _seconds(floor) else "-"
+    best = max(_seconds(floor), _seconds(stack))
+    over_best = f"{r['seconds'] / best:.2f}x" if best else "-"
     added = r["peak_rss_mib"] - r["rss_before_mib"] - r["result_mib"]
     chunk_mib = r["bytes"] / MIB / r["n"] if r.get("n") else 0
     bound = r["in_flight"] * chunk_mib + CONSTANT_MIB
     verdict = "ok" if added <= bound else "OVER"
-    return [f"{mbs:7.1f} MB/s ({r['seconds']:.2f} s, {r['requests']} req)", ratio,
+    return [f"{mbs:7.1f} MB/s ({r['seconds']:.2f} s, {r['requests']} req)", ratio, over_best,
             f"{r['peak_rss_mib']:.0f} MiB",
             f"{added:.0f} / {r['in_flight']}x{chunk_mib:.0f}+{CONSTANT_MIB} = {bound:.0f} MiB "
             f"{verdict}"]
@@ -91,19 +106,20 @@ def table(backend: str, delay: float, n: int, ny: int, nx: int,
     rows = []
     for op in ("write", "read"):
         fl = res.get("floor", {}).get(op)
+        st = res.get("stack", {}).get(op)
         for client in CLIENTS:
             if client not in res:
                 continue
             r = res[client].get(op)
             if r is not None:
                 r["n"] = n
-            rows.append([op, client, *_cell(r, fl)])
+            rows.append([op, NAMES.get(client, client), *_cell(r, fl, st)])
     print_table(f"{backend}, {delay:g} ms each way, {n} chunks of {chunk / MIB:.0f} MiB "
                 f"({n * chunk / MIB:.0f} MiB); memory: peak RSS, and what the measured part "
                 f"added (minus the cube a .load() returns) against "
                 f"(requests in flight x chunk) + {CONSTANT_MIB} MiB",
-                ["op", "client", "throughput (time, requests)", "time / floor", "peak RSS",
-                 "added / bound"], rows)
+                ["op", "client", "throughput (time, requests)", "time / floor",
+                 "x max(floor, stack)", "peak RSS", "added / bound"], rows)
     for client, ops in res.items():
         for op, r in ops.items():
             if "error" in r:
@@ -140,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="8 MiB chunks, 64 MiB chunks, or both")
     ap.add_argument("--profile", type=int, default=0, metavar="N",
                     help="also profile objstore's write and read of the first shape: top N")
+    ap.add_argument("--clients", nargs="+", choices=CLIENTS, default=list(CLIENTS),
+                    help="run only these clients (the ratios need floor and stack)")
     args = ap.parse_args(argv)
     shapes = QUICK if args.quick else FULL
     shapes = [s for s, k in zip(shapes, ("8", "64"), strict=True) if args.shapes in (k, "both")]
@@ -151,13 +169,19 @@ def main(argv: list[str] | None = None) -> int:
         if b in backends:
             print(f"{b}: no zarr+obstore peer ({why})")
     t0 = time.perf_counter()
+    stacks: dict[tuple[int, int, int], dict[str, dict[str, Any]]] = {}
     with servers(s3="s3" in backends, swift="swift" in backends, azure="azure" in backends,
                  gcs="gcs" in backends) as sv:
         for backend in backends:
             for delay in args.delay_ms:
                 spec = _targets.make_spec(sv, backend, delay)
                 for n, ny, nx in shapes:
-                    res = {c: one(sv, spec, c, n, ny, nx) for c in clients(backend)}
+                    if (n, ny, nx) not in stacks and "stack" in args.clients:  # every backend's
+                        stacks[n, ny, nx] = one(sv, spec, "stack", n, ny, nx)
+                    res = {c: one(sv, spec, c, n, ny, nx) for c in clients(backend)
+                           if c in args.clients}
+                    if (n, ny, nx) in stacks:
+                        res["stack"] = stacks[n, ny, nx]
                     table(backend, delay, n, ny, nx, res)
                 if args.profile:
                     profile_objstore(sv, spec, *shapes[0], args.profile)

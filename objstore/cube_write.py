@@ -56,9 +56,21 @@ def _start_resume(store: CubeStore, r: Resolved, marker: bytes, total: int) -> N
                 "sending only what is missing", describe(marker), r.url.url, there, total)
 
 
-#: The most a grouped dask task holds: each dask thread has one such block in memory (plus its
-#: encoded chunks), so this bounds what a write holds beyond plain ``to_zarr`` (docs/performance.md).
-WRITE_GROUP_BYTES = 32 * 2**20
+def _largest_chunk_bytes(ds: xr.Dataset, encoding: Mapping[str, Any]) -> int:
+    """The bytes of the largest stored chunk a write of ``ds`` sends (before compression)."""
+    largest = 0
+    for key, var in ds.variables.items():
+        stored = (encoding.get(str(key), {}).get("chunks") or var.encoding.get("chunks")
+                  or (tuple(c[0] for c in var.chunks) if var.chunks else var.shape))
+        cells = math.prod(min(int(c), n) for n, c in zip(var.shape, stored, strict=False))
+        largest = max(largest, cells * var.dtype.itemsize)
+    return largest
+
+
+#: The most a grouped dask task holds: small stored chunks are grouped up to this (so that one
+#: task sends many); a chunk this big or bigger is one task of its own, kept in flight by the
+#: background queue rather than by a group (a group costs two copies of itself in dask and zarr).
+WRITE_GROUP_BYTES = 4 * 2**20
 
 
 def _group_for_write(ds: xr.Dataset, encoding: Mapping[str, Any], n: int) -> tuple[Any, dict]:
@@ -100,11 +112,6 @@ def _group_for_write(ds: xr.Dataset, encoding: Mapping[str, Any], n: int) -> tup
     return ds, new_encoding
 
 
-#: While xarray prepares a write, chunks of in-memory variables go out in the background, at most
-#: this many bytes in flight (xarray would otherwise write them one variable after another).
-BACKGROUND_BYTES = 256 * 2**20
-
-
 def write_dataset(ds: xr.Dataset, r: Resolved, *, mode: str, zarr_format: int,
                   consolidated: bool, fresh: bool, claimed: bool = False,
                   resuming: bytes | None = None, layout: str | None = None,
@@ -139,6 +146,8 @@ def write_dataset(ds: xr.Dataset, r: Resolved, *, mode: str, zarr_format: int,
                 raise interrupted_error(r.url.url, marker, r.profile.name) from None
 
     encoding = dict(kwargs.pop("encoding", None) or {})
+    chunk = _largest_chunk_bytes(ds, encoding)
+    in_flight = perf.write_in_flight(chunk, n)
     if not appending:
         ds, grouped = _group_for_write(ds, encoding, n)
         encoding.update(grouped)
@@ -153,7 +162,7 @@ def write_dataset(ds: xr.Dataset, r: Resolved, *, mode: str, zarr_format: int,
         sync(store.put_marker(new_marker(mode, layout)))
     if fast:
         _write_fast(ds, store, mode=mode, zarr_format=zarr_format, fresh=fresh,
-                    appending=appending, **kwargs)
+                    appending=appending, queued=in_flight * max(chunk, 1), **kwargs)
         if resuming is not None:
             log.info("resumed %s: %d objects were already there and identical, %d chunks sent", r.url.url,
                      store.skipped, store.sent)
@@ -177,26 +186,28 @@ def _write_plain(ds: xr.Dataset, store: CubeStore, *, mode: str, zarr_format: in
 
 
 def _write_fast(ds: xr.Dataset, store: CubeStore, *, mode: str, zarr_format: int, fresh: bool,
-                appending: bool, **kwargs: Any) -> None:
+                appending: bool, queued: int, **kwargs: Any) -> None:
+    """Chunks go out in the background, at most ``queued`` bytes of them queued or in flight:
+    a dask task (or xarray's variable-by-variable write of in-memory data) hands a chunk over and
+    goes on, so few dask threads keep many requests in flight, holding each chunk once."""
     # format 3 keeps the consolidated metadata in the root zarr.json: write that one at the end
     root = ZARR_JSON if zarr_format == 3 else None
     kwargs.pop("compute", None)
     flushed = False
     with store.buffered(fresh=fresh):  # the marker stays on error: the cube is incomplete
         try:
-            # xarray writes in-memory variables one after another, each a round trip or more:
-            # send their chunks in the background (at most BACKGROUND_BYTES at a time) and go on
-            store.background_bytes = BACKGROUND_BYTES
+            store.background_bytes = queued
             delayed = cast(Any, ds).to_zarr(store, mode=mode, consolidated=False,
                                             zarr_format=zarr_format, compute=False, **kwargs)
-            store.background_bytes = 0
             # a new cube's array metadata goes out with its chunks; an append's grown shapes
             # only after its chunks, so that the cube keeps its old length until it completes
             early = [] if appending else [k for k in store.pending if k != root]
             sync(store.flush(early))
             flushed = True
             delayed.compute()
+            store.background_bytes = 0
         except BaseException:
+            sync(store.cancel_background())  # nothing more goes out for a write that failed
             # xarray refused the dataset (a bad encoding, say) while only coordinates had gone
             # out, into a place that was empty: take them back
             if fresh and not flushed and not store.resuming:

@@ -61,10 +61,12 @@ if TYPE_CHECKING:
 __all__ = ["CubeStore"]
 
 
-def _slice(data: bytes | None, prototype: BufferPrototype,
+def _slice(data: bytes | Buffer | None, prototype: BufferPrototype,
            byte_range: ByteRequest | None) -> Buffer | None:
     if data is None:
         return None
+    if isinstance(data, Buffer):  # a chunk queued for sending
+        data = data.to_bytes()
     if byte_range is None:
         part = data
     elif isinstance(byte_range, RangeByteRequest):
@@ -76,6 +78,18 @@ def _slice(data: bytes | None, prototype: BufferPrototype,
     else:
         raise ValueError(f"Unexpected byte_range, got {byte_range}.")
     return prototype.buffer.from_bytes(part)
+
+
+def _body(value: Buffer, takes_buffers: bool) -> Any:
+    """``value`` as an fsspec ``_pipe_file`` body, copied only where it must be: the ``bytes``
+    object it wraps (a compressed chunk), a memoryview of it for a filesystem that declares
+    ``pipe_takes_buffers`` (objstore's Swift), else one copy as bytes."""
+    arr = value.as_numpy_array()
+    if isinstance(arr.base, bytes) and len(arr.base) == arr.nbytes:
+        return arr.base
+    if takes_buffers and arr.flags.c_contiguous:
+        return memoryview(arr).cast("B")
+    return value.to_bytes()
 
 
 def _md5_of_file(path: str) -> str:
@@ -143,7 +157,7 @@ class CubeStore(WrapperStore["Store"]):
         self.background_bytes = 0
         self._bg_bytes = 0
         self._bg_tasks: set[asyncio.Future[None]] = set()
-        self._bg_data: dict[str, bytes] = {}
+        self._bg_data: dict[str, Buffer] = {}  # queued chunks (served to reads meanwhile)
         self._semaphore: asyncio.Semaphore | None = None
         #: at most this many reads in flight (None: max_concurrency); see bound_read_memory
         self.reads_in_flight: int | None = None
@@ -361,7 +375,7 @@ class CubeStore(WrapperStore["Store"]):
                 await self._send_in_background(key, value)
                 return
         async with self._sem():
-            await self._store.set(key, value)
+            await self._put(key, value)
 
     def resume_from(self, known: dict[str, Any]) -> None:
         """Resume an interrupted write: objects in ``known`` (:class:`objstore.transfer.Item`
@@ -395,26 +409,57 @@ class CubeStore(WrapperStore["Store"]):
         return self._semaphore
 
     async def _send_in_background(self, key: str, value: Buffer) -> None:
+        """Queue ``value`` (the buffer itself, no copy) and return; wait while the queued bytes
+        would pass ``background_bytes``. A send that failed is raised here, at once."""
+        self._raise_failed()
         size = len(value)
         while self._bg_tasks and self._bg_bytes + size > self.background_bytes:
             await asyncio.wait(self._bg_tasks, return_when=asyncio.FIRST_COMPLETED)
-        data = value.to_bytes()
+            self._raise_failed()
         self._bg_bytes += size
-        self._bg_data[key] = data
+        self._bg_data[key] = value
 
         async def send() -> None:
             try:
                 async with self._sem():
-                    await self._store.set(key, value)
+                    await self._put(key, value)
             finally:
                 self._bg_bytes -= size
-                if self._bg_data.get(key) is data:
+                if self._bg_data.get(key) is value:
                     del self._bg_data[key]
 
         task = asyncio.ensure_future(send())
         self._bg_tasks.add(task)
-        task.add_done_callback(lambda t: self._bg_tasks.discard(t) if t.exception() is None
-                               else None)
+        task.add_done_callback(lambda t: self._bg_tasks.discard(t)
+                               if t.cancelled() or t.exception() is None else None)
+
+    def _raise_failed(self) -> None:
+        """Raise the first failure among the finished background sends (the rest are drained)."""
+        failed = next((t for t in self._bg_tasks
+                       if t.done() and not t.cancelled() and t.exception() is not None), None)
+        if failed is not None:
+            self._bg_tasks.discard(failed)
+            raise failed.exception()  # type: ignore[misc]
+
+    async def _put(self, key: str, value: Buffer) -> None:
+        """One chunk to the wrapped store with the fewest copies: an fsspec filesystem gets the
+        bytes the buffer wraps (:func:`_body`) instead of zarr's copy of them."""
+        inner = self._store
+        if not isinstance(inner, FsspecStore):
+            await inner.set(key, value)
+            return
+        if not inner._is_open:
+            await inner._open()
+        inner._check_writable()
+        takes_buffers = bool(getattr(inner.fs, "pipe_takes_buffers", False))
+        await inner.fs._pipe_file(_dereference_path(inner.path, key), _body(value, takes_buffers))
+
+    async def cancel_background(self) -> None:
+        """Stop the chunks still queued or in flight (a write that failed sends no more)."""
+        tasks, self._bg_tasks = list(self._bg_tasks), set()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _drain(self) -> None:
         """Wait for the chunks sent in the background; raise the first failure."""

@@ -47,6 +47,8 @@ __all__ = [
     "ArrayInfo",
     "group_factors",
     "group_chunks",
+    "WRITE_BYTES_IN_FLIGHT",
+    "write_in_flight",
 ]
 
 
@@ -167,6 +169,18 @@ def raise_zarr_concurrency(n: int) -> None:
     if int(zarr.config.get("async.concurrency") or 0) < n:
         zarr.config.set({"async.concurrency": n})
     _raised_to = n
+
+
+#: The most bytes of chunks a write keeps queued and in flight (at least two chunks): enough
+#: requests to hide latency for small chunks, few enough that big chunks stay within
+#: (requests in flight x chunk) plus a constant.
+WRITE_BYTES_IN_FLIGHT = 64 * 2**20
+
+
+def write_in_flight(chunk_bytes: int, n: int) -> int:
+    """How many chunks of ``chunk_bytes`` a write keeps in flight, ``n`` (``max_concurrency``)
+    at most: :data:`WRITE_BYTES_IN_FLIGHT` of them, at least 2."""
+    return max(2, min(n, WRITE_BYTES_IN_FLIGHT // max(int(chunk_bytes), 1)))
 
 
 # ------------------------------------------------------------------------------ chunk grouping

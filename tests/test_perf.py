@@ -304,3 +304,38 @@ def test_many_dask_threads_keep_at_most_max_concurrency_in_flight(counted, monke
     xr.testing.assert_identical(back, cube)
     assert counted.proxy.counts["GET"] == 4 + 40
     assert peak == 4
+
+
+def test_big_chunk_write_holds_each_chunk_in_flight_once(rig):
+    """A cube of 4 MiB chunks written with max_concurrency=4: what the write adds to the process
+    (tracemalloc: numpy's buffers and every copy made for a request) stays within the chunks it
+    keeps in flight, each once, plus the chunk each dask thread encodes while it waits for a
+    slot; not the cube, nor groups copied several times. The cube is
+    lazy, every chunk the same block, so the source itself costs nothing."""
+    import dask
+    import dask.array as da
+
+    if rig.backend not in ("s3", "swift"):
+        pytest.skip("S3 and Swift: the fsspec upload paths objstore hands bodies to")
+    n, ny, nx = 24, 1024, 1024  # 24 chunks of 4 MiB
+    chunk = ny * nx * 4
+    block = np.random.default_rng(0).standard_normal((1, ny, nx), dtype="float32")
+    one = da.from_array(block, chunks=block.shape)
+    cube = xr.Dataset({"v": (("t", "y", "x"), da.concatenate([one] * n, axis=0))})
+    prof = rig.profile.model_copy(update={"max_concurrency": 4})
+    in_flight = perf.write_in_flight(chunk, 4)
+    assert in_flight == 4
+    enc = {"v": {"chunks": (1, ny, nx), "compressors": None}}
+    objstore.write_cube(cube.isel(t=slice(0, 2)), rig.url("warm.zarr"), profile=prof,
+                        encoding=enc)  # imports and clients: not the point here
+    threads = 2
+    tracemalloc.start()
+    try:
+        with dask.config.set(scheduler="threads", num_workers=threads):
+            objstore.write_cube(cube, rig.url("big.zarr"), profile=prof, encoding=enc)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < (in_flight + threads) * chunk + 4 * 2**20, (peak / 2**20, in_flight)
+    back = objstore.open_cube(rig.url("big.zarr"), profile=prof)["v"]
+    assert np.array_equal(back[-1].values, block[0])

@@ -36,6 +36,7 @@ from botocore.httpchecksum import BaseChecksum
 from botocore.utils import determine_content_length
 from fsspec.asyn import sync_wrapper
 
+from ..buffer_reader import BufferReader
 from ..retry import botocore_throttle_hook  # 429/503/SlowDown: the warning, 429 retried
 
 __all__ = ["S3FileSystem"]
@@ -149,4 +150,11 @@ class S3FileSystem(s3fs.S3FileSystem):
 
     _connect = set_session
     connect = sync_wrapper(set_session)
+
+    async def _pipe_file(self, path: str, data: Any, chunksize: int = 50 * 2**20,
+                         **kwargs: Any) -> Any:
+        # one PutObject: a reader, which botocore and aiohttp send without copying the body
+        if isinstance(data, bytes | bytearray | memoryview) and len(data) < 2 * chunksize:
+            data = BufferReader(data)
+        return await super()._pipe_file(path, data, chunksize=chunksize, **kwargs)
 

@@ -51,7 +51,7 @@ from ..retry import (
     policy_for,
     retry_after,
 )
-from . import auth, tempurl
+from . import _payload, auth, tempurl
 from ._http import (
     _CHUNK,
     BodyError,
@@ -95,6 +95,9 @@ class SwiftFileSystem(AsyncFileSystem):
 
     protocol = ("swift",)
     root_marker = ""
+    #: ``_pipe_file`` sends any bytes-like object as it is (objstore's CubeStore then hands it a
+    #: memoryview of a chunk instead of a copy)
+    pipe_takes_buffers = True
 
     def __init__(
         self,
@@ -588,9 +591,10 @@ class SwiftFileSystem(AsyncFileSystem):
         if mode == "create":
             hdrs["If-None-Match"] = "*"
 
-        async def put() -> _Reply:
+        async def put() -> _Reply:  # a fresh body for each attempt (a payload is used once)
             reply = await self._request("PUT", container, key, query=query, headers=hdrs,
-                                        data=data, allow=(404, 412))
+                                        data=lambda: _payload.body(data() if callable(data) else data),
+                                        allow=(404, 412))
             if reply.status == 412:
                 if reply.attempts > 1 and etag and await self._holds(container, key, etag):
                     return reply  # an earlier attempt of this very PUT got through
