@@ -157,6 +157,8 @@ class CubeStore(WrapperStore["Store"]):
         self.background_bytes = 0
         self._bg_bytes = 0
         self._bg_tasks: set[asyncio.Future[None]] = set()
+        self._bg_failed: list[asyncio.Future[None]] = []  # finished with an error, not raised yet
+        self._bg_room: asyncio.Event | None = None  # set whenever a background send finishes
         self._bg_data: dict[str, Buffer] = {}  # queued chunks (served to reads meanwhile)
         self._semaphore: asyncio.Semaphore | None = None
         #: at most this many reads in flight (None: max_concurrency); see bound_read_memory
@@ -192,6 +194,8 @@ class CubeStore(WrapperStore["Store"]):
         state["background_bytes"] = 0
         state["_bg_bytes"] = 0
         state["_bg_tasks"] = set()
+        state["_bg_failed"] = []
+        state["_bg_room"] = None
         state["_bg_data"] = {}
         state["_semaphore"] = None
         state["_read_semaphore"] = None
@@ -410,11 +414,17 @@ class CubeStore(WrapperStore["Store"]):
 
     async def _send_in_background(self, key: str, value: Buffer) -> None:
         """Queue ``value`` (the buffer itself, no copy) and return; wait while the queued bytes
-        would pass ``background_bytes``. A send that failed is raised here, at once."""
+        would pass ``background_bytes``, or twice ``max_concurrency`` sends are queued (enough to
+        keep every request slot busy; for small chunks the bytes alone would let thousands wait,
+        each costing the event loop). A send that failed is raised here, at once."""
         self._raise_failed()
         size = len(value)
-        while self._bg_tasks and self._bg_bytes + size > self.background_bytes:
-            await asyncio.wait(self._bg_tasks, return_when=asyncio.FIRST_COMPLETED)
+        if self._bg_room is None:
+            self._bg_room = asyncio.Event()
+        while self._bg_tasks and (self._bg_bytes + size > self.background_bytes
+                                  or len(self._bg_tasks) >= 2 * self.max_concurrency):
+            self._bg_room.clear()
+            await self._bg_room.wait()
             self._raise_failed()
         self._bg_bytes += size
         self._bg_data[key] = value
@@ -430,16 +440,23 @@ class CubeStore(WrapperStore["Store"]):
 
         task = asyncio.ensure_future(send())
         self._bg_tasks.add(task)
-        task.add_done_callback(lambda t: self._bg_tasks.discard(t)
-                               if t.cancelled() or t.exception() is None else None)
+        task.add_done_callback(self._sent)
+
+    def _sent(self, task: asyncio.Future[None]) -> None:
+        if task.cancelled() or task.exception() is None:
+            self._bg_tasks.discard(task)
+        else:
+            self._bg_failed.append(task)
+        if self._bg_room is not None:
+            self._bg_room.set()
 
     def _raise_failed(self) -> None:
         """Raise the first failure among the finished background sends (the rest are drained)."""
-        failed = next((t for t in self._bg_tasks
-                       if t.done() and not t.cancelled() and t.exception() is not None), None)
-        if failed is not None:
-            self._bg_tasks.discard(failed)
-            raise failed.exception()  # type: ignore[misc]
+        while self._bg_failed:
+            failed = self._bg_failed.pop(0)
+            if failed in self._bg_tasks:
+                self._bg_tasks.discard(failed)
+                raise failed.exception()  # type: ignore[misc]
 
     async def _put(self, key: str, value: Buffer) -> None:
         """One chunk to the wrapped store with the fewest copies: an fsspec filesystem gets the
