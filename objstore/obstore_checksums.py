@@ -10,8 +10,8 @@ On S3, whose GET through obstore returns no user metadata (its uploads carry a s
 a whole object is compared with its ETag where that is its MD5 (the backend's ``obstore_etags``:
 one part, no KMS or customer key), whoever wrote it, and every PUT's answered ETag is compared
 with the MD5 sent (moto, like some S3-compatible stores, checks no signed payload). Elsewhere,
-objects written by other tools carry no such metadata and are not checked. Bodies above :data:`HASH_IN_THREAD` are hashed in a
-thread, so the event loop keeps the other requests moving.
+objects written by other tools carry no such metadata and are not checked. Bodies above
+:data:`HASH_IN_THREAD` are hashed in a thread, so the event loop keeps the other requests moving.
 """
 
 from __future__ import annotations

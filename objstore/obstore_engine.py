@@ -51,9 +51,10 @@ def obstore_store(protocol: str, path: str, options: Mapping[str, Any], n: int,
     if why:
         raise ConfigError(why)
     backend = backends.for_protocol(protocol)
+    inner = backend.obstore_store(path, options, n)
     if not checksums:
-        return UncheckedObstoreStore(backend.obstore_store(path, options, n), read_only=read_only)
-    store = ObstoreStore(backend.obstore_store(path, options, n), read_only=read_only)
+        return UncheckedObstoreStore(inner, read_only=read_only)
+    store = ObstoreStore(inner, read_only=read_only)
     store.etags = backend.obstore_etags(path, options)
     return store
 

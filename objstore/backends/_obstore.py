@@ -13,7 +13,6 @@ one used.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +20,7 @@ from urllib.parse import urlsplit
 from ..profiles import blob_host_account, connection_string_fields
 from ..retry import obstore_config
 from ._aws_provider import AwsProfileCredentials
+from ._s3_etag import encrypted, etag_md5
 
 __all__ = ["s3_problem", "s3_store", "S3Etags", "azure_problem", "azure_store",
            "AzureStaticCredential"]
@@ -107,14 +107,10 @@ def s3_store(path: str, options: Mapping[str, Any], n: int) -> Any:
     return S3Store(bucket, prefix=prefix or None, client_options=client, retry_config=retry, **kw)
 
 
-_MD5_ETAG = re.compile(r"[0-9a-f]{32}")
-
-
 class S3Etags:
     """The MD5 a whole S3 object read through obstore must have: its ETag, where that is an MD5.
 
-    An object uploaded in one part has its MD5 as ETag, unless it is encrypted with a KMS or
-    customer key; one uploaded in parts has "MD5-of-parts-N" (no MD5: not checked). obstore's GET
+    Objects uploaded in parts, whose ETag is no MD5, are not checked (``_s3_etag``). obstore's GET
     does not return the encryption header, so the first mismatch asks botocore (one HEAD, which
     imports s3fs only then): an encrypted object's ETag says nothing, and this store stops
     comparing ETags; otherwise the body is damaged and is read again (``obstore_checksums``).
@@ -131,10 +127,7 @@ class S3Etags:
         return f"S3Etags({self._bucket!r})"
 
     def md5(self, meta: Mapping[str, Any]) -> str | None:
-        if self._meaningful is False:
-            return None
-        etag = str(meta.get("e_tag") or "").strip('"').lower()
-        return etag if _MD5_ETAG.fullmatch(etag) else None
+        return None if self._meaningful is False else etag_md5(meta.get("e_tag"))
 
     async def are_md5(self, key: str) -> bool:
         """After a mismatch: False if ``key`` is encrypted so that its ETag is no MD5 (then no
@@ -154,8 +147,7 @@ class S3Etags:
     async def _ask(self, key: str) -> None:
         head = await _head(self._bucket, f"{self._prefix}/{key}" if self._prefix else key,
                            self._options)
-        if str(head.get("ServerSideEncryption", "")).startswith("aws:kms") \
-                or head.get("SSECustomerAlgorithm"):
+        if encrypted(head):
             self._meaningful = False
 
     def __getstate__(self) -> dict[str, Any]:

@@ -12,11 +12,11 @@ botocore sends: every S3-compatible server checks an MD5 (Ceph and moto ignore t
 so a body damaged on the way is refused, and the stored object's ETag is the MD5 of what was sent,
 which the obstore engine's reads compare (``_obstore.S3Etags``).
 
-``Expect: 100-continue``: botocore adds that header to every PUT whose body is file-like (s3fs always passes one), and
-aiohttp then waits for the server's ``100 Continue`` before it sends the body: one more round trip
-per chunk written (measured through a 25 ms-each-way proxy: 110 ms per 64 KiB PUT against 59 ms
-without it). The header only pays off for bodies so large that sending them in vain would cost
-more than a round trip, so it is kept above :data:`KEEP_EXPECT_ABOVE` bytes.
+``Expect: 100-continue``: botocore adds that header to every PUT whose body is file-like (s3fs
+always passes one), and aiohttp then waits for the server's ``100 Continue`` before it sends the
+body: one more round trip per chunk written (measured in docs/performance.md). The header only
+pays off for bodies so large that sending them in vain would cost more than a round trip, so it
+is kept above :data:`KEEP_EXPECT_ABOVE` bytes.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import base64
 import hashlib
 import io
 import logging
-import re
 from functools import partial
 from typing import Any
 
@@ -38,6 +37,7 @@ from fsspec.asyn import sync_wrapper
 
 from ..buffer_reader import BufferReader
 from ..retry import botocore_throttle_hook  # 429/503/SlowDown: the warning, 429 retried
+from ._s3_etag import encrypted, etag_md5
 
 __all__ = ["S3FileSystem"]
 
@@ -79,18 +79,12 @@ def _check_put_etag(parsed: Any = None, context: Any = None, **_: Any) -> None:
     no KMS or customer key); a different one means the body was damaged on the way and the
     server did not check (moto, some S3-compatible stores): an error s3fs retries."""
     sent = (context or {}).pop(_SENT_MD5, None)
-    if not sent or not parsed or _encrypted(parsed):
+    if not sent or not parsed or encrypted(parsed):
         return
-    etag = str(parsed.get("ETag") or "").strip('"').lower()
-    if _MD5_ETAG.fullmatch(etag) and etag != sent:
+    etag = etag_md5(parsed.get("ETag"))
+    if etag is not None and etag != sent:
         raise HTTPClientError(error="the server stored a body whose MD5 differs from the one "
                                     "sent (damaged on the way)")
-
-
-def _encrypted(parsed: Any) -> bool:
-    """Encrypted with a KMS or customer key: its ETag is not its MD5."""
-    return bool(parsed.get("SSECustomerAlgorithm")) \
-        or str(parsed.get("ServerSideEncryption") or "").startswith("aws:kms")
 
 
 class _Md5(BaseChecksum):
@@ -104,7 +98,6 @@ class _Md5(BaseChecksum):
         return self._hash.digest()
 
 
-_MD5_ETAG = re.compile(r"[0-9a-f]{32}")
 _SENT_MD5 = "objstore_sent_md5"
 
 
@@ -117,8 +110,8 @@ def _check_etag(http_response: Any = None, parsed: Any = None, context: Any = No
         return
     if ((context or {}).get("checksum") or {}).get("response_algorithm"):
         return  # botocore checks the stored checksum already
-    etag = str(parsed.get("ETag") or "").strip('"').lower()
-    if not _MD5_ETAG.fullmatch(etag) or _encrypted(parsed):
+    etag = etag_md5(parsed.get("ETag"))
+    if etag is None or encrypted(parsed):
         return
     parsed["Body"] = AioStreamingChecksumBody(http_response.raw, parsed.get("ContentLength"),
                                               _Md5(), base64.b64encode(bytes.fromhex(etag)))
@@ -139,7 +132,8 @@ class S3FileSystem(s3fs.S3FileSystem):
                                     unique_id="objstore-throttle")
         if client.meta.config.request_checksum_calculation != "when_required":  # checksums on
             for event in _EVENTS:
-                client.meta.events.register_first(event, _add_md5, unique_id=f"objstore-md5-{event}")
+                client.meta.events.register_first(event, _add_md5,
+                                                  unique_id=f"objstore-md5-{event}")
             for op in ("PutObject", "UploadPart"):
                 client.meta.events.register(f"after-call.s3.{op}", _check_put_etag,
                                             unique_id=f"objstore-put-etag-{op}")

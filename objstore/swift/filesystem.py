@@ -591,10 +591,12 @@ class SwiftFileSystem(AsyncFileSystem):
         if mode == "create":
             hdrs["If-None-Match"] = "*"
 
-        async def put() -> _Reply:  # a fresh body for each attempt (a payload is used once)
+        def fresh_body() -> Any:  # a fresh body for each attempt (a payload is used once)
+            return _payload.body(data() if callable(data) else data)
+
+        async def put() -> _Reply:
             reply = await self._request("PUT", container, key, query=query, headers=hdrs,
-                                        data=lambda: _payload.body(data() if callable(data) else data),
-                                        allow=(404, 412))
+                                        data=fresh_body, allow=(404, 412))
             if reply.status == 412:
                 if reply.attempts > 1 and etag and await self._holds(container, key, etag):
                     return reply  # an earlier attempt of this very PUT got through
