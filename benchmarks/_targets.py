@@ -79,20 +79,24 @@ def url(spec: dict[str, Any], key: str) -> str:
     return f"{SCHEMES[spec['backend']]}://{spec['name']}/{key}"
 
 
-def profile(spec: dict[str, Any]) -> Any:
-    """The objstore profile for the spec (objstore's default engine for the backend)."""
+def profile(spec: dict[str, Any], checksums: bool = True) -> Any:
+    """The objstore profile for the spec (objstore's default engine for the backend);
+    ``checksums=False``: a profile's ``checksums = false`` (no MD5 computed or compared)."""
     from objstore.profiles import AzureProfile, GCSProfile, S3Profile, SwiftProfile
 
     b = spec["backend"]
     if b == "s3":
         return S3Profile(name="bench", key=spec["key"], secret=spec["secret"],
-                         endpoint_url=spec["endpoint"])
+                         endpoint_url=spec["endpoint"], checksums=checksums)
     if b == "swift":
-        return SwiftProfile(name="bench", storage_url=spec["endpoint"], token=spec["token"])
+        return SwiftProfile(name="bench", storage_url=spec["endpoint"], token=spec["token"],
+                            checksums=checksums)
     if b == "azure":
         return AzureProfile(name="bench", account_name=spec["account_name"],
-                            account_key=spec["account_key"], endpoint_url=spec["endpoint"])
-    return GCSProfile(name="bench", endpoint_url=spec["endpoint"], anonymous=True, project="test")
+                            account_key=spec["account_key"], endpoint_url=spec["endpoint"],
+                            checksums=checksums)
+    return GCSProfile(name="bench", endpoint_url=spec["endpoint"], anonymous=True, project="test",
+                      checksums=checksums)
 
 
 def plain_options(spec: dict[str, Any]) -> dict[str, Any] | None:

@@ -41,8 +41,8 @@ CONSTANT_MIB = 64  # the constant of the memory bound: buffers, the event loop, 
 #: (chunks, ny, nx): float32, so 8 MiB = 1024 x 2048 and 64 MiB = 4096 x 4096
 FULL = [(128, 1024, 2048), (16, 4096, 4096)]
 QUICK = [(16, 1024, 2048), (2, 4096, 4096)]
-CLIENTS = ("floor", "stack", "plain", "peer", "objstore")
-NAMES = {"stack": "stack (no I/O)"}
+CLIENTS = ("floor", "stack", "plain", "peer", "objstore", "unchecked")
+NAMES = {"stack": "stack (no I/O)", "unchecked": "objstore, checksums off"}
 
 
 def clients(backend: str) -> list[str]:
@@ -51,7 +51,7 @@ def clients(backend: str) -> list[str]:
         out.append("plain")
     if backend in _targets.PEER_BACKENDS:
         out.append("peer")
-    return [*out, "objstore"]
+    return [*out, "objstore", "unchecked"]
 
 
 def one(sv: Any, spec: dict[str, Any], client: str, n: int, ny: int, nx: int,

@@ -24,15 +24,17 @@ from zarr.storage import ObjectStore
 
 from .retry import Attempts, RetryPolicy
 
-__all__ = ["MD5_KEY", "ChecksummedObjectStore", "md5_hex"]
+__all__ = ["MD5_KEY", "SinglePutObjectStore", "ChecksummedObjectStore", "md5_hex"]
 
 MD5_KEY = "objstore_md5"
 #: reads of one object whose body does not match its MD5, before it is an error
 REREADS = 3
 #: bodies at least this long are hashed off the event loop (hashlib releases the GIL)
 HASH_IN_THREAD = 2**20
-#: where ETags are MD5s, objects below this size go in one PUT (as s3fs sends them)
-SINGLE_PUT_BELOW = 100 * 2**20
+#: objects below this size go in one PUT (Azure's limit for one; S3's is 5 GiB): on S3 that keeps
+#: the ETag of every object objstore writes its MD5, and one PUT is fewer round trips than a
+#: multipart upload's three at least
+SINGLE_PUT_BELOW = 5000 * 2**20
 
 
 def md5_hex(data: Any) -> str:
@@ -46,7 +48,35 @@ async def _md5_of(data: Any) -> str:
     return md5_hex(view)
 
 
-class ChecksummedObjectStore(ObjectStore):  # type: ignore[type-arg]
+def _one_put(buf: Any) -> dict[str, Any]:
+    return {"use_multipart": False} if memoryview(buf).nbytes < SINGLE_PUT_BELOW else {}
+
+
+class SinglePutObjectStore(ObjectStore):  # type: ignore[type-arg]
+    """zarr's ``ObjectStore`` sending objects below :data:`SINGLE_PUT_BELOW` in one PUT (obstore
+    starts a multipart upload above 5 MiB). What a profile's ``checksums = false`` gets."""
+
+    async def set(self, key: str, value: Any) -> None:
+        self._check_writable()
+        await self._put(key, value.as_buffer_like())
+
+    async def set_if_not_exists(self, key: str, value: Any) -> None:
+        import obstore as obs
+
+        self._check_writable()
+        try:
+            await self._put(key, value.as_buffer_like(), mode="create")
+        except obs.exceptions.AlreadyExistsError:
+            pass
+
+    async def _put(self, key: str, buf: Any, mode: str | None = None) -> None:
+        import obstore as obs
+
+        await obs.put_async(self.store, key, buf, mode=mode,  # type: ignore[arg-type]
+                            **_one_put(buf))
+
+
+class ChecksummedObjectStore(SinglePutObjectStore):
     """zarr's ``ObjectStore`` writing each object's MD5 as metadata and checking it on reads."""
 
     #: the backend's ETag reader (``Backend.obstore_etags``), or None
@@ -82,19 +112,6 @@ class ChecksummedObjectStore(ObjectStore):  # type: ignore[type-arg]
                 raise OSError(f"GET {key}: {why} {tries.gave_up()}: the stored object is "
                               "damaged; rewrite it")
 
-    async def set(self, key: str, value: Any) -> None:
-        self._check_writable()
-        await self._put(key, value.as_buffer_like())
-
-    async def set_if_not_exists(self, key: str, value: Any) -> None:
-        import obstore as obs
-
-        self._check_writable()
-        try:
-            await self._put(key, value.as_buffer_like(), mode="create")
-        except obs.exceptions.AlreadyExistsError:
-            pass
-
     async def _put(self, key: str, buf: Any, mode: str | None = None) -> None:
         """PUT ``buf`` with its MD5 as metadata. Where the backend's ETag is the MD5 (S3: one
         part, so objects below :data:`SINGLE_PUT_BELOW` go in one PUT), the ETag answered is
@@ -102,8 +119,8 @@ class ChecksummedObjectStore(ObjectStore):  # type: ignore[type-arg]
         import obstore as obs
 
         md5 = await _md5_of(buf)
-        check = self.etags is not None and memoryview(buf).nbytes < SINGLE_PUT_BELOW
-        extra: dict[str, Any] = {"use_multipart": False} if check else {}
+        extra = _one_put(buf)
+        check = self.etags is not None and bool(extra)
         tries = Attempts(RetryPolicy(retries=REREADS), f"PUT {key}")
         while True:
             done = await obs.put_async(self.store, key, buf, mode=mode,  # type: ignore[arg-type]

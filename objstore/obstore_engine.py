@@ -26,11 +26,9 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from zarr.storage import ObjectStore
-
 from . import backends
 from .errors import ConfigError, scrub
-from .obstore_checksums import ChecksummedObjectStore
+from .obstore_checksums import ChecksummedObjectStore, SinglePutObjectStore
 from .perf import GCS_NOT_OFFERED, problem
 
 if TYPE_CHECKING:
@@ -51,7 +49,7 @@ def obstore_store(protocol: str, path: str, options: Mapping[str, Any], n: int,
     if why:
         raise ConfigError(why)
     backend = backends.for_protocol(protocol)
-    inner = backend.obstore_store(path, options, n)
+    inner = backend.obstore_store(path, options, n, checked=checksums)
     if not checksums:
         return UncheckedObstoreStore(inner, read_only=read_only)
     store = ObstoreStore(inner, read_only=read_only)
@@ -126,4 +124,4 @@ def _translating(cls: type, name: str = "ObstoreStore") -> type:
 #: picklable: a module-level class.
 ObstoreStore = _translating(ChecksummedObjectStore)
 #: the same without the MD5 checks (a profile's ``checksums = false``)
-UncheckedObstoreStore = _translating(ObjectStore, "UncheckedObstoreStore")
+UncheckedObstoreStore = _translating(SinglePutObjectStore, "UncheckedObstoreStore")

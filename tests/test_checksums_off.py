@@ -4,6 +4,8 @@ catch the flip when they are on are tested in tests/test_faults.py)."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -87,6 +89,31 @@ def test_the_obstore_engine_writes_no_md5_with_checksums_off(request, monkeypatc
         assert proxy.headers_seen and _checksum_headers(proxy) == []
         xr.testing.assert_identical(
             objstore.open_cube(rig.url("obstore-off.zarr"), profile=off).load(), ds)
+
+
+@pytest.mark.parametrize("checksums", [True, False], ids=["checked", "unchecked"])
+@pytest.mark.parametrize("backend", ["s3", "azure"])
+def test_the_obstore_engine_sends_a_big_chunk_in_one_put(request, monkeypatch, backend,
+                                                         checksums):
+    """Above obstore's own 5 MiB threshold a chunk still goes in one PUT (not a multipart upload's
+    three requests at least), checks on or off: on S3 its ETag stays its MD5."""
+    from conftest import _fresh_rig
+
+    monkeypatch.setenv("OBJSTORE_ENGINE", "obstore")
+    rig = _fresh_rig(request, backend)
+    rng = np.random.default_rng(5)
+    ds = xr.Dataset({"tas": (("t", "y", "x"),
+                             rng.standard_normal((2, 1536, 1024)).astype("float32"))})
+    enc = {"tas": {"chunks": (1, 1536, 1024), "compressors": None}}  # 6 MiB a chunk
+    with FaultProxy("127.0.0.1", server_port(rig), rate=0.0, seed=SEED) as proxy:
+        prof = profile_via(rig, proxy.url).model_copy(update={"checksums": checksums})
+        objstore.write_cube(ds, rig.url("big.zarr"), profile=prof, encoding=enc)
+        sent = [t for m, t, _ in proxy.headers_seen if m in ("PUT", "POST")]
+        assert not [t for t in sent if "upload" in t.lower() or "comp=block" in t], sent
+        chunks = [t for t in sent if re.search(r"/tas/(c/)?\d+[./]\d+[./]\d+$", t)]
+        assert len(chunks) == 2, sent
+        xr.testing.assert_identical(
+            objstore.open_cube(rig.url("big.zarr"), profile=prof).load(), ds)
 
 
 def test_dask_workers_keep_checksums_off():

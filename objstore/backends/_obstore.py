@@ -78,8 +78,12 @@ def s3_problem(options: Mapping[str, Any], *, explicit: bool = True) -> str | No
     return None
 
 
-def s3_store(path: str, options: Mapping[str, Any], n: int) -> Any:
-    """An ``S3Store`` from the s3fs storage options."""
+def s3_store(path: str, options: Mapping[str, Any], n: int, *, checked: bool = True) -> Any:
+    """An ``S3Store`` from the s3fs storage options. The body's SHA-256 is signed only where
+    nothing else guards it: over plain http with objstore's MD5 checks off (``checked``). Over
+    https TLS does, and the MD5 compared with the ETag both ways does (botocore, too, sends
+    ``UNSIGNED-PAYLOAD`` over https); hashing every body twice costs a core's time on big
+    chunks (docs/performance.md)."""
     from obstore.store import S3Store
 
     bucket, _, prefix = path.strip("/").partition("/")
@@ -90,6 +94,7 @@ def s3_store(path: str, options: Mapping[str, Any], n: int) -> Any:
     if endpoint:
         kw["endpoint"] = endpoint
         kw["virtual_hosted_style_request"] = False
+    kw["unsigned_payload"] = checked or not str(endpoint or "https:").startswith("http:")
     region = (opts.get("client_kwargs") or {}).get("region_name")
     kw["region"] = region or "us-east-1"
     if opts.get("anon"):

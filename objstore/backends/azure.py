@@ -142,7 +142,8 @@ class AzureBackend(Backend):
                         explicit: bool = True) -> str | None:
         return _obstore.azure_problem(options)
 
-    def obstore_store(self, path: str, options: Mapping[str, Any], n: int) -> Any:
+    def obstore_store(self, path: str, options: Mapping[str, Any], n: int, *,
+                      checked: bool = True) -> Any:
         return _obstore.azure_store(path, options, n)
 
 

@@ -179,8 +179,10 @@ class Backend:
         return (f"the obstore engine is offered for S3 and Azure, not {protocol}://; "
                 'use engine = "fsspec" or "auto"')
 
-    def obstore_store(self, path: str, options: Mapping[str, Any], n: int) -> Any:
-        """obstore's store for ``path`` from the fsspec ``options``, ``n`` idle connections."""
+    def obstore_store(self, path: str, options: Mapping[str, Any], n: int, *,
+                      checked: bool = True) -> Any:
+        """obstore's store for ``path`` from the fsspec ``options``, ``n`` idle connections;
+        ``checked``: objstore compares every object's MD5 (``obstore_checksums``)."""
         raise NotImplementedError(f"the obstore engine is not offered for {self.name}")
 
     def obstore_etags(self, path: str, options: Mapping[str, Any]) -> Any:

@@ -73,8 +73,9 @@ class S3Backend(Backend):
                         explicit: bool = True) -> str | None:
         return _obstore.s3_problem(options, explicit=explicit)
 
-    def obstore_store(self, path: str, options: Mapping[str, Any], n: int) -> Any:
-        return _obstore.s3_store(path, options, n)
+    def obstore_store(self, path: str, options: Mapping[str, Any], n: int, *,
+                      checked: bool = True) -> Any:
+        return _obstore.s3_store(path, options, n, checked=checked)
 
     def obstore_etags(self, path: str, options: Mapping[str, Any]) -> Any:
         return _obstore.S3Etags(path, options)
