@@ -59,7 +59,8 @@ def in_flight(client: str, op: str, n: int, chunk: int) -> int:
 
         most = min(perf.DEFAULT_MAX_CONCURRENCY, n)
         if op == "write":
-            return min(n, perf.write_in_flight(chunk, most))
+            # each writing thread holds one encoded chunk while it waits for a free send
+            return min(n, perf.write_in_flight(chunk, most) + dask.system.CPU_COUNT)
         return max(2, min(most, READ_BYTES_IN_FLIGHT // chunk))
     return min(dask.system.CPU_COUNT, n)  # dask's threads, one stored chunk per task
 
