@@ -12,7 +12,10 @@ after a warm-up on a 1-chunk cube (imports and clients are ``bench_coldopen.py``
 * zarr+obstore: xarray on zarr's ``ObjectStore`` over obstore (S3 and Azure only);
 * objstore: ``write_cube`` and ``open_cube(...).load()``, its default engine per backend;
 * stack (no I/O): plain's ``to_zarr`` and ``xr.open_zarr(...).load()`` on zarr's in-memory
-  ``MemoryStore``: what xarray + zarr + dask cost alone (run once per shape, shown in every table).
+  ``MemoryStore``: what xarray + zarr + dask cost alone (run once per shape, shown in every table);
+* floor beside stack: the two at the same moment in two processes, the longer time: on a machine
+  whose cores the server and the proxy share, the best any xarray client can reach;
+* objstore, checksums off: a profile's ``checksums = false`` (what the integrity checks cost).
 
 The best any xarray reader or writer can do is max(network floor, stack alone): each row's time
 is shown over the floor's and over that maximum. For each it prints MB/s, seconds, requests
@@ -31,6 +34,7 @@ into the same (empty) server state.
 from __future__ import annotations
 
 import argparse
+import threading
 import time
 from typing import Any
 
@@ -43,12 +47,13 @@ CONSTANT_MIB = 64  # the constant of the memory bound: buffers, the event loop, 
 #: (chunks, ny, nx): float32, so 8 MiB = 1024 x 2048 and 64 MiB = 4096 x 4096
 FULL = [(128, 1024, 2048), (16, 4096, 4096)]
 QUICK = [(16, 1024, 2048), (2, 4096, 4096)]
-CLIENTS = ("floor", "stack", "plain", "peer", "objstore", "unchecked")
-NAMES = {"stack": "stack (no I/O)", "unchecked": "objstore, checksums off"}
+CLIENTS = ("floor", "stack", "beside", "plain", "peer", "objstore", "unchecked")
+NAMES = {"stack": "stack (no I/O)", "beside": "floor beside stack",
+         "unchecked": "objstore, checksums off"}
 
 
 def clients(backend: str) -> list[str]:
-    out = ["floor"]
+    out = ["floor", "beside"]
     if backend != "swift":
         out.append("plain")
     if backend in _targets.PEER_BACKENDS:
@@ -65,6 +70,8 @@ def one(sv: Any, spec: dict[str, Any], client: str, n: int, ny: int, nx: int,
             "nx": nx}), "requests": 0} for op in ("write", "read")}
     _targets.empty(sv, spec)
     px = sv.proxy(spec["backend"], spec["delay_ms"])
+    if client == "beside":
+        return _beside(spec, px, n, ny, nx)
     out = {}
     for op in ("write", "read"):
         r = run_child("_big_child.py", {"spec": spec, "client": client, "op": op,
@@ -74,6 +81,41 @@ def one(sv: Any, spec: dict[str, Any], client: str, n: int, ny: int, nx: int,
         out[op] = r
         if "error" in r:
             break
+    return out
+
+
+def _beside(spec: dict[str, Any], px: Any, n: int, ny: int, nx: int
+            ) -> dict[str, dict[str, Any]]:
+    """The floor and the stack at the same moment, in two processes: how long moving the bytes
+    takes while xarray + zarr + dask do their own work beside it on the same cores (the server
+    and the proxy run here too). max(floor, stack) assumes the two never compete; on this
+    machine they do, and this row is what any xarray client could reach at best."""
+    out = {}
+    for op in ("write", "read"):
+        both = threading.Barrier(2)
+        res: dict[str, dict[str, Any]] = {}
+
+        def run(client: str, op: str = op, both: threading.Barrier = both,
+                res: dict[str, dict[str, Any]] = res) -> None:
+            def go() -> None:
+                both.wait()
+                if client == "floor":
+                    px.reset()
+            res[client] = run_child("_big_child.py", {
+                "spec": spec, "client": client, "op": op, "key": f"beside-{client}.zarr",
+                "n": n, "ny": ny, "nx": nx}, on_ready=go)
+
+        threads = [threading.Thread(target=run, args=(c,)) for c in ("floor", "stack")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        fl, st = res["floor"], res["stack"]
+        if "error" in fl or "error" in st:
+            out[op] = fl if "error" in fl else st
+            break
+        out[op] = {**fl, "seconds": max(fl["seconds"], st["seconds"]),
+                   "requests": px.counts().get("total", 0)}
     return out
 
 

@@ -11,41 +11,27 @@ a whole object is compared with its ETag where that is its MD5 (the backend's ``
 one part, no KMS or customer key), whoever wrote it, and every PUT's answered ETag is compared
 with the MD5 sent (moto, like some S3-compatible stores, checks no signed payload). Elsewhere,
 objects written by other tools carry no such metadata and are not checked. Bodies above
-:data:`HASH_IN_THREAD` are hashed in a thread, so the event loop keeps the other requests moving.
+:data:`objstore.md5.HASH_IN_THREAD` are hashed in a thread (``objstore.md5``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 from typing import Any
 
 from zarr.storage import ObjectStore
 
+from .md5 import md5_hex_async
 from .retry import Attempts, RetryPolicy
 
-__all__ = ["MD5_KEY", "SinglePutObjectStore", "ChecksummedObjectStore", "md5_hex"]
+__all__ = ["MD5_KEY", "SinglePutObjectStore", "ChecksummedObjectStore"]
 
 MD5_KEY = "objstore_md5"
 #: reads of one object whose body does not match its MD5, before it is an error
 REREADS = 3
-#: bodies at least this long are hashed off the event loop (hashlib releases the GIL)
-HASH_IN_THREAD = 2**20
 #: objects below this size go in one PUT (Azure's limit for one; S3's is 5 GiB): on S3 that keeps
 #: the ETag of every object objstore writes its MD5, and one PUT is fewer round trips than a
 #: multipart upload's three at least
 SINGLE_PUT_BELOW = 5000 * 2**20
-
-
-def md5_hex(data: Any) -> str:
-    return hashlib.md5(data, usedforsecurity=False).hexdigest()
-
-
-async def _md5_of(data: Any) -> str:
-    view = memoryview(data)
-    if view.nbytes >= HASH_IN_THREAD:
-        return await asyncio.to_thread(md5_hex, view)
-    return md5_hex(view)
 
 
 def _one_put(buf: Any) -> dict[str, Any]:
@@ -103,7 +89,7 @@ class ChecksummedObjectStore(SinglePutObjectStore):
             etag = expected is None and self.etags is not None
             if etag:
                 expected = self.etags.md5(resp.meta)
-            if expected is None or await _md5_of(data) == expected:
+            if expected is None or await md5_hex_async(data) == expected:
                 return prototype.buffer.from_bytes(data)
             if etag and tries.made == 1 and not await self.etags.are_md5(key):
                 return prototype.buffer.from_bytes(data)  # encrypted: its ETag is no MD5
@@ -118,7 +104,7 @@ class ChecksummedObjectStore(SinglePutObjectStore):
         compared with it: a server that stored a damaged body without checking gets it again."""
         import obstore as obs
 
-        md5 = await _md5_of(buf)
+        md5 = await md5_hex_async(buf)
         extra = _one_put(buf)
         check = self.etags is not None and bool(extra)
         tries = Attempts(RetryPolicy(retries=REREADS), f"PUT {key}")

@@ -16,13 +16,13 @@ and its 429/503 answers counted for the throttling warning, like every backend's
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 from typing import Any
 
 import adlfs
 
 from ..errors import RemoteError
+from ..md5 import md5_digest_async
 from ..retry import (
     BACKOFF_FIRST,
     DEFAULT_RETRIES,
@@ -116,7 +116,7 @@ class AzureBlobFileSystem(adlfs.AzureBlobFileSystem):
         tries = Attempts(RetryPolicy(retries=min(self.retry_total, _REREADS)), f"GET az://{path}")
         while True:
             data, md5 = await self._whole(path, max_concurrency)
-            if not md5 or hashlib.md5(data, usedforsecurity=False).digest() == bytes(md5):
+            if not md5 or await md5_digest_async(data) == bytes(md5):
                 return data
             why = "the body does not match the MD5 the service stored (Content-MD5)"
             if not await tries.retry(why):

@@ -18,13 +18,13 @@ Composite objects carry no MD5 and are not checked. ``checksums=False`` (a profi
 from __future__ import annotations
 
 import base64
-import hashlib
 import importlib
 from typing import Any
 
 import fsspec
 
 from ..errors import RemoteError
+from ..md5 import md5_digest_async
 from ..retry import (
     DEFAULT_RETRIES,
     THROTTLE,
@@ -99,7 +99,7 @@ class GCSFileSystem(fsspec.get_filesystem_class("gs")):  # type: ignore[misc]
             headers, out = await self._call("GET", url, cache_type=kwargs.get("cache_type"),
                                             cache_source=kwargs.get("cache_source"))
             expected = md5_of_hash_header(headers.get("x-goog-hash"))
-            if expected is None or hashlib.md5(out, usedforsecurity=False).digest() == expected:
+            if expected is None or await md5_digest_async(out) == expected:
                 return out
             why = "the body does not match its MD5 (x-goog-hash)"
             if not await tries.retry(why):

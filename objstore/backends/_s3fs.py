@@ -36,6 +36,7 @@ from botocore.utils import determine_content_length
 from fsspec.asyn import sync_wrapper
 
 from ..buffer_reader import BufferReader
+from ..md5 import md5_digest
 from ..retry import botocore_throttle_hook  # 429/503/SlowDown: the warning, 429 retried
 from ._s3_etag import encrypted, etag_md5
 
@@ -65,9 +66,9 @@ def _add_md5(request: Any = None, **_: Any) -> None:
     if body is None or "Content-MD5" in request.headers:
         return
     if isinstance(body, io.BytesIO):
-        digest = hashlib.md5(body.getbuffer(), usedforsecurity=False).digest()
+        digest = md5_digest(body.getbuffer())
     elif isinstance(body, (bytes, bytearray, memoryview)):
-        digest = hashlib.md5(body, usedforsecurity=False).digest()
+        digest = md5_digest(body)
     else:
         return  # a stream: its CRC32 trailer covers it
     request.headers["Content-MD5"] = base64.b64encode(digest).decode()

@@ -42,6 +42,7 @@ from fsspec.asyn import AsyncFileSystem, sync_wrapper
 from fsspec.callbacks import DEFAULT_CALLBACK
 
 from ..errors import CredentialsError, RemoteError
+from ..md5 import md5_hex_async
 from ..retry import (
     DEFAULT_MAX_CONCURRENCY,
     RETRY_STATUSES,
@@ -585,7 +586,7 @@ class SwiftFileSystem(AsyncFileSystem):
         if not self.checksums:
             etag = None
         elif etag is None and plain and isinstance(data, (bytes, bytearray, memoryview)):
-            etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
+            etag = await md5_hex_async(data)
         if etag is not None:
             hdrs["ETag"] = etag
         if mode == "create":
@@ -943,7 +944,7 @@ class SwiftFileSystem(AsyncFileSystem):
 
 
 async def _md5(data: memoryview) -> str:
-    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+    return await md5_hex_async(data)
 
 
 async def _json_page(resp: aiohttp.ClientResponse) -> list[dict[str, Any]]:
@@ -962,6 +963,6 @@ async def _json_page(resp: aiohttp.ClientResponse) -> list[dict[str, Any]]:
 async def _checked_body(resp: aiohttp.ClientResponse) -> bytes:
     """A whole object's bytes, checked against its ETag (BodyError, retried, if they differ)."""
     body = await resp.read()
-    check_etag(resp.headers, hashlib.md5(body, usedforsecurity=False).hexdigest(),
+    check_etag(resp.headers, await md5_hex_async(body),
                f"GET {resp.url.with_query(None)}")
     return body
