@@ -6,11 +6,11 @@ written carries the MD5 of its bytes as user metadata (``x-ms-meta-objstore_md5`
 ``x-amz-meta-objstore_md5``), covered by the request's signature; every whole-object read that
 finds it compares. A mismatch is read again (a flip on the way back), then is an error: the stored
 object itself differs from what was written (a flip on the way there), and must be rewritten.
-On S3, whose GET through obstore returns no user metadata (its uploads carry a signed SHA-256),
-a whole object is compared with its ETag where that is its MD5 (the backend's ``obstore_etags``:
-one part, no KMS or customer key), whoever wrote it, and every PUT's answered ETag is compared
-with the MD5 sent (moto, like some S3-compatible stores, checks no signed payload). Elsewhere,
-objects written by other tools carry no such metadata and are not checked. Bodies above
+On S3 a whole object without that metadata (written by another tool, or from a server that
+returns no user metadata on a GET, as older moto did) is compared with its ETag where that is
+its MD5 (the backend's ``obstore_etags``: one part, no KMS or customer key), and every PUT's
+answered ETag is compared with the MD5 sent (moto, like some S3-compatible stores, checks no
+payload). Elsewhere, objects written by other tools carry no such metadata and are not checked. Bodies above
 :data:`objstore.md5.HASH_IN_THREAD` are hashed in a thread (``objstore.md5``).
 """
 

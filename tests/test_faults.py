@@ -341,12 +341,18 @@ def test_s3_reads_through_obstore_are_checked_against_the_etag(s3_rig):
 
 
 
-@pytest.mark.xfail(strict=False, reason="passes alone and beside its neighbours, but twice in a "
-                   "whole-suite run the load returned without error; cause not found yet")
 def test_an_s3_object_whose_etag_never_matches_is_an_error(s3_rig):
+    """A cube another tool wrote (no ``objstore_md5`` metadata: the ETag is all there is to
+    compare) whose every chunk answers another ETag than its MD5: read again, then a clear error.
+    (An object objstore wrote is compared with the MD5 it carries where the server returns user
+    metadata on a GET, as AWS and recent moto do: a wrong ETag beside a body that matches it is
+    no damage.)"""
+    import fsspec
+
     rig = s3_rig
     ds = _cube()
-    objstore.write_cube(ds, rig.url("never.zarr"), profile=rig.profile)
+    ds.to_zarr(fsspec.get_mapper(rig.plain_url("never.zarr"), **rig.plain_options), mode="w",
+               consolidated=True, zarr_format=2)
     with FaultProxy("127.0.0.1", server_port(rig), faults=["etag"], rate=1.0, seed=SEED,
                     only=_only_chunk_gets) as proxy:
         with pytest.raises(objstore.ObjstoreError, match="MD5") as err:
