@@ -344,9 +344,10 @@ def test_groupby_route_answers_413_over_the_size_limit(field):
     from objstore.views.routes import GroupByPlugin
 
     with serving({"air": field}, [GroupByPlugin(max_result_bytes=2**16)]) as base:
-        r = httpx.get(f"{base}/datasets/air/groupby/air/time/mean")
+        r = httpx.get(f"{base}/datasets/air/groupby/air/time/mean", timeout=60)
         assert r.status_code == 413 and "over the limit" in r.json()["detail"]
-        assert httpx.get(f"{base}/datasets/air/groupby/air/time/mean/lat=0").status_code == 200
+        assert httpx.get(f"{base}/datasets/air/groupby/air/time/mean/lat=0",
+                         timeout=60).status_code == 200
 
 
 def test_a_long_computation_does_not_hold_up_other_requests(field):
