@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 __all__ = ["HASH_IN_THREAD", "md5_digest", "md5_hex", "md5_digest_async", "md5_hex_async"]
 
@@ -27,12 +28,17 @@ def md5_hex(data: Any) -> str:
 
 
 async def md5_digest_async(data: Any) -> bytes:
-    if memoryview(data).nbytes >= HASH_IN_THREAD:
-        return await asyncio.to_thread(md5_digest, data)
-    return md5_digest(data)
+    return await _off_the_loop(md5_digest, data)
 
 
 async def md5_hex_async(data: Any) -> str:
+    return await _off_the_loop(md5_hex, data)
+
+
+_T = TypeVar("_T")
+
+
+async def _off_the_loop(hash_of: Callable[[Any], _T], data: Any) -> _T:
     if memoryview(data).nbytes >= HASH_IN_THREAD:
-        return await asyncio.to_thread(md5_hex, data)
-    return md5_hex(data)
+        return await asyncio.to_thread(hash_of, data)
+    return hash_of(data)

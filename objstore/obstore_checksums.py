@@ -10,8 +10,8 @@ On S3 a whole object without that metadata (written by another tool, or from a s
 returns no user metadata on a GET, as older moto did) is compared with its ETag where that is
 its MD5 (the backend's ``obstore_etags``: one part, no KMS or customer key), and every PUT's
 answered ETag is compared with the MD5 sent (moto, like some S3-compatible stores, checks no
-payload). Elsewhere, objects written by other tools carry no such metadata and are not checked. Bodies above
-:data:`objstore.md5.HASH_IN_THREAD` are hashed in a thread (``objstore.md5``).
+payload). Elsewhere, objects written by other tools carry no such metadata and are not checked.
+Bodies above :data:`objstore.md5.HASH_IN_THREAD` are hashed in a thread (``objstore.md5``).
 """
 
 from __future__ import annotations

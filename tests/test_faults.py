@@ -340,7 +340,6 @@ def test_s3_reads_through_obstore_are_checked_against_the_etag(s3_rig):
         assert proxy.injected["bitflip"] >= 1, proxy.injected
 
 
-
 def test_an_s3_object_whose_etag_never_matches_is_an_error(s3_rig):
     """A cube another tool wrote (no ``objstore_md5`` metadata: the ETag is all there is to
     compare) whose every chunk answers another ETag than its MD5: read again, then a clear error.

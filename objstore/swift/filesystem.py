@@ -710,7 +710,7 @@ class SwiftFileSystem(AsyncFileSystem):
             view = memoryview(data).cast("B")
             await self._put_slo(container, key, size,
                                 lambda off, n: view[off:off + n].tobytes(), mode,
-                                (lambda off, n: _md5(view[off:off + n])) if self.checksums
+                                (lambda off, n: md5_hex_async(view[off:off + n])) if self.checksums
                                 else None)
         else:
             await self._put_object(container, key, data, size, mode)
@@ -941,10 +941,6 @@ class SwiftFileSystem(AsyncFileSystem):
             raise FileExistsError(errno.EEXIST, f"{path} exists", path)
         return SwiftFile(self, path, mode, block_size=block_size or "default",
                          autocommit=autocommit, cache_options=cache_options, **kwargs)
-
-
-async def _md5(data: memoryview) -> str:
-    return await md5_hex_async(data)
 
 
 async def _json_page(resp: aiohttp.ClientResponse) -> list[dict[str, Any]]:
