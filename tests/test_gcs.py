@@ -11,10 +11,13 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import xarray as xr
 from cli_runner import run_cli
+from rigs import profile_via, server_port
 from rigs_gcs import service_account_file, token_endpoint
+from servers.faults import FaultProxy
 from test_registry import toml
 
 import objstore
@@ -196,3 +199,37 @@ def test_cli_shows_gcs_profiles_with_source_and_never_the_token(monkeypatch, tmp
                run_cli("profiles", "show", "tok", "--json")]
     assert all(TOKEN not in out for out in outputs)
     assert "**********" in outputs[2]
+
+
+# --- uploads: one request per chunk, checked against the CRC32C GCS stores ------------------
+
+def test_a_60_mib_chunk_is_uploaded_in_one_request(gcs_rig):
+    """gcsfs sends a body from 50 MiB as a resumable upload (three requests, each a round trip);
+    objstore sends it in one, from the caller's buffer."""
+    body = np.random.default_rng(3).bytes(60 * 2**20)
+    fs = objstore.resolve(gcs_rig.url(""), gcs_rig.profile).fs
+    gcs_rig.server.clear_request_log()
+    fs.pipe_file(f"{gcs_rig.bucket}/big/0", body)
+    assert [r["method"] for r in gcs_rig.server.requests()] == ["POST"]
+    assert fs.cat_file(f"{gcs_rig.bucket}/big/0") == body
+
+
+def test_an_upload_damaged_on_the_way_is_sent_again(gcs_rig):
+    """The CRC32C GCS answers for what it stored is compared with the body's: a body flipped on
+    the way is uploaded again, so the bucket holds what was written."""
+    body = np.random.default_rng(5).bytes(2**20)
+    damaged: list[str] = []
+
+    def first_upload(method: str, target: str) -> bool:
+        if method == "POST" and "/upload/" in target and not damaged:
+            damaged.append(target)
+            return True
+        return False
+
+    with FaultProxy("127.0.0.1", server_port(gcs_rig), faults=["bitflip"], rate=1.0, seed=5,
+                    only=first_upload) as proxy:
+        via = objstore.resolve(gcs_rig.url(""), profile_via(gcs_rig, proxy.url)).fs
+        via.pipe_file(f"{gcs_rig.bucket}/flip/0", body)
+        assert proxy.injected["bitflip"] == 1
+    fs = objstore.resolve(gcs_rig.url(""), gcs_rig.profile).fs
+    assert fs.cat_file(f"{gcs_rig.bucket}/flip/0") == body  # what the bucket holds

@@ -363,8 +363,8 @@ class GCSBackend(Backend):
         )
 
     def library_options(self, policy: RetryPolicy, options: dict[str, Any]) -> dict[str, Any]:
-        """aiohttp timeouts, MD5 checks of uploads and downloads, and ``retries`` for objstore's
-        gcsfs class (backends/_gcsfs.py)."""
+        """aiohttp timeouts, checks of uploads and downloads (CRC32C, MD5 for uploads from
+        100 MiB), and ``retries`` for objstore's gcsfs class (backends/_gcsfs.py)."""
         import aiohttp
 
         t = policy.timeout
@@ -373,7 +373,7 @@ class GCSBackend(Backend):
                 "consistency": "md5", "retries": policy.retries, **options}
 
     def checksums_off(self, options: dict[str, Any]) -> dict[str, Any]:
-        """gcsfs compares no upload's MD5, objstore's gcsfs class no read's (``_gcsfs``)."""
+        """Neither gcsfs nor objstore's gcsfs class compares an upload's or a read's checksum."""
         return {"consistency": "none", "checksums": False, **options}
 
     def public_url(self, r: Resolved) -> str:
