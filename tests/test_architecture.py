@@ -18,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 #: What objstore.swift may import of objstore besides itself: the foundation.
-SWIFT_MAY_IMPORT = {"objstore.errors", "objstore.retry", "objstore.md5"}
+SWIFT_MAY_IMPORT = {"objstore.errors", "objstore.retry", "objstore.md5", "objstore.request_body"}
 
 
 @pytest.fixture(scope="module")
@@ -88,9 +88,10 @@ def test_swift_imports_nothing_of_objstore_but_the_foundation(graph):
 
 
 def test_the_foundation_imports_only_errors(graph):
-    """errors imports nothing of objstore; urls, retry and md5 only errors (so swift can use them)."""
+    """errors imports nothing of objstore; urls, retry, md5 and request_body only errors (so swift
+    can use them)."""
     assert graph.find_modules_directly_imported_by("objstore.errors") == set()
-    for module in ("objstore.urls", "objstore.retry", "objstore.md5"):
+    for module in ("objstore.urls", "objstore.retry", "objstore.md5", "objstore.request_body"):
         assert graph.find_modules_directly_imported_by(module) <= {"objstore.errors"}, module
 
 

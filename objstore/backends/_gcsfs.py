@@ -32,6 +32,7 @@ import aiohttp
 import fsspec
 import google_crc32c
 
+from .. import request_body
 from ..errors import RemoteError
 from ..md5 import hash_off_the_loop, md5_digest_async
 from ..retry import (
@@ -48,19 +49,6 @@ __all__ = ["ONE_REQUEST_BELOW", "GCSFileSystem", "crc32c_b64"]
 
 #: bodies below this size are uploaded in one request (gcsfs's resumable uploads take three or more)
 ONE_REQUEST_BELOW = 100 * 2**20
-
-
-class _SentInSlices(aiohttp.BytesPayload):
-    """A body written to the socket a slice at a time: asyncio's transport copies what it cannot
-    send at once, a second copy of a whole chunk while a slow server reads it."""
-
-    async def write_with_length(self, writer: Any, content_length: int | None) -> None:
-        view = memoryview(self._value).cast("B")[:content_length]
-        for start in range(0, len(view), 2**20):
-            await writer.write(view[start:start + 2**20])
-
-    async def write(self, writer: Any) -> None:
-        await self.write_with_length(writer, None)
 
 
 def crc32c_b64(data: Any) -> str:
@@ -187,7 +175,7 @@ class GCSFileSystem(fsspec.get_filesystem_class("gs")):  # type: ignore[misc]
             params.update(uploadType="multipart", data=body,
                           headers={"Content-Type": body.content_type})
         else:
-            params.update(uploadType="media", name=key, data=_SentInSlices(data),
+            params.update(uploadType="media", name=key, data=request_body.body(data),
                           headers={"Content-Type": content_type})
         out = await self._call("POST", f"{self._location}/upload/storage/v1/b/{quote(bucket)}/o",
                                json_out=True, **params)

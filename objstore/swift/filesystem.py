@@ -41,6 +41,7 @@ import yarl
 from fsspec.asyn import AsyncFileSystem, sync_wrapper
 from fsspec.callbacks import DEFAULT_CALLBACK
 
+from .. import request_body
 from ..errors import CredentialsError, RemoteError
 from ..md5 import md5_hex_async
 from ..retry import (
@@ -52,7 +53,7 @@ from ..retry import (
     policy_for,
     retry_after,
 )
-from . import _payload, auth, tempurl
+from . import auth, tempurl
 from ._http import (
     _CHUNK,
     BodyError,
@@ -593,7 +594,7 @@ class SwiftFileSystem(AsyncFileSystem):
             hdrs["If-None-Match"] = "*"
 
         def fresh_body() -> Any:  # a fresh body for each attempt (a payload is used once)
-            return _payload.body(data() if callable(data) else data)
+            return request_body.body(data() if callable(data) else data)
 
         async def put() -> _Reply:
             reply = await self._request("PUT", container, key, query=query, headers=hdrs,

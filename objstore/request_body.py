@@ -2,7 +2,8 @@
 
 aiohttp writes a bytes-like body in one call: it joins the body with the headers (one copy) and
 the transport keeps what the socket did not take at once (a second copy), so each big PUT in
-flight held its chunk three times. :func:`body` hands such a body over in pieces instead.
+flight held its chunk three times. :func:`body` hands such a body over in pieces instead (Swift's
+PUTs, GCS's uploads). A payload can be sent again (a retry).
 """
 
 from __future__ import annotations
