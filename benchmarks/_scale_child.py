@@ -122,11 +122,13 @@ def main() -> None:
     local = j.get("local")
     fn: Any
     if op.startswith("floor_"):
-        keys = [f"floor/{i}" for i in range(n)]
+        keys = [f"{'floor-after' if op == 'floor_put_after' else 'floor'}/{i}" for i in range(n)]
         up, down, up_kw, down_kw = _targets.floor_requests(spec, keys)
         body = np.random.default_rng(1).bytes(NY * NX * 4)
         fn = {"floor_put": lambda: floor.run_put_all([(u, body) for u in up], **up_kw),
               "floor_get": lambda: floor.run_get_all(down, **down_kw),
+              "floor_put_after": lambda: floor.run_put_all([(u, body) for u in up], **up_kw),
+              "floor_get_after": lambda: floor.run_get_all(down, **down_kw),
               "floor_list": lambda: asyncio.run(_list_pages(spec, "floor/"))}[op]
     elif op == "write":
         ds = cube(n)

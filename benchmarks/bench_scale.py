@@ -8,7 +8,10 @@ the imports and a warm-up (the same call on a 2-chunk cube: clients and sessions
 table shows growth, not first-use costs):
 
 * floor: ``floor.py``'s raw client, 64 in flight: n PUTs of 1 KiB, n GETs, and the listing of
-  them page by page (S3 ListObjectsV2, 1000 a page; Swift JSON listings, 10,000 a page);
+  them page by page (S3 ListObjectsV2, 1000 a page; Swift JSON listings, 10,000 a page); with
+  ``--ops ... floor_put_after floor_get_after``, n PUTs (new keys) and the same n GETs again after
+  objstore's operations, on a server holding what they left (the emulators slow down as they
+  fill, so a floor measured first on an emptier one flatters the floor);
 * ``write_cube``, ``open_cube(...).load()``, ``fs.find`` (what ``objstore ls -R`` lists);
 * ``publish`` of a local zarr folder holding the same cube, ``publish`` again (resume: nothing to
   send), ``transfer.verify`` of the published cube against the folder, ``cp`` of the folder (what
@@ -42,12 +45,16 @@ from _proc import run_child
 FULL = [10_000, 100_000]
 QUICK = [1_000, 10_000]
 OPS = ["floor_put", "floor_get", "floor_list", "write", "read", "find", "publish",
-       "publish_again", "verify", "cp"]
+       "publish_again", "verify", "cp", "floor_put_after", "floor_get_after"]
 #: the floor each operation is compared with
 FLOOR_OF = {"write": "floor_put", "read": "floor_get", "find": "floor_list",
             "publish": "floor_put", "publish_again": "floor_list", "verify": "floor_list",
             "cp": "floor_put"}
+#: the floor measured again after objstore's operations, on a server as full as they found it
+AFTER = {"floor_put": "floor_put_after", "floor_get": "floor_get_after"}
 LABELS = {"floor_put": "floor: n PUTs", "floor_get": "floor: n GETs",
+          "floor_put_after": "floor: n PUTs, again after the others",
+          "floor_get_after": "floor: n GETs, again after the others",
           "floor_list": "floor: list n (pages)", "write": "write_cube",
           "read": "open_cube().load()", "find": "fs.find (ls -R)", "publish": "publish (folder)",
           "publish_again": "publish again (resume, nothing to send)",
@@ -106,9 +113,10 @@ def table(backend: str, delay: float, res: dict[int, dict[str, dict[str, Any]]])
             if r is None or "seconds" not in r:
                 row += [f"failed: {r['error'][:50]}" if r else "-", "-", "-"]
                 continue
-            fl = res[n].get(FLOOR_OF.get(op, ""))
-            row += [f"{r['seconds']:.2f} s ({r['requests']}, {r['requests'] / n:.3f})",
-                    f"{r['seconds'] / fl['seconds']:.2f}x" if fl and fl.get("seconds") else "-",
+            floors = [res[n].get(f, {}).get("seconds") for f in
+                      (FLOOR_OF.get(op, ""), AFTER.get(FLOOR_OF.get(op, ""), ""))]
+            ratio = " / ".join(f"{r['seconds'] / s:.2f}x" for s in floors if s) or "-"
+            row += [f"{r['seconds']:.2f} s ({r['requests']}, {r['requests'] / n:.3f})", ratio,
                     f"{r['peak_rss_mib']:.0f} (+{r['peak_rss_mib'] - r['rss_before_mib']:.0f})"
                     " MiB"]
         first, last = res[sizes[0]].get(op, {}), res[sizes[-1]].get(op, {})
@@ -116,7 +124,8 @@ def table(backend: str, delay: float, res: dict[int, dict[str, dict[str, Any]]])
                    if first.get("seconds") and last.get("seconds") else "-")
         rows.append(row)
     print_table(f"{backend}, {delay:g} ms each way, cubes of n chunks of 1 KiB; time (requests, "
-                f"requests per object), time / the floor's, peak RSS (+ what the measured part "
+                f"requests per object), time / the floor's (/ the floor's again after the others,"
+                f" where run: an emulator slowing as it fills), peak RSS (+ what the measured part "
                 f"added), and time growth for "
                 f"{sizes[-1] // sizes[0]}x the objects", header, rows)
 
