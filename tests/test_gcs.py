@@ -233,3 +233,17 @@ def test_an_upload_damaged_on_the_way_is_sent_again(gcs_rig):
         assert proxy.injected["bitflip"] == 1
     fs = objstore.resolve(gcs_rig.url(""), gcs_rig.profile).fs
     assert fs.cat_file(f"{gcs_rig.bucket}/flip/0") == body  # what the bucket holds
+
+
+def test_an_upload_with_metadata_keeps_it_and_its_content_type(gcs_rig):
+    """With metadata the one request is a multipart upload (metadata and body in one POST)."""
+    fs = objstore.resolve(gcs_rig.url(""), gcs_rig.profile).fs
+    fs.pipe_file(f"{gcs_rig.bucket}/meta/0", b"x" * 3_000_000, metadata={"origin": "test"},
+                 content_type="text/plain")
+    fs.pipe_file(f"{gcs_rig.bucket}/meta/1", b"{}", content_type="application/json")
+    fs.invalidate_cache()
+    first, second = fs.info(f"{gcs_rig.bucket}/meta/0"), fs.info(f"{gcs_rig.bucket}/meta/1")
+    assert (first["metadata"], first["contentType"], first["size"]) == (
+        {"origin": "test"}, "text/plain", 3_000_000)
+    assert (second["contentType"], fs.cat_file(f"{gcs_rig.bucket}/meta/1")) == (
+        "application/json", b"{}")

@@ -167,7 +167,9 @@ class GCSFileSystem(fsspec.get_filesystem_class("gs")):  # type: ignore[misc]
         checked = (consistency or self.consistency) not in (None, "none")
         expected = await hash_off_the_loop(crc32c_b64, data) if checked else None
         params: dict[str, Any] = {"ifGenerationMatch": "0"} if mode == "create" else {}
-        if metadata or fixed or not memoryview(data).nbytes:  # the emulator fails empty media
+        # multipart also where the GCS emulator misreads a media upload (empty, or JSON it parses)
+        if (metadata or fixed or not memoryview(data).nbytes
+                or content_type.startswith("application/json")):
             with aiohttp.MultipartWriter("related", boundary="==0==") as body:
                 body.append_json({"name": key, **({"metadata": metadata} if metadata else {}),
                                   **fixed})
