@@ -101,7 +101,8 @@ class GCSServer(ProcessServer):
         return [r for r in self._log() if r["method"] != "UPLOAD"]
 
     def uploaded_names(self) -> list[str]:
-        """Names of the objects uploaded with multipart POSTs, in the order the emulator took them."""
+        """Names of the objects uploaded (media and multipart POSTs), in the order the emulator
+        took them."""
         return [r["name"] for r in self._log() if r["method"] == "UPLOAD"]
 
     def seen_authorization_headers(self) -> list[str]:
@@ -171,12 +172,16 @@ def start_gcs(tmp: Path, timeout: float = 30.0, verbose: bool = False) -> GCSSer
 def _exact_multipart_uploads(emu, on_upload) -> None:  # pragma: no cover - runs in the child
     """The emulator parses multipart uploads with ``email``, which drops a trailing ``\\r`` from the
     object's bytes (1 object in 256 of random data). Split the body on the boundary instead.
-    ``on_upload(name)`` is told each object name (it is in the body, not the URL)."""
+    ``on_upload(name)`` is told each object name (in the body of a multipart upload, in the URL
+    of a media upload)."""
     original = emu._read_data
 
     def read_data(handler, query):
         ctype = handler.headers.get("Content-Type") or ""
         if not ctype.startswith("multipart/related"):
+            if query.get("uploadType") in ("media", ["media"]) and query.get("name"):
+                name = query["name"]
+                on_upload(name[0] if isinstance(name, list) else name)
             return original(handler, query)
         raw = emu._decode_raw_data(emu._read_raw_data(handler), handler)
         boundary = ctype.split("boundary=", 1)[1].strip().strip('"').encode()
