@@ -34,8 +34,12 @@ REREADS = 3
 SINGLE_PUT_BELOW = 5000 * 2**20
 
 
+def _in_one_put(buf: Any) -> bool:
+    return memoryview(buf).nbytes < SINGLE_PUT_BELOW
+
+
 def _one_put(buf: Any) -> dict[str, Any]:
-    return {"use_multipart": False} if memoryview(buf).nbytes < SINGLE_PUT_BELOW else {}
+    return {"use_multipart": False} if _in_one_put(buf) else {}
 
 
 class SinglePutObjectStore(ObjectStore):  # type: ignore[type-arg]
@@ -106,8 +110,7 @@ class ChecksummedObjectStore(SinglePutObjectStore):
 
         md5 = await md5_hex_async(buf)
         extra = _one_put(buf)
-        one_part = memoryview(buf).nbytes < SINGLE_PUT_BELOW  # so its ETag is its MD5
-        check = self.etags is not None and one_part
+        check = self.etags is not None and _in_one_put(buf)  # one part: its ETag is its MD5
         tries = Attempts(RetryPolicy(retries=REREADS), f"PUT {key}")
         while True:
             done = await obs.put_async(self.store, key, buf, mode=mode,  # type: ignore[arg-type]
